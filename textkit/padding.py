@@ -1,0 +1,101 @@
+"""Stage 4: lists of ids -> one padded ``Batch`` of tensors.
+
+Layout (post-padding, so ``ids[i, :lengths[i]]`` is always the real text)::
+
+    ids      LongTensor (B, T)   PAD_ID = 0 after each row's end
+    lengths  LongTensor (B,)     real tokens per row, 0 for a text that cleaned to nothing
+    mask     BoolTensor (B, T)   True on real tokens (a property, computed from lengths)
+    labels   LongTensor (B,) or None   (multi-label: FloatTensor (B, L) of 0/1)
+
+``T`` is the longest row, cut to ``max_length`` and raised to ``min_length`` (a CNN with
+kernel size 5 needs ``T >= 5``), never below 1, so no layer ever sees an empty time axis.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import chain
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .vocabulary import PAD_ID
+
+TRUNCATION_SIDES = ("post", "pre")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Padded token ids plus the true lengths (and labels when known)."""
+
+    ids: torch.Tensor
+    lengths: torch.Tensor
+    labels: torch.Tensor | None = None
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """``(B, T)`` bool, True where ``ids`` holds a real token."""
+        steps = torch.arange(self.ids.shape[1], device=self.ids.device)
+        return steps.unsqueeze(0) < self.lengths.unsqueeze(1)
+
+    def __len__(self) -> int:
+        return self.ids.shape[0]
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
+        """Copy to ``device``; ``non_blocking`` overlaps the copy when memory is pinned."""
+        move = lambda t: None if t is None else t.to(device, non_blocking=non_blocking)  # noqa: E731
+        return Batch(move(self.ids), move(self.lengths), move(self.labels))
+
+    def pin_memory(self) -> "Batch":
+        """Called by ``DataLoader(pin_memory=True)``: page-locked memory makes GPU copies async."""
+        pin = lambda t: None if t is None else t.pin_memory()  # noqa: E731
+        return Batch(pin(self.ids), pin(self.lengths), pin(self.labels))
+
+
+def pad_sequences(
+    sequences: Sequence[Sequence[int]],
+    *,
+    max_length: int | None = None,
+    min_length: int = 1,
+    truncation: str = "post",
+    pad_id: int = PAD_ID,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pad (and cut) id lists into an ``int64`` array ``(B, T)`` plus lengths ``(B,)``.
+
+    ``truncation="post"`` keeps the first ``max_length`` ids, ``"pre"`` the last ones
+    (useful for reviews whose verdict comes at the end).
+    """
+    if truncation not in TRUNCATION_SIDES:
+        raise ValueError(f"truncation must be one of {TRUNCATION_SIDES}, got {truncation!r}")
+    if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+        raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
+    if not isinstance(min_length, int) or min_length < 1:
+        raise ValueError(f"min_length must be an int >= 1, got {min_length!r}")
+    if max_length is not None and min_length > max_length:
+        raise ValueError(f"min_length ({min_length}) must not exceed max_length ({max_length})")
+
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    if max_length is not None:
+        np.minimum(lengths, max_length, out=lengths)
+        if truncation == "post":
+            sequences = [s[:max_length] for s in sequences]
+        else:
+            sequences = [s[len(s) - max_length:] if len(s) > max_length else s for s in sequences]
+    width = max(int(lengths.max(initial=0)), min_length)
+    ids = np.full((len(sequences), width), pad_id, dtype=np.int64)
+    # One vectorized scatter instead of a Python loop over rows: the mask picks the
+    # left-aligned real positions in row order, matching the flattened ids.
+    mask = np.arange(width) < lengths[:, None]
+    ids[mask] = np.fromiter(chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum()))
+    return ids, lengths
+
+
+def collate(
+    sequences: Sequence[Sequence[int]],
+    labels: Sequence[int] | None = None,
+    **pad_options,
+) -> Batch:
+    """Pad ``sequences`` into a :class:`Batch`; usable as a ``DataLoader`` ``collate_fn`` helper."""
+    ids, lengths = pad_sequences(sequences, **pad_options)
+    label_tensor = None if labels is None else torch.as_tensor(np.asarray(labels))
+    return Batch(torch.from_numpy(ids), torch.from_numpy(lengths), label_tensor)
