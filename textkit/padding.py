@@ -52,6 +52,17 @@ class Batch:
         return Batch(pin(self.ids), pin(self.lengths), pin(self.labels))
 
 
+def _check_options(max_length: int | None, min_length: int, truncation: str) -> None:
+    if truncation not in TRUNCATION_SIDES:
+        raise ValueError(f"truncation must be one of {TRUNCATION_SIDES}, got {truncation!r}")
+    if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+        raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
+    if not isinstance(min_length, int) or min_length < 1:
+        raise ValueError(f"min_length must be an int >= 1, got {min_length!r}")
+    if max_length is not None and min_length > max_length:
+        raise ValueError(f"min_length ({min_length}) must not exceed max_length ({max_length})")
+
+
 def pad_sequences(
     sequences: Sequence[Sequence[int]],
     *,
@@ -65,29 +76,35 @@ def pad_sequences(
     ``truncation="post"`` keeps the first ``max_length`` ids, ``"pre"`` the last ones
     (useful for reviews whose verdict comes at the end).
     """
-    if truncation not in TRUNCATION_SIDES:
-        raise ValueError(f"truncation must be one of {TRUNCATION_SIDES}, got {truncation!r}")
-    if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
-        raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
-    if not isinstance(min_length, int) or min_length < 1:
-        raise ValueError(f"min_length must be an int >= 1, got {min_length!r}")
-    if max_length is not None and min_length > max_length:
-        raise ValueError(f"min_length ({min_length}) must not exceed max_length ({max_length})")
-
     lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
-    if max_length is not None:
-        np.minimum(lengths, max_length, out=lengths)
-        if truncation == "post":
-            sequences = [s[:max_length] for s in sequences]
-        else:
-            sequences = [s[len(s) - max_length:] if len(s) > max_length else s for s in sequences]
-    width = max(int(lengths.max(initial=0)), min_length)
-    ids = np.full((len(sequences), width), pad_id, dtype=np.int64)
-    # One vectorized scatter instead of a Python loop over rows: the mask picks the
-    # left-aligned real positions in row order, matching the flattened ids.
-    mask = np.arange(width) < lengths[:, None]
-    ids[mask] = np.fromiter(chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum()))
-    return ids, lengths
+    flat = np.fromiter(chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum()))
+    return pad_ragged(flat, lengths, max_length=max_length, min_length=min_length,
+                      truncation=truncation, pad_id=pad_id)
+
+
+def pad_ragged(
+    flat: np.ndarray,
+    lengths: np.ndarray,
+    *,
+    max_length: int | None = None,
+    min_length: int = 1,
+    truncation: str = "post",
+    pad_id: int = PAD_ID,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`pad_sequences` for rows stored back to back: ``flat`` holds row 0's ids,
+    then row 1's, ...; ``lengths[i]`` is row i's size. One vectorized gather, no Python loop."""
+    _check_options(max_length, min_length, truncation)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    starts = np.cumsum(lengths) - lengths
+    kept = lengths if max_length is None else np.minimum(lengths, max_length)
+    if truncation == "pre":
+        starts = starts + (lengths - kept)  # keep each row's last `kept` ids
+    width = max(int(kept.max(initial=0)), min_length)
+    steps = np.arange(width)
+    mask = steps < kept[:, None]  # (B, T) True on real tokens
+    ids = np.full(mask.shape, pad_id, dtype=np.int64)
+    ids[mask] = np.asarray(flat, dtype=np.int64)[(starts[:, None] + steps)[mask]]
+    return ids, kept
 
 
 def collate(

@@ -1,0 +1,125 @@
+"""Stages 1-2 composed: text -> tokens (clean, tokenize, n-grams), and its parallel map.
+
+Kept free of torch so worker processes start fast under every start method.
+
+``Analyzer.chunk(texts)`` is the unit of work a process does: it returns the chunk's
+distinct tokens, their counts, and every row as ids into that *local* token list. The
+parent merges counts into the vocabulary and turns local ids into vocabulary ids with one
+array lookup per chunk, so tokenizing, counting and indexing read each text only once,
+in one or many processes alike.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter
+from dataclasses import dataclass
+from itertools import chain
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from .cleaning import TextCleaner
+from .tokenization import Tokenizer, word_ngrams
+
+# Below this much text, starting processes costs more than it saves.
+PARALLEL_MIN_CHARS = 1_000_000
+_CHUNKS_PER_PROCESS = 4  # several chunks per worker keeps every core busy to the end
+
+
+@dataclass
+class ChunkResult:
+    """One chunk, analyzed: ``flat[j]`` is an index into ``tokens``; rows lie back to back."""
+
+    tokens: list[str]    # distinct tokens of the chunk, in first-seen order
+    counts: np.ndarray   # (len(tokens),) int64
+    flat: np.ndarray     # (sum(lengths),) int32 local token ids
+    lengths: np.ndarray  # (rows,) int64
+
+
+class Analyzer:
+    """``analyzer(text) -> tokens``: cleaner, then tokenizer, then word n-grams."""
+
+    def __init__(self, cleaner: TextCleaner | None, tokenizer: Tokenizer,
+                 ngram_range: tuple[int, int] = (1, 1)) -> None:
+        self.cleaner = cleaner
+        self.tokenizer = tokenizer
+        self.ngram_range = tuple(ngram_range)
+
+    def __call__(self, text: str) -> list[str]:
+        return self.many([text])[0]
+
+    def many(self, texts: Sequence[str]) -> list[list[str]]:
+        if self.cleaner is not None:
+            texts = list(map(self.cleaner, texts))
+        pipe = getattr(self.tokenizer, "pipe", None)  # spaCy tokenizes faster in batches
+        token_lists = pipe(texts) if pipe is not None else list(map(self.tokenizer, texts))
+        if self.ngram_range != (1, 1):
+            token_lists = [word_ngrams(tokens, self.ngram_range) for tokens in token_lists]
+        return token_lists
+
+    def chunk(self, texts: Sequence[str]) -> ChunkResult:
+        token_lists = self.many(texts)
+        counter = Counter(chain.from_iterable(token_lists))  # C-speed counting
+        tokens = list(counter)
+        local = {tok: i for i, tok in enumerate(tokens)}
+        lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+        flat = np.fromiter(chain.from_iterable(map(local.__getitem__, row) for row in token_lists),
+                           dtype=np.int32, count=int(lengths.sum()))
+        counts = np.fromiter(counter.values(), dtype=np.int64, count=len(tokens))
+        return ChunkResult(tokens, counts, flat, lengths)
+
+
+def resolve_num_proc(num_proc: int | None) -> int:
+    """``None`` -> the cores this process may use; otherwise ``num_proc`` (checked)."""
+    if num_proc is None:
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # macOS, Windows
+            return os.cpu_count() or 1
+    if not isinstance(num_proc, int) or isinstance(num_proc, bool) or num_proc < 1:
+        raise ValueError(f"num_proc must be None (all cores) or an int >= 1, got {num_proc!r}")
+    return num_proc
+
+
+def map_chunks(analyzer: Analyzer, texts: list[str], num_proc: int) -> Iterator[ChunkResult]:
+    """``analyzer.chunk`` over ``texts`` in order; in ``num_proc`` processes for large inputs.
+
+    Results are identical to one process: chunks are processed independently and
+    yielded in input order.
+    """
+    if num_proc == 1 or sum(map(len, texts)) < PARALLEL_MIN_CHARS:
+        yield analyzer.chunk(texts)
+        return
+    size = -(-len(texts) // (num_proc * _CHUNKS_PER_PROCESS))
+    chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
+    # fork hands the loaded analyzer to the workers for free; elsewhere (spawn) the
+    # initializer pickles it once per worker. Workers never touch torch.
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    with ctx.Pool(num_proc, initializer=_init_worker, initargs=(analyzer,)) as pool:
+        yield from pool.imap(_run_worker, chunks)
+
+
+_WORKER_ANALYZER: Analyzer | None = None
+
+
+def _init_worker(analyzer: Analyzer) -> None:
+    global _WORKER_ANALYZER
+    _WORKER_ANALYZER = analyzer
+
+
+def _run_worker(chunk: list[str]) -> ChunkResult:
+    return _WORKER_ANALYZER.chunk(chunk)
+
+
+def merge_counts(results: Sequence[ChunkResult]) -> Counter:
+    counts: Counter = Counter()
+    for r in results:
+        counts.update(dict(zip(r.tokens, r.counts.tolist())))
+    return counts
+
+
+def to_global_ids(result: ChunkResult, lookup: Callable[[str], int]) -> np.ndarray:
+    """Local ids of one chunk -> final ids, via one lookup per *distinct* token."""
+    table = np.fromiter(map(lookup, result.tokens), dtype=np.int64, count=len(result.tokens))
+    return table[result.flat]
