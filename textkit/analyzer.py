@@ -88,7 +88,7 @@ def map_chunks(analyzer: Analyzer, texts: list[str], num_proc: int) -> Iterator[
     Results are identical to one process: chunks are processed independently and
     yielded in input order.
     """
-    if num_proc == 1 or sum(map(len, texts)) < PARALLEL_MIN_CHARS:
+    if num_proc == 1 or len(texts) < 2 * num_proc or sum(map(len, texts)) < PARALLEL_MIN_CHARS:
         yield analyzer.chunk(texts)
         return
     size = -(-len(texts) // (num_proc * _CHUNKS_PER_PROCESS))
