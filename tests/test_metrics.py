@@ -1,0 +1,69 @@
+"""Metrics: fixed label sets, hand-checked numbers, multi-label F1 and threshold picking."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from textkit import metrics
+
+Y_TRUE = [0, 0, 0, 1, 1, 2]
+Y_PRED = [0, 0, 1, 1, 2, 2]
+
+
+def test_single_label_numbers_by_hand():
+    # class 0: P=2/2 R=2/3; class 1: P=1/2 R=1/2; class 2: P=1/2 R=1/1
+    f1s = [2 * 1 * (2 / 3) / (1 + 2 / 3), 0.5, 2 * 0.5 / 1.5]
+    report = metrics.classification_report(Y_TRUE, Y_PRED, 3, label_names=["a", "b", "c"])
+    assert report["accuracy"] == pytest.approx(4 / 6)
+    assert report["micro_f1"] == pytest.approx(4 / 6)  # micro F1 == accuracy for single-label data
+    assert report["macro_f1"] == pytest.approx(np.mean(f1s))
+    assert report["weighted_f1"] == pytest.approx(np.dot(f1s, [3, 2, 1]) / 6)
+    assert report["per_class"]["precision"] == pytest.approx([1.0, 0.5, 0.5])
+    assert report["per_class"]["recall"] == pytest.approx([2 / 3, 0.5, 1.0])
+    assert report["per_class"]["support"] == [3, 2, 1]
+    assert report["confusion_matrix"] == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    assert report["labels"] == ["a", "b", "c"]
+
+
+def test_absent_class_keeps_its_row_and_scores_zero():
+    report = metrics.classification_report([0, 1, 1], [0, 1, 0], 4)
+    assert len(report["confusion_matrix"]) == 4 and report["confusion_matrix"][3] == [0, 0, 0, 0]
+    assert report["per_class"]["f1"][2:] == [0.0, 0.0]
+    assert report["labels"] == [0, 1, 2, 3]
+    assert metrics.f1([0, 1, 1], [0, 1, 0], average="macro", num_classes=4) == pytest.approx(
+        np.mean([2 / 3, 2 / 3, 0, 0]))
+
+
+def test_multilabel_micro_macro_and_exact_match():
+    y_true = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0]])
+    y_pred = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 1]])
+    report = metrics.multilabel_report(y_true, y_pred, label_names=["x", "y", "z"])
+    # pooled: TP=4, FP=1, FN=1 -> micro F1 = 8 / 10; per label F1 = [1, 1, 0]
+    assert report["micro_f1"] == pytest.approx(0.8)
+    assert report["macro_f1"] == pytest.approx(2 / 3)
+    assert report["accuracy"] == pytest.approx(1 / 3)
+    assert report["per_class"]["support"] == [2, 2, 1]
+    with pytest.raises(ValueError, match=r"y_pred must hold only 0 and 1 .*0.7"):
+        metrics.multilabel_report(y_true, y_pred * 0.7)
+
+
+def test_best_threshold_global_and_per_label():
+    y_true = np.array([[1, 0], [1, 1], [0, 1], [0, 0]])
+    # label 0 separates at 0.3 (positives 0.35/0.4), label 1 at 0.7 (positives 0.8/0.9)
+    probs = np.array([[0.35, 0.6], [0.4, 0.8], [0.2, 0.9], [0.1, 0.65]])
+    per_label = metrics.best_threshold(y_true, probs, per_label=True)
+    assert per_label.shape == (2,)
+    assert 0.2 < per_label[0] <= 0.35 and 0.65 < per_label[1] <= 0.8
+    global_t = metrics.best_threshold(y_true, probs)
+    assert isinstance(global_t, float)
+    f1_at = lambda t: metrics.f1(y_true, (probs >= t).astype(int), average="micro")  # noqa: E731
+    assert f1_at(global_t) == max(f1_at(t) for t in np.arange(1, 20) / 20)
+    # Uninformative data: every threshold ties, the choice stays at 0.5.
+    assert metrics.best_threshold(np.zeros((3, 2)), np.full((3, 2), 0.99)) == 0.5
+    with pytest.raises(ValueError, match=r"probs has shape \(4, 1\) but y_true has shape \(4, 2\)"):
+        metrics.best_threshold(y_true, probs[:, :1])
+
+
+def test_f1_rejects_unknown_average():
+    with pytest.raises(ValueError, match=r"average must be one of \('macro', 'micro', 'weighted'\), got 'samples'"):
+        metrics.f1(Y_TRUE, Y_PRED, average="samples")

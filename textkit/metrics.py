@@ -1,0 +1,143 @@
+"""Stage 7: predictions -> numbers. Pure functions over arrays, no torch, no state.
+
+Single-label: ``y_true`` and ``y_pred`` are class indices ``(N,)``; ``num_classes`` fixes
+the label set, so a class missing from a small split still gets its row and column
+(precision/recall of an absent class are reported as 0, not an error).
+
+Multi-label: ``y_true`` and ``y_pred`` are 0/1 indicator matrices ``(N, L)``; F1 is micro
+(pool every (text, label) decision) or macro (mean over labels), and ``accuracy`` is the
+exact-match ratio (every label of a text right).
+
+The computations are scikit-learn's; this module only fixes the label set, the
+``zero_division`` policy and the names, so every caller reports the same keys.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from sklearn import metrics as skm
+
+F1_AVERAGES = ("macro", "micro", "weighted")
+
+
+def _labels(num_classes: int) -> np.ndarray:
+    return np.arange(num_classes)
+
+
+def accuracy(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
+    """Fraction of exact matches (for indicator matrices: every label of the row right)."""
+    return float(skm.accuracy_score(y_true, y_pred))
+
+
+def f1(y_true, y_pred, *, average: str = "macro", num_classes: int | None = None) -> float:
+    """F1 averaged ``"macro"`` (classes count equally), ``"micro"`` (pooled decisions; equals
+    accuracy for single-label data) or ``"weighted"`` (macro weighted by support).
+
+    ``num_classes`` fixes the label set for class indices; for indicator matrices it is
+    their column count and may be left out.
+    """
+    if average not in F1_AVERAGES:
+        raise ValueError(f"average must be one of {F1_AVERAGES}, got {average!r}")
+    labels = None if num_classes is None else _labels(num_classes)
+    return float(skm.f1_score(y_true, y_pred, labels=labels, average=average, zero_division=0))
+
+
+def per_class(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> dict[str, list]:
+    """``{"precision", "recall", "f1": list[float], "support": list[int]}``, one entry per class."""
+    p, r, f, s = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=_labels(num_classes), average=None, zero_division=0
+    )
+    return {"precision": p.tolist(), "recall": r.tolist(), "f1": f.tolist(), "support": s.tolist()}
+
+
+def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> list[list[int]]:
+    """``C[i][j]`` = texts of true class ``i`` predicted as ``j`` (rows: truth, columns: prediction)."""
+    return skm.confusion_matrix(y_true, y_pred, labels=_labels(num_classes)).tolist()
+
+
+def classification_report(
+    y_true: Sequence[int],
+    y_pred: Sequence[int],
+    num_classes: int,
+    label_names: Sequence | None = None,
+) -> dict:
+    """Everything ``TextClassifier.evaluate`` reports for single-label data, JSON-ready::
+
+        {"accuracy", "macro_f1", "micro_f1", "weighted_f1": float,
+         "per_class": {"precision", "recall", "f1", "support"}, "confusion_matrix", "labels"}
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    report = {
+        "accuracy": accuracy(y_true, y_pred),
+        **{f"{avg}_f1": f1(y_true, y_pred, average=avg, num_classes=num_classes) for avg in F1_AVERAGES},
+        "per_class": per_class(y_true, y_pred, num_classes),
+        "confusion_matrix": confusion_matrix(y_true, y_pred, num_classes),
+    }
+    report["labels"] = list(range(num_classes)) if label_names is None else list(label_names)
+    return report
+
+
+def multilabel_report(y_true: np.ndarray, y_pred: np.ndarray, label_names: Sequence | None = None) -> dict:
+    """Multi-label counterpart of :func:`classification_report` (indicator matrices ``(N, L)``):
+    exact-match ``accuracy``, micro/macro/weighted F1 and per-label precision/recall/F1/support."""
+    y_true, y_pred = _indicator(y_true, "y_true"), _indicator(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has shape {y_true.shape} but y_pred has shape {y_pred.shape}")
+    num_labels = y_true.shape[1]
+    report = {
+        "accuracy": accuracy(y_true, y_pred),
+        **{f"{avg}_f1": f1(y_true, y_pred, average=avg) for avg in F1_AVERAGES},
+        "per_class": per_class(y_true, y_pred, num_labels),
+    }
+    report["labels"] = list(range(num_labels)) if label_names is None else list(label_names)
+    return report
+
+
+def _indicator(y: np.ndarray, name: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 2:
+        raise ValueError(f"{name} must be a 0/1 indicator matrix (N, L) for multi-label data, got shape {y.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"{name} must hold only 0 and 1 (threshold probabilities first), "
+                         f"got values such as {np.setdiff1d(y, (0, 1))[:3].tolist()}")
+    return y.astype(np.int64)
+
+
+def best_threshold(
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    *,
+    per_label: bool = False,
+    average: str = "micro",
+    candidates: Sequence[float] | None = None,
+) -> float | np.ndarray:
+    """Pick the decision threshold(s) that maximize F1 on *validation* probabilities.
+
+    ``y_true`` is an indicator matrix ``(N, L)``, ``probs`` the predicted probabilities of the
+    same shape. With ``per_label=False`` one threshold for every label, maximizing
+    ``average`` F1 (``"micro"`` or ``"macro"``); with ``per_label=True`` one threshold per
+    label, each maximizing that label's own F1 (an array ``(L,)``). Ties go to the threshold
+    closest to 0.5, so an uninformative validation set keeps the usual default.
+
+    Tune on validation data only: a threshold fitted on the test set inflates its score.
+    """
+    y_true = _indicator(y_true, "y_true")
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.shape != y_true.shape:
+        raise ValueError(f"probs has shape {probs.shape} but y_true has shape {y_true.shape}")
+    if average not in ("micro", "macro"):
+        raise ValueError(f"average must be 'micro' or 'macro', got {average!r}")
+    grid = np.asarray(candidates if candidates is not None else np.arange(1, 20) / 20, dtype=np.float64)  # 0.05..0.95
+    if grid.ndim != 1 or not len(grid) or ((grid <= 0) | (grid >= 1)).any():
+        raise ValueError(f"candidates must be thresholds strictly between 0 and 1, got {grid.tolist()!r}")
+    # Try thresholds in order of distance from 0.5: argmax keeps the first best, so ties go to 0.5's side.
+    grid = grid[np.argsort(np.abs(grid - 0.5), kind="stable")]
+    if not per_label:
+        scores = [f1(y_true, (probs >= t).astype(np.int64), average=average) for t in grid]
+        return float(grid[int(np.argmax(scores))])
+    best = np.empty(y_true.shape[1])
+    for j in range(y_true.shape[1]):
+        scores = [skm.f1_score(y_true[:, j], probs[:, j] >= t, zero_division=0) for t in grid]
+        best[j] = grid[int(np.argmax(scores))]
+    return best
