@@ -1,0 +1,702 @@
+"""Stage 6: the training loop.
+
+:func:`train` reads top to bottom, nanoGPT-style::
+
+    device, seed -> loader (length-bucketed batches) -> optimizer, schedule, AMP scaler, loss
+    -> [resume from checkpoint] -> for each epoch:
+           for each batch: forward (autocast) -> loss -> backward -> unscale -> clip -> step
+                           -> schedule -> model.apply_constraints()
+           validate -> early stopping -> checkpoint + history.jsonl (both atomic)
+    -> restore the best weights
+
+Data comes in already encoded: ``(sequences, labels)`` where ``sequences`` is a list of id
+lists (``TextPipeline.encode``) and ``labels`` class indices ``(N,)``, or for
+``multi_label=True`` a 0/1 matrix ``(N, L)``. Each batch is padded to its own longest row
+(never to a global maximum) and at least to ``model.min_length``.
+
+Reproducibility: on CPU the same seed gives the same weights and metrics, and a run killed
+after epoch k and resumed from its checkpoint ends exactly where an uninterrupted run ends
+(the checkpoint holds the model, optimizer, schedule, AMP scaler, every RNG state, the
+early-stopping state and the history; the batch order of epoch e depends on (seed, e) only).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+from tqdm import tqdm
+
+from . import metrics
+from .padding import collate
+
+CHECKPOINT_FORMAT = "textkit.checkpoint"
+CHECKPOINT_VERSION = 1
+CHECKPOINT_FILE = "checkpoint.pt"
+HISTORY_FILE = "history.jsonl"
+
+# name -> (class, default learning rate). Adadelta's 1.0 with rho=0.95, eps=1e-6 is Kim (2014).
+OPTIMIZERS: dict[str, tuple[type, float]] = {
+    "adamw": (torch.optim.AdamW, 1e-3),
+    "adam": (torch.optim.Adam, 1e-3),
+    "adadelta": (torch.optim.Adadelta, 1.0),
+    "sgd": (torch.optim.SGD, 0.1),
+}
+SCHEDULES = ("constant", "linear", "cosine")
+MONITORS = ("loss", "accuracy", "macro_f1", "micro_f1", "weighted_f1")
+# Fields a resumed run may change without invalidating the checkpoint: they move work
+# around (device, loader processes, logging) or extend the run, but do not redefine it.
+_RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "progress", "log_interval")
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of :func:`train`, with defaults that train a Kim-style CNN well.
+
+    epochs: passes over the training data (the most; early stopping may end sooner).
+    batch_size: texts per optimizer step (Kim 2014: 50).
+    optimizer: ``"adamw"``, ``"adam"``, ``"adadelta"`` (Kim's choice) or ``"sgd"`` (momentum).
+    lr: learning rate; ``None`` picks the optimizer's usual one (Adam/AdamW 1e-3,
+        Adadelta 1.0, SGD 0.1).
+    weight_decay: decoupled for AdamW, L2 for the others.
+    momentum: SGD only.
+    schedule: ``"constant"``, ``"linear"`` or ``"cosine"`` decay to 0 over all steps,
+        after ``warmup`` (a fraction of all steps) of linear warmup from 0.
+    clip_norm: clip the global gradient norm to this value; ``None`` turns clipping off.
+    patience: stop after this many epochs without a better ``monitor`` value on the
+        validation data (``None``: never stop early). With validation data the best
+        epoch's weights are always restored at the end.
+    monitor: validation metric for early stopping and "best": ``"loss"`` (lower is
+        better) or ``"accuracy"``, ``"macro_f1"``, ``"micro_f1"``, ``"weighted_f1"``.
+    class_weight: ``None``, ``"balanced"`` (weights n / (C * count); for multi-label a
+        per-label positive weight negatives / positives) or one weight per class.
+    device: ``"auto"`` (CUDA, then Apple MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+    amp: mixed precision on CUDA (bf16 where supported, else fp16 with a GradScaler);
+        ignored on CPU and MPS.
+    seed: seeds Python, NumPy and torch, the batch order and (in ``TextClassifier``) the
+        validation split.
+    bucket: length-bucketed batches: shuffle, sort by length within chunks of
+        ``bucket_chunk`` batches, shuffle the batch order. Less padding, batches stay random.
+    num_workers: DataLoader processes for padding batches; 0 pads in the training
+        process, which is fastest for short texts on few cores.
+    eval_batch_size: texts per batch for validation and prediction.
+    progress: tqdm bar with loss and tokens/s; ``None`` shows it only on a terminal.
+    log_interval: steps between progress updates; on a GPU also between loss checks
+        (reading the loss syncs with the GPU, so it is batched: one sync per interval).
+    """
+
+    epochs: int = 10
+    batch_size: int = 50
+    optimizer: str = "adamw"
+    lr: float | None = None
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    schedule: str = "linear"
+    warmup: float = 0.0
+    clip_norm: float | None = 5.0
+    patience: int | None = 3
+    monitor: str = "accuracy"
+    class_weight: str | list[float] | None = None
+    device: str = "auto"
+    amp: bool = True
+    seed: int = 0
+    bucket: bool = True
+    bucket_chunk: int = 50
+    num_workers: int = 0
+    eval_batch_size: int = 256
+    progress: bool | None = None
+    log_interval: int = 20
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, name: str, expected: str) -> None:
+            if not ok:
+                raise ValueError(f"TrainConfig {name} must be {expected}, got {getattr(self, name)!r}")
+
+        def positive_int(name: str) -> None:
+            value = getattr(self, name)
+            need(isinstance(value, int) and not isinstance(value, bool) and value >= 1, name, "an int >= 1")
+
+        for name in ("epochs", "batch_size", "bucket_chunk", "eval_batch_size", "log_interval"):
+            positive_int(name)
+        need(self.optimizer in OPTIMIZERS, "optimizer", f"one of {sorted(OPTIMIZERS)}")
+        need(self.lr is None or (_is_number(self.lr) and self.lr > 0), "lr", "a number > 0 or None")
+        need(_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "a number >= 0")
+        need(_is_number(self.momentum) and 0 <= self.momentum < 1, "momentum", "a number in [0, 1)")
+        need(self.schedule in SCHEDULES, "schedule", f"one of {SCHEDULES}")
+        need(_is_number(self.warmup) and 0 <= self.warmup < 1, "warmup", "a fraction of all steps in [0, 1)")
+        need(self.clip_norm is None or (_is_number(self.clip_norm) and self.clip_norm > 0),
+             "clip_norm", "a number > 0 or None")
+        need(self.patience is None or (isinstance(self.patience, int) and self.patience >= 1),
+             "patience", "an int >= 1 or None")
+        need(self.monitor in MONITORS, "monitor", f"one of {MONITORS}")
+        if isinstance(self.class_weight, (list, tuple)):
+            need(all(_is_number(w) and w > 0 and math.isfinite(w) for w in self.class_weight),
+                 "class_weight", "'balanced', None or a list of finite weights > 0")
+            self.class_weight = [float(w) for w in self.class_weight]
+        else:
+            need(self.class_weight in (None, "balanced"), "class_weight",
+                 "'balanced', None or a list of finite weights > 0")
+        need(isinstance(self.device, str), "device", "a str such as 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'")
+        need(isinstance(self.seed, int) and not isinstance(self.seed, bool), "seed", "an int")
+        need(isinstance(self.num_workers, int) and self.num_workers >= 0, "num_workers", "an int >= 0")
+        for name in ("amp", "bucket"):
+            need(isinstance(getattr(self, name), bool), name, "True or False")
+        need(self.progress in (None, True, False), "progress", "True, False or None")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown TrainConfig option(s) {unknown}; valid: "
+                             f"{[f.name for f in dataclasses.fields(cls)]}")
+        return cls(**data)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns; ``history`` has one dict per epoch (as in history.jsonl)."""
+
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_metric: float | None = None
+    monitor: str = "accuracy"
+    stopped_early: bool = False
+
+
+# -- device and seeds ------------------------------------------------------------------------
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA if available, then Apple MPS, then CPU; explicit names are checked."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str such as 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps', got {device!r}")
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or 'mps', got {device!r}") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was requested but no CUDA GPU is available "
+                             f"(torch {torch.__version__}, torch.cuda.is_available() is False); "
+                             f"use device='cpu' or 'auto'")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r} was requested but only {torch.cuda.device_count()} "
+                             f"CUDA device(s) exist (indices 0..{torch.cuda.device_count() - 1})")
+    elif resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} was requested but Apple MPS is not available; use 'cpu' or 'auto'")
+    elif resolved.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or 'mps', got {device!r}")
+    return resolved
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy's global generator and torch (CPU and every GPU)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every global RNG state as plain lists and tensors, so it loads with ``weights_only=True``."""
+    version, internal, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "python": [version, list(internal), gauss],
+        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
+    """bf16 on CUDA where supported (no loss scaling needed), else fp16; ``None`` = no autocast."""
+    if not amp or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+# -- data ------------------------------------------------------------------------------------
+class EncodedDataset(Dataset):
+    """``(id list, label)`` pairs; the label is an int or a 0/1 float row (multi-label)."""
+
+    def __init__(self, sequences: Sequence[Sequence[int]], labels: np.ndarray) -> None:
+        self.sequences = sequences
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitem__(self, index: int):
+        return self.sequences[index], self.labels[index]
+
+
+class Collator:
+    """Pads one batch to its own longest row, at least ``min_length`` (a module-level class,
+    not a lambda, so DataLoader worker processes can receive it)."""
+
+    def __init__(self, min_length: int = 1) -> None:
+        self.min_length = min_length
+
+    def __call__(self, items):
+        sequences, labels = zip(*items)
+        return collate(sequences, labels, min_length=self.min_length)
+
+
+class LengthBucketSampler(Sampler[list[int]]):
+    """Batches of indices whose texts have similar lengths, in random order.
+
+    Per epoch: shuffle all indices, sort by length inside chunks of ``chunk_batches``
+    batches, cut into batches, shuffle the batch order. Sorting only inside a chunk keeps
+    the batch contents random from epoch to epoch, while most padding disappears. The
+    order depends on ``(seed, epoch)`` alone, so a resumed run replays it exactly.
+    ``bucket=False`` gives plain shuffled batches; ``shuffle=False`` the data order.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool = True,
+                 bucket: bool = True, chunk_batches: int = 50, seed: int = 0) -> None:
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.bucket = bucket
+        self.chunk_batches = chunk_batches
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"seed": self.seed, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.seed, self.epoch = int(state["seed"]), int(state["epoch"])
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        n, size = len(self.lengths), self.batch_size
+        if not self.shuffle:
+            yield from (list(range(i, min(i + size, n))) for i in range(0, n, size))
+            return
+        rng = np.random.default_rng([self.seed % 2**32, self.epoch])
+        order = rng.permutation(n)
+        if self.bucket:
+            chunk = size * self.chunk_batches  # a multiple of the batch size: no batch spans two chunks
+            order = np.concatenate([
+                part[np.argsort(self.lengths[part], kind="stable")]
+                for part in np.split(order, range(chunk, n, chunk))
+            ]) if n else order
+        batches = [order[i:i + size] for i in range(0, n, size)]
+        if self.bucket:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        yield from (batch.tolist() for batch in batches)
+
+
+def make_loader(sequences: Sequence[Sequence[int]], labels: np.ndarray, *, batch_size: int,
+                min_length: int = 1, shuffle: bool = True, bucket: bool = True, chunk_batches: int = 50,
+                seed: int = 0, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
+    """A DataLoader of :class:`~textkit.padding.Batch` over encoded data (see :class:`LengthBucketSampler`)."""
+    sampler = LengthBucketSampler([len(s) for s in sequences], batch_size, shuffle=shuffle, bucket=bucket,
+                                  chunk_batches=chunk_batches, seed=seed)
+    return DataLoader(EncodedDataset(sequences, labels), batch_sampler=sampler, collate_fn=Collator(min_length),
+                      num_workers=num_workers, pin_memory=pin_memory)
+
+
+def check_data(data: Any, name: str, multi_label: bool, num_classes: int | None = None):
+    """``(sequences, labels)`` -> ``(sequences, labels as int64 (N,) or float32 (N, L))``."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{name} must be a pair (sequences, labels), got {type(data).__name__}")
+    sequences, labels = data
+    labels = np.asarray(labels)
+    if len(sequences) != len(labels):
+        raise ValueError(f"{name}: labels has {len(labels)} items but sequences has {len(sequences)}")
+    if not len(sequences):
+        raise ValueError(f"{name} is empty: it needs at least one (sequence, label)")
+    if multi_label:
+        if labels.ndim != 2 or not np.isin(labels, (0, 1)).all():
+            raise ValueError(f"{name}: multi-label labels must be a 0/1 matrix (N, L), got shape "
+                             f"{labels.shape} dtype {labels.dtype}")
+        return sequences, labels.astype(np.float32)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ValueError(f"{name}: labels must be class indices, ints of shape (N,), got shape "
+                         f"{labels.shape} dtype {labels.dtype} (multi-label data needs multi_label=True)")
+    high = num_classes if num_classes is not None else int(labels.max()) + 1
+    bad = labels[(labels < 0) | (labels >= high)]
+    if len(bad):
+        raise ValueError(f"{name}: labels must be class indices in [0, {high}) (the model has {high} outputs), "
+                         f"got {sorted(set(bad.tolist()))[:5]}")
+    return sequences, labels.astype(np.int64)
+
+
+def class_weights(labels: np.ndarray, spec: str | Sequence[float] | None, num_classes: int,
+                  multi_label: bool = False) -> torch.Tensor | None:
+    """Loss weights for imbalanced data: ``"balanced"`` gives class c the weight
+    n / (C * count_c) (scikit-learn's rule; for multi-label a positive weight
+    negatives / positives per label), a sequence is used as given, ``None`` gives ``None``."""
+    if spec is None:
+        return None
+    if spec != "balanced":
+        if len(spec) != num_classes:
+            raise ValueError(f"class_weight has {len(spec)} weights but there are {num_classes} classes")
+        return torch.tensor(spec, dtype=torch.float32)
+    counts = labels.sum(axis=0) if multi_label else np.bincount(labels, minlength=num_classes)
+    absent = np.flatnonzero(counts == 0).tolist()
+    if absent:
+        raise ValueError(f"class_weight='balanced' needs every class in the training labels; "
+                         f"class indices {absent} have no example")
+    if multi_label:
+        return torch.tensor((len(labels) - counts) / counts, dtype=torch.float32)
+    from sklearn.utils.class_weight import compute_class_weight
+
+    weights = compute_class_weight("balanced", classes=np.arange(num_classes), y=labels)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+# -- optimizer and schedule --------------------------------------------------------------------
+def make_optimizer(name: str, params: list[nn.Parameter], *, lr: float | None = None,
+                   weight_decay: float = 0.0, momentum: float = 0.9) -> torch.optim.Optimizer:
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    cls, default_lr = OPTIMIZERS[name]
+    options: dict[str, Any] = {"lr": default_lr if lr is None else lr, "weight_decay": weight_decay}
+    if name == "adadelta":
+        options.update(rho=0.95, eps=1e-6)
+    elif name == "sgd":
+        options.update(momentum=momentum)
+    return cls(params, **options)
+
+
+def lr_factor(step: int, *, schedule: str, warmup_steps: int, total_steps: int) -> float:
+    """Multiplier of the base learning rate at optimizer step ``step`` (0-based)."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return 1.0 - progress if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, *, total_steps: int,
+                   warmup: float = 0.0) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step schedule; a ``partial`` (not a lambda) so its state_dict holds plain data."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    factor = partial(lr_factor, schedule=schedule, warmup_steps=round(warmup * total_steps),
+                     total_steps=total_steps)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+# -- evaluation ----------------------------------------------------------------------------
+@torch.no_grad()
+def predict_logits(model: nn.Module, sequences: Sequence[Sequence[int]], *, batch_size: int = 256,
+                   amp: bool = True) -> np.ndarray:
+    """Logits ``(N, C)`` float32 in input order, on the model's device, in eval mode.
+
+    Texts are batched in length order (padding does not change a model's logits, so
+    this only saves work) and put back in input order at the end.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    dtype = autocast_dtype(device, amp)
+    min_length = getattr(model, "min_length", 1)
+    order = np.argsort([len(s) for s in sequences], kind="stable")
+    outputs = []
+    for start in range(0, len(order), batch_size):
+        batch = collate([sequences[i] for i in order[start:start + batch_size]], min_length=min_length)
+        batch = batch.to(device)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            outputs.append(model(batch.ids, batch.lengths).float())
+    if not outputs:
+        raise ValueError("predict_logits needs at least one sequence, got none")
+    logits = torch.cat(outputs).cpu().numpy()  # one device -> host copy (and sync) for everything
+    result = np.empty_like(logits)
+    result[order] = logits
+    return result
+
+
+def score(logits: np.ndarray, labels: np.ndarray, multi_label: bool, threshold: float = 0.5) -> dict[str, float]:
+    """Validation metrics from logits: accuracy, macro/micro/weighted F1 (no loss)."""
+    if multi_label:
+        predicted = (1.0 / (1.0 + np.exp(-logits)) >= threshold).astype(np.int64)
+        report = metrics.multilabel_report(labels.astype(np.int64), predicted)
+    else:
+        report = metrics.classification_report(labels, logits.argmax(axis=1), logits.shape[1])
+    return {key: report[key] for key in ("accuracy", "macro_f1", "micro_f1", "weighted_f1")}
+
+
+# -- checkpoints -----------------------------------------------------------------------------
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    """Write to a temporary file beside ``path``, flush to disk, then rename over ``path``:
+    a kill at any moment leaves either the old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """``torch.save`` of plain dicts, lists, numbers and tensors, written atomically."""
+    state = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
+    _atomic_write(Path(path), lambda f: torch.save(state, f))
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True``: no pickle code runs, only plain data."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"checkpoint file {str(path)!r} does not exist") from None
+    except Exception as exc:  # torch raises several types for a truncated or foreign file
+        raise ValueError(f"checkpoint file {str(path)!r} is damaged or not a textkit checkpoint: {exc}") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"checkpoint file {str(path)!r} is not a textkit checkpoint")
+    if state.get("version", 0) > CHECKPOINT_VERSION:
+        raise ValueError(f"checkpoint file {str(path)!r} has format version {state['version']}; this textkit "
+                         f"reads versions up to {CHECKPOINT_VERSION}: upgrade textkit")
+    return state
+
+
+def _write_history(path: Path, history: list[dict]) -> None:
+    lines = "".join(json.dumps(record) + "\n" for record in history)
+    _atomic_write(path, lambda f: f.write(lines), mode="w")
+
+
+def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _num_outputs(model: nn.Module) -> int | None:
+    return getattr(getattr(model, "config", None), "num_classes", None)
+
+
+# -- the loop -----------------------------------------------------------------------------------
+def train(
+    model: nn.Module,
+    train_data: tuple[Sequence[Sequence[int]], Any],
+    valid_data: tuple[Sequence[Sequence[int]], Any] | None = None,
+    config: TrainConfig | None = None,
+    *,
+    multi_label: bool = False,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    on_epoch_end: Callable[[dict], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place on encoded data; see the module doc for the steps.
+
+    ``out_dir``: where ``checkpoint.pt`` (every epoch) and ``history.jsonl`` (one JSON line
+    per epoch) go; ``None`` writes nothing. ``resume=True`` continues from
+    ``out_dir/checkpoint.pt`` when it exists (a finished run returns at once) and starts
+    fresh when it does not, so the same command can be rerun after a kill.
+    ``on_epoch_end(record)`` runs after each epoch's checkpoint is on disk.
+
+    The model must follow textkit's contract: ``forward(ids, lengths) -> logits``; its
+    optional ``min_length`` (pad batches at least this wide) and ``apply_constraints()``
+    (called after each optimizer step) are honoured.
+    """
+    config = config or TrainConfig()
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    num_classes = _num_outputs(model)
+    sequences, labels = check_data(train_data, "train_data", multi_label, num_classes)
+    if valid_data is not None:
+        valid_sequences, valid_labels = check_data(valid_data, "valid_data", multi_label, num_classes)
+    out_dir = None if out_dir is None else Path(out_dir)
+    if resume and out_dir is None:
+        raise ValueError("resume=True needs out_dir, the directory holding checkpoint.pt")
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+    # Model, data, optimizer, schedule, AMP, loss.
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]  # a list: clipping must see every tensor
+    on_cuda = device.type == "cuda"
+    loader = make_loader(sequences, labels, batch_size=config.batch_size, min_length=getattr(model, "min_length", 1),
+                         bucket=config.bucket, chunk_batches=config.bucket_chunk, seed=config.seed,
+                         num_workers=config.num_workers, pin_memory=on_cuda)
+    steps_per_epoch = len(loader)
+    optimizer = make_optimizer(config.optimizer, params, lr=config.lr, weight_decay=config.weight_decay,
+                               momentum=config.momentum)
+    scheduler = make_scheduler(optimizer, config.schedule, total_steps=config.epochs * steps_per_epoch,
+                               warmup=config.warmup)
+    amp_dtype = autocast_dtype(device, config.amp)
+    # fp16 needs loss scaling against gradient underflow; bf16 has fp32's range and does not.
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    n_outputs = labels.shape[1] if multi_label else (num_classes or int(labels.max()) + 1)
+    weights = class_weights(labels, config.class_weight, n_outputs, multi_label)
+    weights = None if weights is None else weights.to(device)
+    criterion = nn.BCEWithLogitsLoss(pos_weight=weights) if multi_label else nn.CrossEntropyLoss(weight=weights)
+    constrain = getattr(model, "apply_constraints", None)
+    lower_is_better = config.monitor == "loss"
+
+    # Training state: everything a checkpoint must carry besides the tensors above.
+    start_epoch, history, best_state = 1, [], None
+    best_metric, best_epoch, bad_epochs, finished, stopped_early = None, None, 0, False, False
+    checkpoint_path = None if out_dir is None else out_dir / CHECKPOINT_FILE
+    if resume and checkpoint_path.exists():
+        state = load_checkpoint(checkpoint_path)
+        _check_resumable(state, config, checkpoint_path, len(sequences), multi_label)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        loader.batch_sampler.load_state_dict(state["sampler"])
+        start_epoch, history, best_state = state["epoch"] + 1, state["history"], state["best_model"]
+        best_metric, best_epoch, bad_epochs = state["best_metric"], state["best_epoch"], state["bad_epochs"]
+        finished, stopped_early = state["finished"], state["stopped_early"]
+        set_rng_state(state["rng"])  # last: nothing above may draw random numbers after it
+
+    # tqdm: progress=None lets tqdm decide (off when stderr is not a terminal).
+    disable = None if config.progress is None else not config.progress
+    # On CPU reading the loss is free, so it is checked every step; on a GPU each read is a sync.
+    check_every = 1 if device.type == "cpu" else config.log_interval
+    for epoch in range(start_epoch, config.epochs + 1):
+        if finished:
+            break
+        loader.batch_sampler.set_epoch(epoch)
+        model.train()
+        started, tokens, loss_sum, pending = time.perf_counter(), 0, 0.0, []
+        bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
+                   disable=disable, leave=False, dynamic_ncols=True)
+        for step, batch in enumerate(bar, 1):
+            tokens += int(batch.lengths.sum())  # lengths are still on the CPU: no sync
+            batch = batch.to(device, non_blocking=on_cuda)  # async copy from pinned memory
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                logits = model(batch.ids, batch.lengths)
+                loss = criterion(logits.float(), batch.labels)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if config.clip_norm is not None:
+                scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
+                nn.utils.clip_grad_norm_(params, config.clip_norm)
+            scaler.step(optimizer)  # skips the step if fp16 gradients overflowed
+            scaler.update()
+            scheduler.step()
+            if constrain is not None:
+                constrain()  # e.g. Kim's max-norm on the CNN's output layer
+            pending.append(loss.detach())
+            if len(pending) == check_every or step == steps_per_epoch:
+                values = torch.stack(pending).tolist()  # one GPU sync per interval
+                _check_finite(values, epoch, step - len(values) + 1, steps_per_epoch, optimizer, amp_dtype)
+                loss_sum += sum(values)
+                pending.clear()
+            if step % config.log_interval == 0 or step == steps_per_epoch:
+                elapsed = time.perf_counter() - started
+                bar.set_postfix(loss=f"{loss_sum / max(1, step - len(pending)):.4f}",
+                                tok_s=f"{tokens / max(elapsed, 1e-9):,.0f}", refresh=False)
+        bar.close()
+        seconds = time.perf_counter() - started
+        record = {"epoch": epoch, "train_loss": loss_sum / steps_per_epoch,
+                  "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 3),
+                  "tokens_per_s": round(tokens / max(seconds, 1e-9), 1)}
+
+        # Validation and early stopping: the best weights are kept, not just reported.
+        if valid_data is not None:
+            logits = torch.from_numpy(predict_logits(model, valid_sequences, batch_size=config.eval_batch_size,
+                                                     amp=config.amp))
+            target = torch.from_numpy(valid_labels)
+            record["valid_loss"] = criterion(logits.to(device), target.to(device)).item()
+            record.update({f"valid_{k}": v for k, v in score(logits.numpy(), valid_labels, multi_label).items()})
+            value = record[f"valid_{config.monitor}"]
+            if best_metric is None or (value < best_metric if lower_is_better else value > best_metric):
+                best_metric, best_epoch, bad_epochs = value, epoch, 0
+                best_state = _state_copy(model)
+            else:
+                bad_epochs += 1
+            record["best"] = best_epoch == epoch
+            if config.patience is not None and bad_epochs >= config.patience:
+                stopped_early = True
+        finished = stopped_early or epoch == config.epochs
+        history.append(record)
+        if not bar.disable:
+            tqdm.write(json.dumps(record))
+
+        if out_dir is not None:
+            save_checkpoint(checkpoint_path, {
+                "epoch": epoch, "config": config.to_dict(), "n_train": len(sequences), "multi_label": multi_label,
+                "model": model.state_dict(), "best_model": best_state, "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                "sampler": loader.batch_sampler.state_dict(), "rng": rng_state(), "history": history,
+                "best_metric": best_metric, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
+                "finished": finished, "stopped_early": stopped_early,
+            })
+            _write_history(out_dir / HISTORY_FILE, history)
+        if on_epoch_end is not None:
+            on_epoch_end(record)
+        if stopped_early:
+            break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)  # end on the best validated epoch, not the last one
+    model.eval()
+    return TrainResult(history=history, best_epoch=best_epoch, best_metric=best_metric,
+                       monitor=config.monitor, stopped_early=stopped_early)
+
+
+def _check_finite(values: list[float], epoch: int, first_step: int, steps_per_epoch: int,
+                  optimizer: torch.optim.Optimizer, amp_dtype: torch.dtype | None) -> None:
+    for offset, value in enumerate(values):
+        if not math.isfinite(value):
+            causes = [f"a learning rate too high (lr={optimizer.param_groups[0]['lr']:.3g}: try it 10x lower "
+                      f"or set clip_norm)", "bad inputs (NaN/inf in class_weight, labels out of range)"]
+            if amp_dtype == torch.float16:
+                causes.insert(1, "fp16 overflow under mixed precision (try amp=False)")
+            raise FloatingPointError(
+                f"training loss is {value} at epoch {epoch}, step {first_step + offset} of {steps_per_epoch}; "
+                f"stopping. Likely causes: {'; '.join(causes)}"
+            )
+
+
+def _check_resumable(state: dict, config: TrainConfig, path: Path, n_train: int, multi_label: bool) -> None:
+    saved = state["config"]
+    changed = [f"{k}={saved.get(k)!r} in the checkpoint, {v!r} now" for k, v in config.to_dict().items()
+               if k not in _RESUMABLE_CHANGES and saved.get(k) != v]
+    if state["n_train"] != n_train:
+        changed.append(f"{state['n_train']} training texts in the checkpoint, {n_train} now")
+    if state["multi_label"] != multi_label:
+        changed.append(f"multi_label={state['multi_label']} in the checkpoint, {multi_label} now")
+    if changed:
+        raise ValueError(f"cannot resume from {str(path)!r}: the run differs ({'; '.join(changed)}). "
+                         f"Use a new out_dir, or resume=False to start over")
