@@ -461,7 +461,7 @@ def score(logits: np.ndarray, labels: np.ndarray, multi_label: bool, threshold: 
 
 
 # -- checkpoints -----------------------------------------------------------------------------
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
     """Write to a temporary file beside ``path``, flush to disk, then rename over ``path``:
     a kill at any moment leaves either the old file or the new one, never half of one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -479,7 +479,7 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """``torch.save`` of plain dicts, lists, numbers and tensors, written atomically."""
     state = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
-    _atomic_write(Path(path), lambda f: torch.save(state, f))
+    atomic_write(Path(path), lambda f: torch.save(state, f))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -501,7 +501,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def _write_history(path: Path, history: list[dict]) -> None:
     lines = "".join(json.dumps(record) + "\n" for record in history)
-    _atomic_write(path, lambda f: f.write(lines), mode="w")
+    atomic_write(path, lambda f: f.write(lines), mode="w")
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -509,7 +509,9 @@ def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _num_outputs(model: nn.Module) -> int | None:
-    return getattr(getattr(model, "config", None), "num_classes", None)
+    """Classes the model predicts, when it says (``model.num_classes`` or its config's)."""
+    found = getattr(model, "num_classes", None)
+    return found if found is not None else getattr(getattr(model, "config", None), "num_classes", None)
 
 
 # -- the loop -----------------------------------------------------------------------------------
