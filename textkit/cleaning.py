@@ -180,7 +180,11 @@ def collapse_repeats(text: str, max_repeats: int = 2) -> str:
     """Cut a letter repeated more than ``max_repeats`` times: ``"sooooo"`` -> ``"soo"``.
 
     Only letters: digits ("1000") and punctuation runs ("...") are left alone.
+    ``max_repeats=0`` means off, as in ``TextCleaner`` (the pattern below would delete
+    every repeated letter).
     """
+    if max_repeats < 1:
+        return text
     ascii_only = text.isascii()  # an ASCII letter class is ~3x faster than Unicode's
     pattern = _REPEAT_PATTERNS.get((max_repeats, ascii_only))
     if pattern is None:
