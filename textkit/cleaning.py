@@ -42,7 +42,9 @@ NORMAL_FORMS = ("NFC", "NFKC", "NFD", "NFKD")
 
 _TAG = re.compile(r"<[a-zA-Z/!?][^<>]{0,2000}>")  # bounded: a stray '<' never eats a whole document
 _BLOCK_TAG = re.compile(r"<(?:br|p|div|li|tr|h[1-6])\b[^<>]{0,2000}>|</(?:p|div|li|tr|h[1-6])>", re.I)
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b\u200e\u200f\u2060\ufeff]")
+# Controls that are whitespace (\t \n \v \f \r \x1c-\x1f \x85: page breaks in PDF text) are left
+# to the whitespace step: deleting them would glue the words on either side together.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u00ad\u200b\u200e\u200f\u2060\ufeff]")
 _URL = re.compile(r"(?:\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://|\bwww\.)[^\s<>\"]+", re.I)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _MENTION = re.compile(r"(?<![\w@])@\w+")
@@ -109,7 +111,7 @@ def strip_html(text: str) -> str:
 
 
 def remove_control(text: str) -> str:
-    """Drop control characters (not tab/newline) and invisible zero-width marks."""
+    """Drop control characters (not whitespace ones: tab, newline, form feed) and zero-width marks."""
     return text if text.isprintable() else _CONTROL.sub("", text)
 
 
