@@ -339,11 +339,16 @@ class TextCleaner:
 
     @property
     def replacement_tokens(self) -> list[str]:
-        """Placeholder tokens this cleaner can emit; tokenizers keep each as one token."""
+        """Placeholder tokens this cleaner can emit; tokenizers keep each as one token.
+
+        As they appear in the output: the lowercase step runs after the replacements, so
+        ``url_token="<URL>"`` comes out as ``"<url>"``.
+        """
         c = self._config
         pairs = (("urls", "url_token"), ("emails", "email_token"), ("mentions", "user_token"),
                  ("hashtags", "hashtag_token"), ("numbers", "number_token"))
-        return [c[token] for mode, token in pairs if c[mode] == "replace"]
+        tokens = [c[token] for mode, token in pairs if c[mode] == "replace"]
+        return [t.lower() for t in tokens] if c["lowercase"] else tokens
 
     def get_config(self) -> dict[str, Any]:
         """All options as a JSON-able dict; ``TextCleaner.from_config(c.get_config())`` rebuilds it."""
