@@ -102,7 +102,7 @@ class TextPipeline:
         placeholders = self.cleaner.replacement_tokens if self.cleaner else ()
         self.tokenizer: Tokenizer = get_tokenizer(tokenizer, lang=lang, placeholders=placeholders)
         self.lang = lang
-        word_ngrams([], tuple(ngram_range))  # validates the range
+        word_ngrams([], ngram_range)  # validates the range
         self.ngram_range = tuple(ngram_range)
         if not isinstance(ngram_buckets, int) or ngram_buckets < 0:
             raise ValueError(f"ngram_buckets must be an int >= 0, got {ngram_buckets!r}")

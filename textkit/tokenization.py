@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
 Tokenizer = Callable[[str], list]
@@ -159,9 +158,12 @@ def tokenizer_name(tokenizer: Tokenizer) -> str | None:
     return None
 
 
-@lru_cache(maxsize=8)
-def _check_range(ngram_range: tuple[int, int]) -> tuple[int, int]:
-    lo, hi = ngram_range
+def _check_range(ngram_range) -> tuple[int, int]:
+    # Not cached: a cache keyed by value would accept (1.0, 2) once (1, 2) had been seen.
+    try:
+        lo, hi = ngram_range
+    except (TypeError, ValueError):
+        lo = hi = None
     if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
         raise ValueError(f"ngram_range must be (min_n, max_n) with 1 <= min_n <= max_n, got {ngram_range!r}")
     return lo, hi
@@ -170,7 +172,7 @@ def _check_range(ngram_range: tuple[int, int]) -> tuple[int, int]:
 def word_ngrams(tokens: list[str], ngram_range: tuple[int, int] = (1, 1)) -> list[str]:
     """Unigrams first, then n-grams joined by a space: ``["a", "b", "c"], (1, 2)`` ->
     ``["a", "b", "c", "a b", "b c"]`` (fastText appends n-grams after words the same way)."""
-    lo, hi = _check_range(tuple(ngram_range))
+    lo, hi = _check_range(ngram_range)
     out = list(tokens) if lo == 1 else []
     for n in range(max(lo, 2), hi + 1):
         out.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
