@@ -224,8 +224,13 @@ class TextPipeline:
     def from_dict(cls, data: dict[str, Any], source: str = "pipeline dict") -> "TextPipeline":
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"{source} is not a textkit pipeline (expected \"format\": \"{FORMAT}\")")
-        version = data.get("version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if "version" not in data:
+            raise ValueError(f"{source} is missing the key 'version'; the file is damaged")
+        version = data["version"]
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ValueError(f"{source} has an invalid pipeline format version {version!r} "
+                             f"(expected an int >= 1); the file is damaged")
+        if version > FORMAT_VERSION:
             raise ValueError(f"{source} has pipeline format version {version!r}; this textkit "
                              f"({__version__}) reads versions up to {FORMAT_VERSION}: upgrade textkit")
         try:
