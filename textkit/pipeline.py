@@ -110,6 +110,9 @@ class TextPipeline:
         if not isinstance(min_freq, int) or min_freq < 1:
             raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
         self.min_freq = min_freq
+        if max_vocab_size is not None and (not isinstance(max_vocab_size, int) or max_vocab_size < 2):
+            raise ValueError(f"max_vocab_size must be None or an int >= 2 (PAD and UNK count), "
+                             f"got {max_vocab_size!r}")
         self.max_vocab_size = max_vocab_size
         _check_options(max_length, min_length, truncation)
         self.max_length = max_length
