@@ -65,7 +65,7 @@ class Vocab:
         ``max_size`` caps the *whole* table, PAD, UNK and ``specials`` included, so an
         embedding built with ``len(vocab)`` rows has exactly ``max_size`` rows.
         """
-        return cls.from_counts(Counter(chain.from_iterable(token_lists)),
+        return cls.from_counts(Counter(chain.from_iterable(_token_rows(token_lists))),
                                min_freq=min_freq, max_size=max_size, specials=specials)
 
     @classmethod
@@ -121,6 +121,8 @@ class Vocab:
 
     def encode(self, tokens: Iterable[str]) -> list[int]:
         """Tokens -> ids; unknown tokens become ``UNK_ID``."""
+        if isinstance(tokens, str):  # would silently encode its characters
+            raise TypeError(f"Vocab.encode expects a list of tokens, got a str {tokens[:30]!r}; tokenize it first")
         # map(dict.get, ..., repeat(UNK)) is the fastest pure-Python lookup loop.
         return list(map(self._stoi.get, tokens, repeat(UNK_ID)))
 
@@ -151,6 +153,17 @@ class Vocab:
     @classmethod
     def from_json(cls, text: str) -> "Vocab":
         return cls.from_dict(json.loads(text))
+
+
+def _token_rows(token_lists: Iterable[Sequence[str]]) -> Iterator[Sequence[str]]:
+    """``token_lists`` row by row; a ``str`` row would silently count characters, so it is refused."""
+    if isinstance(token_lists, str):
+        raise TypeError(f"Vocab.build expects a list of token lists, got a str {token_lists[:30]!r}")
+    for i, row in enumerate(token_lists):
+        if isinstance(row, str):
+            raise TypeError(f"Vocab.build expects a list of token lists, but token_lists[{i}] is a str "
+                            f"{row[:30]!r}; tokenize each text first")
+        yield row
 
 
 def hash_ngrams(ngrams: Iterable[str], buckets: int, offset: int) -> list[int]:
