@@ -1,0 +1,331 @@
+"""Every file format end to end through ``load_corpus``, and every bad input it must refuse.
+
+All files are written here, in tmp_path; nothing touches the network.
+"""
+import os
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # before `datasets` is imported anywhere
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import io
+import json
+import tarfile
+import zipfile
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from textkit.corpora import CorpusError, load_corpus
+
+# (label, text): 3 classes; texts with commas, quotes and non-ASCII to stress quoting/encoding
+ROWS = [("pos", "a fine, \"warm\" film"), ("neg", "dull"), ("pos", "café au lait"),
+        ("neu", "it exists"), ("neg", "not good, not bad"), ("neu", "okay")]
+
+
+def as_pairs(ds):
+    names = ds.features["label"].names
+    return [(names[label], text) for text, label in zip(ds["text"], ds["label"])]
+
+
+def load_all(path, **kw):
+    """One split, no valid carved: the rows exactly as read."""
+    return load_corpus(path, valid_fraction=0, **kw)["train"]
+
+
+def write(path, text, encoding="utf-8"):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def make_tree(root):
+    for i, (label, text) in enumerate(ROWS):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        (root / label / f"{i}.txt").write_text(text, encoding="utf-8")
+    return root
+
+
+# ---------------------------------------------------------------- each format end to end
+
+def test_label_text_rows_in_file_order_and_sorted_class_names(tmp_path):
+    path = write(tmp_path / "c.all", "".join(f"{l} {t}\n" for l, t in ROWS))
+    ds = load_all(path)
+    assert as_pairs(ds) == ROWS
+    assert ds.features["label"].names == ["neg", "neu", "pos"]
+    assert ds.features["text"].dtype == "string"
+
+
+def test_label_text_numeric_labels_sort_numerically_and_map_to_names(tmp_path):
+    path = write(tmp_path / "c.txt", "10 ten\n9 nine\n2 two\n")
+    assert load_all(path).features["label"].names == ["2", "9", "10"]
+    path = write(tmp_path / "d.txt", "0 bad\n1 good\n1 fine\n")
+    ds = load_all(path, label_names=["negative", "positive"])  # 0-based index into the names
+    assert as_pairs(ds) == [("negative", "bad"), ("positive", "good"), ("positive", "fine")]
+    ds = load_all(path, label_names={"1": "yes", "0": "no"})  # mapping: its order is the class order
+    assert ds.features["label"].names == ["yes", "no"] and ds["label"] == [1, 0, 0]
+
+
+def test_csv_with_header_default_columns_and_bom(tmp_path):
+    body = "label,text\n" + "".join(f'{l},"{t.replace(chr(34), 2 * chr(34))}"\n' for l, t in ROWS)
+    path = write(tmp_path / "c.csv", "\ufeff" + body)  # Excel's BOM must not rename 'label'
+    assert as_pairs(load_all(path)) == ROWS
+
+
+def test_csv_without_header_several_text_columns_joined(tmp_path):
+    # AG News layout: "class","title","description", a quoted field spanning two lines
+    path = write(tmp_path / "ag.csv", '"3","Title one","desc, with comma"\n'
+                                      '"1","Title two","line one\nline two"\n"1","Only title",""\n')
+    ds = load_all(path, label_column=0, text_column=[1, 2])
+    assert as_pairs(ds) == [("3", "Title one desc, with comma"), ("1", "Title two line one\nline two"),
+                            ("1", "Only title")]
+    # no text_column: every other column is text
+    assert load_all(path, label_column=0)["text"] == ds["text"]
+
+
+def test_csv_columns_by_name_pick_and_join(tmp_path):
+    path = write(tmp_path / "c.csv", "id,title,body,y\n1,T1,B1,a\n2,T2,B2,b\n")
+    ds = load_all(path, label_column="y", text_column=["title", "body"])
+    assert as_pairs(ds) == [("a", "T1 B1"), ("b", "T2 B2")]
+
+
+def test_tsv_is_read_unquoted(tmp_path):
+    path = write(tmp_path / "c.tsv", "".join(f"{l}\t{t}\n" for l, t in ROWS))
+    assert as_pairs(load_all(path, label_column=0, text_column=1)) == ROWS  # quotes kept verbatim
+
+
+def test_jsonl(tmp_path):
+    lines = [json.dumps({"label": l, "text": t, "extra": 1}) for l, t in ROWS]
+    path = write(tmp_path / "c.jsonl", "\n".join(lines) + "\n")
+    assert as_pairs(load_all(path)) == ROWS
+    path = write(tmp_path / "n.jsonl", '{"y": 1, "a": "x", "b": null}\n{"y": 2, "a": "p", "b": "q"}\n')
+    assert as_pairs(load_all(path, label_column="y", text_column=["a", "b"])) == [("1", "x"), ("2", "p q")]
+
+
+def test_parquet(tmp_path):
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"text": [t for _, t in ROWS], "label": [l for l, _ in ROWS]}), path)
+    assert as_pairs(load_all(path)) == ROWS
+    pq.write_table(pa.table({"s": ["a", "b"], "y": [1, 0]}), tmp_path / "i.parquet")
+    assert as_pairs(load_all(tmp_path / "i.parquet", text_column="s", label_column="y")) == [("1", "a"), ("0", "b")]
+
+
+def test_fasttext_inferred_from_first_line(tmp_path):
+    path = write(tmp_path / "c.txt", "".join(f"__label__{l} {t}\n" for l, t in ROWS))
+    assert as_pairs(load_all(path)) == ROWS
+    assert as_pairs(load_all(path, format="fasttext")) == ROWS
+
+
+def test_ptb_trees_root_label_and_leaves(tmp_path):
+    path = write(tmp_path / "trees.txt", "(3 (2 (2 The) (2 Rock)) (4 (2 is) (4 great)))\n(1 (1 Bad) (2 .))\n")
+    ds = load_all(path, format="ptb-trees")
+    assert as_pairs(ds) == [("3", "The Rock is great"), ("1", "Bad .")]
+
+
+def test_folders_tar_and_zip_give_the_same_dataset(tmp_path):
+    tree = make_tree(tmp_path / "corpus")
+    with tarfile.open(tmp_path / "c.tar.gz", "w:gz") as tf:
+        tf.add(tree, arcname="corpus")  # one wrapping folder, as archives usually have
+    with zipfile.ZipFile(tmp_path / "c.zip", "w") as zf:
+        for label, text in reversed(ROWS):  # archive order must not matter
+            zf.writestr(f"{label}/{ROWS.index((label, text))}.txt", text)
+        zf.writestr("__MACOSX/pos/._0.txt", "resource fork")  # OS litter is not a document
+    from_dir = load_all(tree)
+    assert sorted(as_pairs(from_dir)) == sorted(ROWS)
+    for archive in ("c.tar.gz", "c.zip"):
+        ds = load_all(tmp_path / archive)
+        assert as_pairs(ds) == as_pairs(from_dir), archive
+
+
+def test_folder_split_layout_and_class_filter(tmp_path):
+    # 20 Newsgroups names its split folders "<name>-train"; READMEs beside the classes are skipped
+    # only when label_names says which folders are classes
+    root = tmp_path / "news"
+    for split, n in (("news-train", 3), ("news-test", 2)):
+        for label in ("a", "b"):
+            (root / split / label).mkdir(parents=True)
+            for i in range(n):
+                (root / split / label / str(i)).write_text(f"{split} {label} {i}")
+    dd = load_corpus(root, valid_fraction=0)
+    assert {k: len(v) for k, v in dd.items()} == {"train": 6, "test": 4}
+    (root / "news-train" / "README").write_text("not a document")
+    with pytest.raises(CorpusError, match=r"unexpected layout at 'news-train/README'"):
+        load_corpus(root)
+    (root / "LICENSE").write_text("also not a document")
+    dd = load_corpus(root, label_names=["b"], split="test")
+    assert list(dd) == ["test"] and dd["test"]["text"] == ["news-test b 0", "news-test b 1"]
+
+
+def test_encodings_cp1252_and_nel_byte(tmp_path):
+    # 0x85 is "…" in cp1252 and U+0085 (a line break for str.splitlines) in latin-1: either way
+    # it must stay inside its line
+    path = tmp_path / "c.all"
+    path.write_bytes(b"0 caf\xe9 \x85 ok\n1 second\n")
+    assert as_pairs(load_all(path, encoding="cp1252")) == [("0", "café … ok"), ("1", "second")]
+    assert load_all(path, encoding="latin-1")["text"][0] == "café \x85 ok"
+    assert load_all(path, errors="replace")["text"][0] == "caf\ufffd \ufffd ok"
+    utf16 = write(tmp_path / "u.csv", "label,text\nx,héllo\n", encoding="utf-16")
+    assert load_all(utf16, encoding="utf-16")["text"] == ["héllo"]
+
+
+def test_crlf_and_trailing_blank_lines(tmp_path):
+    path = tmp_path / "c.all"
+    path.write_bytes(b"a one\r\nb two\r\n\r\n\n")
+    assert as_pairs(load_all(path)) == [("a", "one"), ("b", "two")]
+
+
+def test_mapping_of_split_files_reads_only_what_is_asked(tmp_path):
+    write(tmp_path / "tr.csv", "label,text\n" + "".join(f"{l},{i}\n" for i, l in enumerate("ab" * 10)))
+    write(tmp_path / "te.csv", "label,text\na,x\nb,y\n")
+    dd = load_corpus({"train": tmp_path / "tr.csv", "test": tmp_path / "te.csv"}, seed=1)
+    assert {k: len(v) for k, v in dd.items()} == {"train": 18, "valid": 2, "test": 2}
+    assert sorted(dd["valid"]["label"]) == [0, 1]  # stratified: one of each class
+    dd = load_corpus({"train": tmp_path / "missing.csv", "test": tmp_path / "te.csv"}, split="test")
+    assert list(dd) == ["test"] and len(dd["test"]) == 2
+    dd = load_corpus({"train": tmp_path / "tr.csv", "test": tmp_path / "te.csv"}, valid_fraction=0)
+    assert list(dd) == ["train", "test"]
+    assert dd["test"].features["label"] == dd["train"].features["label"]
+
+
+# ---------------------------------------------------------------- bad input: one error class, one line
+
+def raises(match):
+    return pytest.raises(CorpusError, match=match)
+
+
+@pytest.mark.parametrize("content, kw, match", [
+    ("a one\n\nb two\n", {}, r"c\.all, line 2: blank line"),
+    ("\n\n", {}, r"c\.all: no records found"),
+    ("a one\nlonely\n", {}, r"c\.all, line 2: expected '<label> <text>'"),
+    ("__label__a one\nno label here\n", {"format": "fasttext"}, r"c\.all, line 2: no label"),
+    ("__label__a __label__b two labels\n", {"format": "fasttext"}, r"line 1: several labels .*multi-label"),
+    ("__label__a\n", {"format": "fasttext"}, r"line 1: label '__label__a' has no text"),
+    ("(3 (2 fine)\n", {"format": "ptb-trees"}, r"line 1: not a labelled tree"),
+    ("a one\n", {"text_column": "x"}, r"text_column= does not apply to format 'label-text'"),
+    ("a one\n", {"format": "xml"}, r"format='xml' is unknown; choose one of label-text, fasttext"),
+    ("a one\n", {"encoding": "klingon"}, r"encoding='klingon' is not a codec"),
+    ("a one\n", {"label_names": ["x", "y"]}, r"c\.all, line 1: label 'a' is not one of the classes \['x', 'y'\]"),
+])
+def test_bad_label_text_files(tmp_path, content, kw, match):
+    path = write(tmp_path / "c.all", content)
+    with raises(match):
+        load_corpus(path, **kw)
+
+
+@pytest.mark.parametrize("content, kw, match", [
+    ("label,text\na,x\n,y\n", {}, r"c\.csv, row 2 \(line 3\): empty label in column 'label'"),
+    ("label,text\na,x\nb\n", {}, r"row 2 \(line 3\): 1 fields, expected 2"),
+    ("label,text\na,x\n", {"text_column": "body"},
+     r"c\.csv: no column 'body'; the columns are 'label', 'text'"),
+    ("a,x\n", {"label_column": 5}, r"c\.csv: no column 5; it has 2 columns \(0\.\.1\)"),
+    ("a,x\n", {"label_column": 0, "text_column": "x"}, r"columns \['x'\] are names but header=False"),
+    ('label,text\na,"x\n', {}, r"c\.csv, line \d+: ',*'-separated parse error"),
+])
+def test_bad_csv_files(tmp_path, content, kw, match):
+    path = write(tmp_path / "c.csv", content)
+    if "header=False" in match:
+        kw["header"] = False
+    with raises(match):
+        load_corpus(path, **kw)
+
+
+def test_bad_jsonl_and_parquet(tmp_path):
+    write(tmp_path / "a.jsonl", '{"label": "x", "text": "t"}\n{"label": null, "text": "u"}\n')
+    with raises(r"a\.jsonl, line 2: empty label in column 'label'"):
+        load_corpus(tmp_path / "a.jsonl")
+    write(tmp_path / "b.jsonl", '{"label": "x", "body": "t"}\n')
+    with raises(r"b\.jsonl, line 1: no column 'text'; this line has 'label', 'body'"):
+        load_corpus(tmp_path / "b.jsonl")
+    write(tmp_path / "c.jsonl", '{"label": ["x", "y"], "text": "t"}\n')
+    with raises(r"c\.jsonl, line 1: label column 'label' holds list .*multi-label"):
+        load_corpus(tmp_path / "c.jsonl")
+    write(tmp_path / "d.jsonl", '{"label": "x", "text": "t"}\nnot json\n')
+    with raises(r"d\.jsonl, line 2: not JSON"):
+        load_corpus(tmp_path / "d.jsonl")
+    pq.write_table(pa.table({"text": ["a", "b"], "label": ["x", None]}), tmp_path / "e.parquet")
+    with raises(r"e\.parquet, row 2: empty label in column 'label'"):
+        load_corpus(tmp_path / "e.parquet")
+    with raises(r"e\.parquet: no column 'y'; the columns are 'text', 'label'"):
+        load_corpus(tmp_path / "e.parquet", label_column="y")
+    write(tmp_path / "f.parquet", "not parquet at all")
+    with raises(r"f\.parquet: not a Parquet file"):
+        load_corpus(tmp_path / "f.parquet")
+
+
+def test_undecodable_bytes_name_file_line_and_offset(tmp_path):
+    path = tmp_path / "c.all"
+    path.write_bytes(b"a fine\nb caf\xe9\n")
+    with raises(r"c\.all, line 2, byte offset 12: cannot decode b'\\xe9' as utf-8; "
+                r"pass encoding= .* or errors='replace'"):
+        load_corpus(path)
+    zpath = tmp_path / "c.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr("pos/1.txt", b"ok")
+        zf.writestr("neg/2.txt", b"line\nbad \xff")
+    with raises(r"c\.zip, member neg/2\.txt, line 2, byte offset 9: cannot decode"):
+        load_corpus(zpath)
+
+
+def test_missing_paths_unknown_suffix_and_names(tmp_path):
+    with raises(r"nope\.csv: no such file or directory"):
+        load_corpus(tmp_path / "nope.csv")
+    with raises(r"nope\.csv: no such file or directory"):
+        load_corpus(str(tmp_path / "nope.csv"))
+    write(tmp_path / "data.xyz", "a b\n")
+    with raises(r"data\.xyz: cannot tell the format from the name; pass format= one of"):
+        load_corpus(tmp_path / "data.xyz")
+    with raises(r"format .csv. reads a file; for a directory of class folders use format=.folders."):
+        load_corpus(tmp_path, format="csv")
+    with raises(r"split='dev': choose among train, valid, test"):
+        load_corpus(tmp_path / "data.xyz", split="dev")
+    with raises(r"split 'dev' in the mapping: use train, valid, test"):
+        load_corpus({"dev": tmp_path / "data.xyz"}, format="label-text")
+
+
+@pytest.mark.parametrize("members, match", [
+    (["a.txt"], r"'a\.txt' is not inside a class folder"),
+    (["pos/1.txt", "x/neg/2.txt"], r"unexpected layout at 'x/neg/2\.txt'"),
+    (["train/pos/1.txt", "neg/2.txt"], r"unexpected layout at 'neg/2\.txt'"),
+    (["pos/1.txt", "../evil/neg/2.txt"], r"refusing member '\.\./evil/neg/2\.txt'"),
+    (["/abs/pos/1.txt"], r"refusing member '/abs/pos/1\.txt'"),
+    ([], r"no documents found"),
+])
+@pytest.mark.parametrize("kind", ["c.tar.gz", "c.zip"])
+def test_archives_with_unexpected_layout_or_unsafe_names(tmp_path, members, match, kind):
+    path = tmp_path / kind
+    if kind.endswith(".zip"):
+        with zipfile.ZipFile(path, "w") as zf:
+            for name in members:
+                zf.writestr(name, "text")
+    else:
+        with tarfile.open(path, "w:gz") as tf:
+            for name in members:
+                info = tarfile.TarInfo(name)
+                info.size = 4
+                tf.addfile(info, io.BytesIO(b"text"))
+    with raises(rf"{kind.replace('.', '[.]')}: .*{match}"):
+        load_corpus(path)
+
+
+def test_archive_links_and_missing_class_folders_are_refused(tmp_path):
+    path = tmp_path / "l.tar"
+    with tarfile.open(path, "w") as tf:
+        info = tarfile.TarInfo("pos/link.txt")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tf.addfile(info)
+    with raises(r"l\.tar: member 'pos/link\.txt' is a link or device"):
+        load_corpus(path)
+    make_tree(tmp_path / "tree")
+    with raises(r"tree: no class folder 'positive'; folders holding documents: neg, neu, pos"):
+        load_corpus(tmp_path / "tree", label_names=["neg", "positive"])
+    write(tmp_path / "bad.tar.gz", "not a tar")
+    with raises(r"bad\.tar\.gz: not a readable tar archive"):
+        load_corpus(tmp_path / "bad.tar.gz")
+
+
+def test_error_messages_are_one_line(tmp_path):
+    path = write(tmp_path / "c.all", "a one\nlonely\nline\n")
+    with pytest.raises(CorpusError) as err:
+        load_corpus(path)
+    assert "\n" not in str(err.value)
+    assert isinstance(err.value, ValueError)
+    assert str(CorpusError("pyarrow says:\n  two lines")) == "pyarrow says: two lines"

@@ -1,0 +1,382 @@
+"""Public corpora and users' files -> ``datasets.DatasetDict`` with ``text`` and ``label``.
+
+``load_corpus`` accepts a registered name (``"trec"``, see ``list_corpora()``), a path (file,
+folder or archive; format inferred from the name or given with ``format=``) or a mapping of
+split -> path. Every split is a ``datasets.Dataset`` with columns ``text`` (string) and
+``label`` (a ``ClassLabel`` whose names are the class names), in file order: shuffling is the
+training loop's job, so a class-sorted file stays class-sorted here.
+
+A registered name is looked up in this order, and the first place holding its files wins:
+
+1. ``data_dir=`` (the corpus folder itself; nothing else is tried when it is given),
+2. ``$TEXTKIT_DATA/<name>/`` (or a folder name the card lists, e.g. ``sst_trees`` for SST-5),
+3. the corpora bundled with the package (TREC and SST-2, in ``textkit/data/``),
+4. the Hugging Face hub through ``datasets.load_dataset`` (network; never used by the tests).
+
+Splits are ``train``, ``valid`` and ``test``. A corpus with a fixed split but no dev set gets a
+seeded, stratified ``valid`` carved from ``train`` (``valid_fraction``, 0.1 by default); a
+corpus evaluated by cross-validation (MR, Subj, CR, MPQA) comes whole as ``train``, for
+``kfold``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, Sequence, Union
+
+import numpy as np
+
+from .formats import Column, CorpusError, ReadOptions, Rows, read
+from .registry import CARDS, CorpusCard, canonical_name, get_card
+
+if TYPE_CHECKING:  # `datasets` costs about a second to import: loaded on first use only
+    from datasets import Dataset, DatasetDict
+
+__all__ = ["CorpusError", "load_corpus", "list_corpora", "get_card", "stratified_split", "kfold"]
+
+SPLITS = ("train", "valid", "test")
+DATA_ENV = "TEXTKIT_DATA"
+BUNDLED = Path(__file__).resolve().parent / "data"
+DEFAULT_VALID_FRACTION = 0.1
+PathLike = Union[str, "os.PathLike[str]"]
+LabelNames = Union[Sequence[str], Mapping[str, str]]
+
+
+def load_corpus(
+    name_or_path: PathLike | Mapping[str, PathLike],
+    *,
+    split: str | Sequence[str] | None = None,
+    data_dir: PathLike | None = None,
+    format: str | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    text_column: Column | Sequence[Column] | None = None,
+    label_column: Column | None = None,
+    header: bool | None = None,
+    label_names: LabelNames | None = None,
+    valid_fraction: float | None = None,
+    seed: int = 0,
+) -> DatasetDict:
+    """Load a corpus as a ``DatasetDict`` of ``train``/``valid``/``test`` splits.
+
+    Args:
+        name_or_path: a registered name (``"trec"``, ``"imdb"``...), a file/folder/archive, or
+            ``{"train": path, "valid": path, "test": path}`` (any subset). A string that is a
+            registered name is the corpus even if a same-named folder exists: pass
+            ``Path("imdb")`` or ``"./imdb"`` for the folder.
+        split: only these splits (e.g. ``"test"``, or ``["train", "valid"]``); only the files
+            they need are read.
+        data_dir: the folder holding a registered corpus's files (instead of ``$TEXTKIT_DATA``).
+        format: ``label-text``, ``fasttext``, ``csv``, ``tsv``, ``jsonl``, ``parquet``,
+            ``ptb-trees``, ``folders``, ``tar`` or ``zip``; inferred from the file name if None.
+        encoding, errors: how bytes become text (default ``utf-8``/``strict``, or the card's).
+        text_column: column name/0-based index, or several, joined with a space (csv, tsv,
+            jsonl, parquet; default ``"text"``, or every non-label column of a header-less csv).
+        label_column: column name or index (default ``"label"``).
+        header: whether a csv/tsv's first row names its columns (default: True when columns
+            are given by name, False when by number).
+        label_names: the classes, in ClassLabel order. A sequence: each raw label must be one
+            of the names or a 0-based index into them. A mapping: raw label -> class name. For
+            folders/archives it also selects which class folders are read. Default: the raw
+            labels, sorted (numerically when all are integers).
+        valid_fraction: share of ``train`` held out, stratified, as ``valid`` when there is no
+            valid split. None: 0.1, or 0 for cross-validation corpora. 0 disables.
+        seed: seed of that split.
+
+    Raises:
+        CorpusError: with a one-line message naming the file, line or member, and the fix.
+    """
+    wanted = _wanted(split)
+    fmt_options = {"format": format, "text_column": text_column, "label_column": label_column,
+                   "header": header, "label_names": label_names}
+    if isinstance(name_or_path, str) and _names_a_corpus(name_or_path):
+        given = [k for k, v in fmt_options.items() if v is not None]
+        if given:
+            raise CorpusError(f"{', '.join(given)} apply to files, not to the registered corpus "
+                              f"{name_or_path!r}, which knows its own format")
+        card = get_card(name_or_path)
+        parts, label_names, where = _read_card(card, data_dir, wanted, encoding, errors)
+        fixed, description, citation = card.fixed_split, f"{card.title}; read from {where}", card.citation
+        fix = f"the {card.name!r} card in textkit/registry.py does not list that class"
+    else:
+        if data_dir is not None:
+            raise CorpusError("data_dir= is for registered corpora; pass the file path itself")
+        options = ReadOptions(encoding=encoding or "utf-8", errors=errors or "strict",
+                              text_column=text_column, label_column=label_column, header=header,
+                              classes=_folder_names(label_names))
+        parts = _read_paths(name_or_path, _needed(wanted, None), format, options)
+        fixed, description, citation = True, f"read from {name_or_path}", ""
+        fix = "fix the file or pass label_names="
+    names, ids = _class_ids(parts, label_names, fix)
+    splits = _to_datasets(parts, names, ids, description, citation)
+    if valid_fraction is None:  # the protocol's default: CV corpora stay whole unless valid is asked for
+        valid_fraction = DEFAULT_VALID_FRACTION if fixed or (wanted and "valid" in wanted) else 0.0
+    # carved whenever train is read, so split="train" gives the same rows as the full load
+    if "train" in splits and "valid" not in splits and valid_fraction:
+        splits["train"], splits["valid"] = stratified_split(splits["train"], valid_fraction, seed=seed)
+    missing = [s for s in wanted or () if s not in splits]
+    if missing:
+        raise CorpusError(f"split {', '.join(missing)} not found in {name_or_path}; it has "
+                          f"{', '.join(splits) or 'no splits'}")
+    from datasets import DatasetDict
+
+    return DatasetDict({s: splits[s] for s in SPLITS if s in splits and (wanted is None or s in wanted)})
+
+
+def list_corpora() -> list[dict[str, object]]:
+    """Every registered corpus and where ``load_corpus`` would find it right now.
+
+    Each entry has ``name``, ``title``, ``classes`` (count), ``protocol``, ``found`` (``"data_dir"``
+    never appears here; ``"TEXTKIT_DATA"``, ``"bundled"``, ``"hub"`` — not checked, it needs the
+    network — or ``"missing"``), ``location`` (folder or hub id) and ``missing_files`` (files a
+    local folder lacks; such a corpus loads only with ``split=`` naming the splits present).
+    """
+    out = []
+    for card in CARDS.values():
+        found, location, missing = "hub", card.hub.repo if card.hub else None, []
+        for kind, folder in _candidates(card, None):
+            present = [f for f in card.files_for(None) if (folder / f).exists()]
+            if present:
+                found, location = kind, str(folder)
+                missing = [f for f in card.files_for(None) if f not in present]
+                break
+        out.append({"name": card.name, "title": card.title, "classes": len(card.classes),
+                    "protocol": card.protocol, "found": found if location else "missing",
+                    "location": location, "missing_files": missing})
+    return out
+
+
+# ---------------------------------------------------------------- splits
+
+def stratified_split(dataset: Dataset, fraction: float, *, seed: int = 0) -> tuple[Dataset, Dataset]:
+    """Split off ``fraction`` of ``dataset`` with the same class proportions: ``(rest, held_out)``.
+
+    Deterministic for a seed. Each class gives ``fraction`` of its rows (largest remainders
+    round up, so the total is ``round(fraction * len)``); both parts keep the original order.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise CorpusError(f"fraction must be in (0, 1), got {fraction!r}")
+    labels = _labels_of(dataset)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = counts * fraction
+    take = np.floor(exact).astype(int)
+    short = int(np.floor(len(labels) * fraction + 0.5)) - take.sum()
+    take[np.argsort(-(exact - take), kind="stable")[:short]] += 1
+    held = np.sort(np.concatenate([
+        rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take)]))
+    if len(held) == 0 or len(held) == len(labels):
+        raise CorpusError(f"fraction={fraction} of {len(labels)} rows leaves an empty split")
+    rest = np.setdiff1d(np.arange(len(labels)), held)
+    return dataset.select(rest), dataset.select(held)
+
+
+def kfold(dataset: Dataset, k: int = 10, *, seed: int = 0) -> list[tuple[Dataset, Dataset]]:
+    """``k`` stratified ``(train, test)`` folds of ``dataset``, seeded (the CV protocol of MR,
+    Subj, CR and MPQA). Every row is in exactly one test fold; fold sizes differ by at most
+    one, per class too.
+    """
+    labels = _labels_of(dataset)
+    if not 2 <= k <= len(labels):
+        raise CorpusError(f"k must be between 2 and the number of rows ({len(labels)}), got {k}")
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(labels), dtype=int)
+    offset = 0
+    for c in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == c))
+        # deal each class round-robin, continuing where the previous class stopped, so the
+        # remainders of all classes spread over different folds
+        fold[rows] = (offset + np.arange(len(rows))) % k
+        offset += len(rows)
+    return [(dataset.select(np.flatnonzero(fold != i)), dataset.select(np.flatnonzero(fold == i)))
+            for i in range(k)]
+
+
+def _labels_of(dataset: Dataset) -> np.ndarray:
+    if not hasattr(dataset, "select") or "label" not in getattr(dataset, "column_names", ()):
+        raise CorpusError(f"expected a datasets.Dataset with a 'label' column (one split, e.g. "
+                          f"corpus['train']), got {type(dataset).__name__}")
+    # via Arrow: iterating dataset["label"] in Python costs about a second per 25k rows
+    return dataset.with_format("arrow")["label"].to_numpy()
+
+
+# ---------------------------------------------------------------- reading
+
+def _wanted(split: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    if split is None:
+        return None
+    names = (split,) if isinstance(split, str) else tuple(split)
+    unknown = [s for s in names if s not in SPLITS]
+    if unknown or not names:
+        raise CorpusError(f"split={split!r}: choose among {', '.join(SPLITS)}")
+    return tuple(s for s in SPLITS if s in names)
+
+
+def _needed(wanted: tuple[str, ...] | None, available: Sequence[str] | None) -> set[str] | None:
+    """The splits to read: those wanted, plus train when valid must be carved from it."""
+    if wanted is None:
+        return None
+    needed = set(wanted)
+    if "valid" in needed and (available is None or "valid" not in available):
+        needed.add("train")
+    return needed
+
+
+def _names_a_corpus(text: str) -> bool:
+    # registered names win; any other bare word that is not an existing path is taken for a
+    # mistyped name (so the error can suggest close ones) rather than a missing file
+    if canonical_name(text) is not None:
+        return True
+    return not Path(text).exists() and not any(c in text for c in "/.\\")
+
+
+def _folder_names(label_names: LabelNames | None) -> list[str] | None:
+    return None if label_names is None else list(label_names)  # mapping -> its keys
+
+
+def _read_paths(data: PathLike | Mapping[str, PathLike], needed: set[str] | None,
+                format: str | None, options: ReadOptions, base: Path | None = None) -> dict[str, Rows]:
+    if not isinstance(data, Mapping):
+        parts: dict[str, Rows] = {}
+        for rows in read(base / data if base else data, format, options):
+            parts[rows.split or "train"] = rows
+        return {s: r for s, r in parts.items() if needed is None or s in needed}
+    parts = {}
+    for split, path in data.items():
+        if split not in SPLITS:
+            raise CorpusError(f"split {split!r} in the mapping: use {', '.join(SPLITS)}")
+        if needed is not None and split not in needed:
+            continue
+        found = read(base / path if base else path, format, options)
+        if len(found) != 1 or found[0].split is not None:
+            raise CorpusError(f"{path}: holds its own splits ({', '.join(r.split for r in found)}); "
+                              f"pass it as the whole corpus, not as split {split!r}")
+        parts[split] = found[0]
+    return parts
+
+
+def _candidates(card: CorpusCard, data_dir: PathLike | None) -> list[tuple[str, Path]]:
+    if data_dir is not None:
+        return [("data_dir", Path(data_dir))]
+    root = os.environ.get(DATA_ENV)
+    places = [(DATA_ENV, Path(root) / folder) for folder in card.local_folders] if root else []
+    if card.bundled:
+        places.append(("bundled", BUNDLED / card.name))
+    return places
+
+
+def _read_card(card: CorpusCard, data_dir: PathLike | None, wanted: tuple[str, ...] | None,
+               encoding: str | None, errors: str | None) -> tuple[dict[str, Rows], LabelNames, str]:
+    files = card.files if isinstance(card.files, str) else dict(card.files)
+    needed = _needed(wanted, None if isinstance(files, str) else list(files))
+    options = ReadOptions(**{**card.options, "encoding": encoding or card.options.get("encoding", "utf-8"),
+                             "errors": errors or "strict",
+                             "classes": card.classes if card.format in ("folders", "tar", "zip") else None})
+    label_names = card.label_map or card.classes
+    looked = []
+    for kind, folder in _candidates(card, data_dir):
+        names = card.files_for(needed)
+        present = [f for f in names if (folder / f).exists()]
+        if len(present) == len(names):
+            return _read_paths(files, needed, card.format, options, base=folder), label_names, str(folder)
+        if present or kind == "data_dir":
+            missing = [f for f in names if f not in present]
+            raise CorpusError(f"corpus {card.name!r}: {folder} lacks {', '.join(missing)}; add "
+                              f"{'them' if len(missing) > 1 else 'it'} or pass split= to load only "
+                              f"the splits present")
+        looked.append(f"{folder}")
+    if not os.environ.get(DATA_ENV):
+        looked.append(f"${DATA_ENV} (unset)")
+    parts = _read_hub(card, needed, looked)  # raises when there is no hub copy
+    return parts, card.hub.label_map or card.classes, f"hub:{card.hub.repo}"
+
+
+def _read_hub(card: CorpusCard, needed: set[str] | None, looked: list[str]) -> dict[str, Rows]:
+    where = f"looked in {', '.join(looked) or 'no local folder'}"
+    fix = f"put its files ({', '.join(card.files_for(None))}) in ${DATA_ENV}/{card.local_folders[0]}/"
+    if card.hub is None:
+        raise CorpusError(f"corpus {card.name!r} not found: {where}, and it has no hub copy; {fix}")
+    from datasets import load_dataset  # network: only reached when nothing local exists
+
+    hub = card.hub
+    try:
+        remote = load_dataset(hub.repo, hub.config)
+    except Exception as e:  # offline, unknown repo, auth...: all end here as one line
+        reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        raise CorpusError(f"corpus {card.name!r} not found: {where}, and the Hugging Face hub "
+                          f"{hub.repo!r} failed ({reason}); {fix}, or go online") from e
+    parts = {}
+    for hub_split, split in hub.splits.items():
+        if needed is not None and split not in needed:
+            continue
+        if hub_split not in remote:
+            raise CorpusError(f"hub copy {hub.repo!r} has splits {', '.join(remote)}, not {hub_split!r}; "
+                              f"the {card.name!r} card in textkit/registry.py needs updating")
+        ds = remote[hub_split].with_format("arrow")  # whole columns at once: Python iteration is slow
+        names = getattr(remote[hub_split].features[hub.label_column], "names", None)
+        # ClassLabel ids -> the hub's names, so the mapping to our names does not rely on order
+        labels = [names[v] if names else str(v) for v in ds[hub.label_column].to_pylist()]
+        columns = [ds[c].to_pylist() for c in hub.text_columns]
+        rows = Rows(f"hub:{hub.repo}[{hub_split}]", "row")
+        rows.texts = [" ".join(p for p in texts if p) for texts in zip(*columns)]  # as formats._join
+        rows.labels, rows.where = labels, list(range(1, len(labels) + 1))
+        parts[split] = rows
+    return parts
+
+
+# ---------------------------------------------------------------- rows -> Arrow
+
+def _natural_order(labels: set[str]) -> list[str]:
+    try:
+        return sorted(labels, key=int)  # "10" after "9"
+    except ValueError:
+        return sorted(labels)
+
+
+def _check_names(names: list) -> None:
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise CorpusError(f"label_names must be non-empty strings, got {names!r}")
+
+
+def _class_ids(parts: dict[str, Rows], label_names: LabelNames | None,
+               fix: str) -> tuple[list[str], dict[str, list[int]]]:
+    if label_names is None:
+        names = _natural_order(set().union(*(r.labels for r in parts.values())))
+        lookup = {n: i for i, n in enumerate(names)}
+    elif isinstance(label_names, Mapping):
+        names = list(dict.fromkeys(label_names.values()))  # several raw labels may share a class
+        _check_names(names)
+        lookup = {str(raw): names.index(name) for raw, name in label_names.items()}
+    else:
+        names = list(label_names)
+        _check_names(names)
+        if len(set(names)) != len(names):
+            raise CorpusError(f"label_names must be distinct, got {names!r}")
+        # a raw label is a class name, else a 0-based index into the names
+        lookup = {**{str(i): i for i in range(len(names))}, **{n: i for i, n in enumerate(names)}}
+        fix = f"(nor a 0-based index); {fix}"
+    ids = {}
+    for split, rows in parts.items():
+        ids[split] = [lookup.get(label, -1) for label in rows.labels]
+        if -1 in ids[split]:
+            i = ids[split].index(-1)
+            raise CorpusError(f"{rows.place(i)}: label {rows.labels[i]!r} is not one of the classes "
+                              f"{names}{'' if fix.startswith('(') else ';'} {fix}")
+    return names, ids
+
+
+def _to_datasets(parts: dict[str, Rows], names: list[str], ids: dict[str, list[int]],
+                 description: str, citation: str) -> dict[str, Dataset]:
+    from datasets import ClassLabel, Dataset, DatasetInfo, Features, Value
+
+    info = DatasetInfo(description=description, citation=citation,
+                       features=Features({"text": Value("string"), "label": ClassLabel(names=names)}))
+    splits = {}
+    for split in SPLITS:
+        if split in parts:
+            rows = parts[split]
+            splits[split] = Dataset.from_dict({"text": rows.texts, "label": ids[split]}, info=info)
+            if splits[split].num_rows != len(rows.where):  # rows read == rows kept, always
+                raise CorpusError(f"{rows.source}: read {len(rows.where)} records but kept "
+                                  f"{splits[split].num_rows}")
+    return splits

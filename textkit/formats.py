@@ -1,0 +1,529 @@
+"""Files -> rows: every on-disk layout ``load_corpus`` reads, and nothing else.
+
+A reader turns one source (a file, a folder, an archive) into ``Rows``: parallel lists of
+texts, raw label strings and *where* each record came from, so that a later error (an
+unknown label, say) can still name the file and line. Readers never drop a record: one they
+cannot read raises ``CorpusError`` naming the file, the line (or archive member) and the fix.
+
+Formats (``format=``; inferred from the file name where that is unambiguous):
+
+==========  ==============================================  =============================
+name        one record is                                   inferred from
+==========  ==============================================  =============================
+label-text  a line ``<label> <text>``                       ``.all``/``.txt`` (default)
+fasttext    a line ``__label__<label> <text>``              ``.all``/``.txt`` starting so
+csv / tsv   a row; columns by header name or 0-based index  ``.csv`` / ``.tsv``
+jsonl       a line holding one JSON object                  ``.jsonl`` / ``.ndjson``
+parquet     a row of a Parquet table                        ``.parquet`` / ``.pq``
+ptb-trees   a line ``(3 (2 The) (2 Rock))``: root label,    never (SST's ``*.txt``)
+            leaf words joined with a space
+folders     a file ``[<split>/]<class>/<doc>``              a directory
+tar / zip   the same layout inside an archive, streamed     ``.tar.gz .tgz .tar .zip``
+==========  ==============================================  =============================
+
+Lines are split on ``\\n`` only (``\\r\\n`` is accepted): ``str.splitlines`` would also split
+on U+0085, which is what byte 0x85 ("...") becomes when cp1252-ish corpora such as MR or
+Subj are read as latin-1. Blank lines at the end of a file are a terminator; a blank line
+anywhere else is an error, not a record to skip.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import json
+import os
+import re
+import tarfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence, Union
+
+Column = Union[str, int]
+FASTTEXT_PREFIX = "__label__"
+# folder names (or their last "-"/"_"/"." part, as in "20news-bydate-train") that mean a split
+SPLIT_FOLDERS = {"train": "train", "training": "train", "valid": "valid", "validation": "valid",
+                 "dev": "valid", "val": "valid", "test": "test", "testing": "test"}
+_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+             ".parquet": "parquet", ".pq": "parquet", ".zip": "zip", ".tgz": "tar", ".tar": "tar",
+             ".all": "label-text", ".txt": "label-text"}
+_TAR_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz")
+# the options each format understands beyond encoding/errors; anything else is a mistake to report
+_COLUMN_OPTIONS = ("text_column", "label_column")
+_FORMAT_OPTIONS = {"csv": _COLUMN_OPTIONS + ("header",), "tsv": _COLUMN_OPTIONS + ("header",),
+                   "jsonl": _COLUMN_OPTIONS, "parquet": _COLUMN_OPTIONS}
+
+
+class CorpusError(ValueError):
+    """A corpus could not be read; the one-line message names the file, the place and the fix."""
+
+    def __init__(self, message: str) -> None:
+        # one line even when it quotes a library's multi-line error (pyarrow, tarfile)
+        super().__init__(re.sub(r"\s*\n\s*", " ", message))
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a source. ``None`` columns mean the format's defaults ("text", "label")."""
+
+    encoding: str = "utf-8"
+    errors: str = "strict"
+    text_column: Column | Sequence[Column] | None = None
+    label_column: Column | None = None
+    header: bool | None = None
+    classes: Sequence[str] | None = None  # folders/tar/zip: read only these class folders
+
+    def __post_init__(self) -> None:
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise CorpusError(f"encoding={self.encoding!r} is not a codec Python knows; "
+                              "try 'utf-8', 'latin-1' or 'cp1252'") from None
+        try:
+            codecs.lookup_error(self.errors)
+        except LookupError:
+            raise CorpusError(f"errors={self.errors!r} is not an error handler; use 'strict', "
+                              "'replace' or 'ignore'") from None
+
+
+@dataclass
+class Rows:
+    """Records read from one source, as parallel lists (cheap to turn into Arrow columns)."""
+
+    source: str
+    unit: str  # what ``where`` counts: "line", "row" or "member"
+    texts: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    where: list = field(default_factory=list)  # line/row number or member name per record
+    split: str | None = None  # set when the source's own layout names the split
+
+    def add(self, text: str, label: str, where: int | str) -> None:
+        self.texts.append(text)
+        self.labels.append(label)
+        self.where.append(where)
+
+    def place(self, i: int) -> str:
+        """``"file, line 12"``: where record ``i`` came from, for error messages."""
+        return f"{self.source}, {self.unit} {self.where[i]}"
+
+
+def infer_format(path: Path) -> str:
+    """The format a file's name (or, for ``.all``/``.txt``, its first line) implies."""
+    if path.is_dir():
+        return "folders"
+    name = path.name.lower()
+    if name.endswith(_TAR_SUFFIXES):
+        return "tar"
+    fmt = _SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise CorpusError(f"{path}: cannot tell the format from the name; pass format= one of "
+                          f"{', '.join(READERS)}")
+    if fmt == "label-text":
+        # `.all`/`.txt` is label-text unless the file says otherwise; only fastText marks labels
+        with open(path, "rb") as fh:
+            first = fh.readline().lstrip()
+        if first.startswith(FASTTEXT_PREFIX.encode()):
+            return "fasttext"
+    return fmt
+
+
+def read(path: str | os.PathLike, format: str | None, options: ReadOptions) -> list[Rows]:
+    """Read one file, folder or archive; a folder or archive may hold several splits."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"{path}: no such file or directory (working directory: {Path.cwd()})")
+    fmt = format or infer_format(path)
+    reader = READERS.get(fmt)
+    if reader is None:
+        raise CorpusError(f"format={fmt!r} is unknown; choose one of {', '.join(READERS)}")
+    allowed = _FORMAT_OPTIONS.get(fmt, ())
+    for name in ("text_column", "label_column", "header"):
+        if getattr(options, name) is not None and name not in allowed:
+            where = f"formats {', '.join(_FORMAT_OPTIONS)}" if name != "header" else "csv/tsv"
+            raise CorpusError(f"{name}= does not apply to format {fmt!r} ({path}); it is for {where}")
+    if path.is_dir() and fmt != "folders":
+        raise CorpusError(f"{path}: format {fmt!r} reads a file; for a directory of class folders "
+                          "use format='folders'")
+    if fmt == "folders" and not path.is_dir():
+        raise CorpusError(f"{path}: format 'folders' reads a directory; pass the folder")
+    found = reader(path, options)
+    if not all(rows.texts for rows in found):
+        raise CorpusError(f"{path}: no records found; is it the right file and format ({fmt})?")
+    return found
+
+
+# ---------------------------------------------------------------- bytes -> lines
+
+def decode(data: bytes, where: str, options: ReadOptions) -> str:
+    """Decode a whole file, naming line and byte offset of the first undecodable byte."""
+    try:
+        text = data.decode(options.encoding, options.errors)
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise CorpusError(
+            f"{where}, line {line}, byte offset {e.start}: cannot decode {data[e.start:e.end]!r} as "
+            f"{options.encoding}; pass encoding= (e.g. 'latin-1' or 'cp1252') or errors='replace'"
+        ) from None
+    return text.removeprefix("\ufeff")  # a BOM (Excel writes one) is not part of the first field
+
+
+def _lines(text: str, where: str) -> Iterator[tuple[int, str]]:
+    lines = text.split("\n")  # not splitlines(): U+0085 and friends are text here, not breaks
+    while lines and not lines[-1].strip():
+        lines.pop()
+    for number, line in enumerate(lines, 1):
+        line = line.removesuffix("\r")
+        if not line.strip():
+            raise CorpusError(f"{where}, line {number}: blank line; every line must hold one "
+                              "record, remove it")
+        yield number, line
+
+
+def _read_text(path: Path, options: ReadOptions) -> str:
+    return decode(path.read_bytes(), str(path), options)
+
+
+# ---------------------------------------------------------------- line formats
+
+def read_label_text(path: Path, options: ReadOptions) -> list[Rows]:
+    """``<label> <text>`` per line; the label is everything before the first whitespace."""
+    rows = Rows(str(path), "line")
+    for number, line in _lines(_read_text(path, options), str(path)):
+        parts = line.split(None, 1)
+        if len(parts) < 2:
+            raise CorpusError(f"{path}, line {number}: expected '<label> <text>', got {line[:60]!r} "
+                              "(a label or the text is missing)")
+        rows.add(parts[1], parts[0], number)
+    return [rows]
+
+
+def read_fasttext(path: Path, options: ReadOptions) -> list[Rows]:
+    """``__label__<label> <text>`` per line. One label per line: multi-label lines raise."""
+    rows = Rows(str(path), "line")
+    n = len(FASTTEXT_PREFIX)
+    for number, line in _lines(_read_text(path, options), str(path)):
+        head, *rest = line.split(None, 1)
+        text = rest[0] if rest else ""
+        if not head.startswith(FASTTEXT_PREFIX) or not head[n:]:
+            raise CorpusError(f"{path}, line {number}: no label; fastText lines start with "
+                              f"'{FASTTEXT_PREFIX}<label> ', got {line[:60]!r}")
+        others = [t for t in text.split() if t.startswith(FASTTEXT_PREFIX)]
+        if others:
+            raise CorpusError(f"{path}, line {number}: several labels ({head}, {', '.join(others)}); "
+                              "multi-label corpora are not supported by load_corpus")
+        if not text.strip():
+            raise CorpusError(f"{path}, line {number}: label {head!r} has no text after it")
+        rows.add(text, head[n:], number)
+    return [rows]
+
+
+_TREE_ROOT = re.compile(r"\s*\((\d+)\s")
+_TREE_LEAF = re.compile(r"\((\d+) ([^()\s]+)\)")
+
+
+def read_ptb_trees(path: Path, options: ReadOptions) -> list[Rows]:
+    """SST-style labelled trees: the root label and the leaf words joined with a space."""
+    rows = Rows(str(path), "line")
+    for number, line in _lines(_read_text(path, options), str(path)):
+        root = _TREE_ROOT.match(line)
+        leaves = _TREE_LEAF.findall(line)
+        if not root or not leaves or line.count("(") != line.count(")"):
+            raise CorpusError(f"{path}, line {number}: not a labelled tree like "
+                              f"'(3 (2 The) (2 Rock))', got {line[:60]!r}")
+        rows.add(" ".join(word for _, word in leaves), root.group(1), number)
+    return [rows]
+
+
+# ---------------------------------------------------------------- column formats
+
+def _as_list(columns: Column | Sequence[Column]) -> list[Column]:
+    return [columns] if isinstance(columns, (str, int)) else list(columns)
+
+
+def _label_value(value: object, where: str, column: Column) -> str:
+    if isinstance(value, (list, tuple, dict)):
+        raise CorpusError(f"{where}: label column {column!r} holds {type(value).__name__} "
+                          f"{value!r}; multi-label corpora are not supported by load_corpus")
+    label = "" if value is None else str(value).strip()
+    if not label:
+        raise CorpusError(f"{where}: empty label in column {column!r}; fill it in or remove the row")
+    return label
+
+
+def _text_value(value: object, where: str, column: Column) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, dict)):
+        raise CorpusError(f"{where}: text column {column!r} holds a {type(value).__name__}, "
+                          "expected a string")
+    return str(value)
+
+
+def _join(parts: Iterable[str]) -> str:
+    # several text columns (AG News title + description) become one text; empty ones add nothing
+    return " ".join(p for p in parts if p)
+
+
+def _read_delimited(path: Path, options: ReadOptions, delimiter: str) -> list[Rows]:
+    label_col = options.label_column if options.label_column is not None else "label"
+    text_cols = None if options.text_column is None else _as_list(options.text_column)
+    named = [c for c in [label_col, *(text_cols or [])] if isinstance(c, str)]
+    header = bool(named) if options.header is None else options.header
+    if named and not header:
+        raise CorpusError(f"{path}: columns {named} are names but header=False; "
+                          "use 0-based column numbers or header=True")
+    # TSV is read unquoted (its usual convention: no tabs or newlines inside fields)
+    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+    text = _read_text(path, options).rstrip("\r\n")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting,
+                        strict=True)
+    rows = Rows(str(path), "row")
+    try:
+        first = next(reader, None)
+        if first is None:
+            raise CorpusError(f"{path}: the file is empty")
+        names = first if header else [str(i) for i in range(len(first))]
+        label_i = _column_index(path, label_col, names, header)
+        if text_cols is not None:
+            text_is = [_column_index(path, c, names, header) for c in text_cols]
+        elif header:
+            text_is = [_column_index(path, "text", names, header)]
+        else:  # no header, no text_column: every column but the label is text
+            text_is = [i for i in range(len(names)) if i != label_i]
+        if label_i in text_is:
+            raise CorpusError(f"{path}: column {label_col!r} is both the label and a text column")
+        number = 0
+        for record in reader if header else itertools.chain([first], reader):
+            number += 1
+            where = f"{path}, row {number} (line {reader.line_num})"
+            if len(record) != len(names):
+                what = "blank line" if not record else f"{len(record)} fields"
+                raise CorpusError(f"{where}: {what}, expected {len(names)} like the "
+                                  f"{'header' if header else 'first row'}; check quoting/delimiter")
+            label = _label_value(record[label_i], where, names[label_i] if header else label_i)
+            rows.add(_join(record[i] for i in text_is), label, number)
+    except csv.Error as e:
+        raise CorpusError(f"{path}, line {reader.line_num}: {delimiter!r}-separated parse error: "
+                          f"{e}; check quoting") from None
+    return [rows]
+
+
+def _column_index(path: Path, column: Column, names: list[str], header: bool) -> int:
+    if isinstance(column, int) and not isinstance(column, bool):
+        if 0 <= column < len(names):
+            return column
+        raise CorpusError(f"{path}: no column {column}; it has {len(names)} columns "
+                          f"(0..{len(names) - 1}){': ' + ', '.join(names) if header else ''}")
+    if column in names:
+        return names.index(column)
+    hint = ("; if the first row is data, not a header, pass 0-based column numbers" if header
+            else " (no header row: use 0-based column numbers)")
+    raise CorpusError(f"{path}: no column {column!r}; the columns are "
+                      f"{', '.join(map(repr, names))}{hint}")
+
+
+def read_csv(path: Path, options: ReadOptions) -> list[Rows]:
+    """Comma-separated values; quoted fields may span lines."""
+    return _read_delimited(path, options, ",")
+
+
+def read_tsv(path: Path, options: ReadOptions) -> list[Rows]:
+    """Tab-separated values, unquoted."""
+    return _read_delimited(path, options, "\t")
+
+
+def _named_columns(path: Path, options: ReadOptions) -> tuple[str, list[str]]:
+    label_col = options.label_column if options.label_column is not None else "label"
+    text_cols = _as_list(options.text_column if options.text_column is not None else "text")
+    if not all(isinstance(c, str) for c in [label_col, *text_cols]):
+        raise CorpusError(f"{path}: name the columns of a JSON lines/Parquet file by name, "
+                          f"got label_column={label_col!r}, text_column={options.text_column!r}")
+    return label_col, text_cols
+
+
+def read_jsonl(path: Path, options: ReadOptions) -> list[Rows]:
+    """One JSON object per line."""
+    label_col, text_cols = _named_columns(path, options)
+    rows = Rows(str(path), "line")
+    for number, line in _lines(_read_text(path, options), str(path)):
+        where = f"{path}, line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CorpusError(f"{where}: not JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(record, dict):
+            raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        for column in (label_col, *text_cols):
+            if column not in record:
+                raise CorpusError(f"{where}: no column {column!r}; this line has "
+                                  f"{', '.join(map(repr, record)) or 'no keys'}")
+        label = _label_value(record[label_col], where, label_col)
+        rows.add(_join(_text_value(record[c], where, c) for c in text_cols), label, number)
+    return [rows]
+
+
+def read_parquet(path: Path, options: ReadOptions) -> list[Rows]:
+    """A Parquet table (read with pyarrow, only the columns needed)."""
+    import pyarrow.parquet as pq  # pyarrow ships with `datasets`; imported here to keep import cheap
+
+    label_col, text_cols = _named_columns(path, options)
+    try:
+        names = pq.read_schema(path).names
+    except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for non-Parquet bytes
+        raise CorpusError(f"{path}: not a Parquet file ({type(e).__name__}: {e})") from None
+    for column in (label_col, *text_cols):
+        _column_index(path, column, names, header=True)
+    table = pq.read_table(path, columns=list(dict.fromkeys([label_col, *text_cols])))
+    labels = table.column(label_col).to_pylist()
+    texts = [table.column(c).to_pylist() for c in text_cols]
+    rows = Rows(str(path), "row")
+    for i, value in enumerate(labels):
+        where = f"{path}, row {i + 1}"
+        label = _label_value(value, where, label_col)
+        rows.add(_join(_text_value(col[i], where, c) for col, c in zip(texts, text_cols)), label, i + 1)
+    return [rows]
+
+
+# ---------------------------------------------------------------- folders and archives
+
+def _safe_member(archive: Path, name: str) -> str:
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts:
+        raise CorpusError(f"{archive}: refusing member {name!r}: an absolute path or '..' in an "
+                          "archive is unsafe; rebuild it with relative paths")
+    return "/".join(p for p in parts if p not in ("", "."))
+
+
+def _files_in_dir(root: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            yield p.relative_to(root).as_posix(), p.read_bytes
+
+
+def _files_in_tar(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    # "r|*" streams the archive once, in member order, whatever the compression: no seeks, no unpacking
+    try:
+        with tarfile.open(path, "r|*") as tf:
+            for member in tf:
+                name = _safe_member(path, member.name)
+                if member.isdir():
+                    continue
+                if not member.isfile():
+                    raise CorpusError(f"{path}: member {member.name!r} is a link or device, not a "
+                                      "plain file; archives of folders must hold plain files")
+                # read lazily: the consumer calls this before the stream moves on, and skips
+                # members it does not need (aclImdb's unsup/) without decompressing them twice
+                yield name, tf.extractfile(member).read
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise CorpusError(f"{path}: not a readable tar archive ({type(e).__name__}: {e})") from None
+
+
+def _files_in_zip(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            for info in infos:
+                _safe_member(path, info.filename)  # check every name before reading anything
+            for info in infos:
+                if not info.is_dir():
+                    yield _safe_member(path, info.filename), lambda info=info: zf.read(info)
+    except (zipfile.BadZipFile, OSError, RuntimeError) as e:
+        raise CorpusError(f"{path}: not a readable zip archive ({type(e).__name__}: {e})") from None
+
+
+def _is_metadata(parts: list[str]) -> bool:
+    # OS litter, not documents: macOS resource forks (__MACOSX/), .DS_Store and other dotfiles
+    return any(p.startswith(".") or p == "__MACOSX" for p in parts)
+
+
+def _split_folder(name: str) -> str | None:
+    name = name.lower()
+    return SPLIT_FOLDERS.get(name) or SPLIT_FOLDERS.get(re.split(r"[-_.]", name)[-1])
+
+
+def _read_layout(source: Path, files: Iterable[tuple[str, Callable[[], bytes]]],
+                 options: ReadOptions) -> list[Rows]:
+    """``[<prefix>/][<split>/]<class>/<doc>``: the class is the folder holding each document.
+
+    Every document must sit at the same depth under the same prefix, and either all or none
+    under a split folder. With ``options.classes`` only those class folders are read and
+    everything else (READMEs, aclImdb's ``unsup/``) is not part of the corpus.
+    """
+    wanted = None if options.classes is None else set(options.classes)
+    by_split: dict[str | None, Rows] = {}
+    seen_folders: set[str] = set()
+    layout = None  # (depth, prefix, has_split) of the first document; all others must match
+    for name, load in files:
+        parts = name.split("/")
+        if _is_metadata(parts):
+            continue
+        folder = parts[-2] if len(parts) >= 2 else None
+        if folder is not None:
+            seen_folders.add(folder)
+        if wanted is not None and folder not in wanted:
+            continue
+        if folder is None:
+            raise CorpusError(f"{source}: {name!r} is not inside a class folder; expected "
+                              "<class>/<doc> or <split>/<class>/<doc>")
+        split = _split_folder(parts[-3]) if len(parts) >= 3 else None
+        this = (len(parts), parts[: -3 if split else -2], split is not None)
+        layout = layout or this
+        if this != layout:
+            raise CorpusError(f"{source}: unexpected layout at {name!r}: documents must all be "
+                              f"<split>/<class>/<doc> or all <class>/<doc> under one folder")
+        rows = by_split.setdefault(split, Rows(str(source), "member", split=split))
+        try:
+            data = load()
+        except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as e:
+            raise CorpusError(f"{source}, member {name}: cannot read it ({type(e).__name__}: {e})") from None
+        text = decode(data, f"{source}, member {name}", options)
+        rows.add(text, parts[-2], name)
+    missing = sorted((wanted or set()) - {label for r in by_split.values() for label in r.labels})
+    if missing:
+        raise CorpusError(f"{source}: no class folder {', '.join(map(repr, missing))}; folders holding "
+                          f"documents: {', '.join(sorted(seen_folders)) or 'none'}")
+    if not by_split:
+        raise CorpusError(f"{source}: no documents found; expected <class>/<doc> or "
+                          "<split>/<class>/<doc> files")
+    for rows in by_split.values():
+        _sort_by_member(rows)
+    return list(by_split.values())
+
+
+def _sort_by_member(rows: Rows) -> None:
+    # a folder and an archive of it yield the same dataset, whatever order the archive stored
+    order = sorted(range(len(rows.where)), key=rows.where.__getitem__)
+    rows.texts = [rows.texts[i] for i in order]
+    rows.labels = [rows.labels[i] for i in order]
+    rows.where = [rows.where[i] for i in order]
+
+
+def read_folders(path: Path, options: ReadOptions) -> list[Rows]:
+    """A directory with one folder per class (optionally under train/valid/test folders)."""
+    return _read_layout(path, _files_in_dir(path), options)
+
+
+def read_tar(path: Path, options: ReadOptions) -> list[Rows]:
+    """A tar archive (gz/bz2/xz or plain) of the ``folders`` layout, streamed once."""
+    return _read_layout(path, _files_in_tar(path), options)
+
+
+def read_zip(path: Path, options: ReadOptions) -> list[Rows]:
+    """A zip archive of the ``folders`` layout, read member by member."""
+    return _read_layout(path, _files_in_zip(path), options)
+
+
+READERS: dict[str, Callable[[Path, ReadOptions], list[Rows]]] = {
+    "label-text": read_label_text,
+    "fasttext": read_fasttext,
+    "csv": read_csv,
+    "tsv": read_tsv,
+    "jsonl": read_jsonl,
+    "parquet": read_parquet,
+    "ptb-trees": read_ptb_trees,
+    "folders": read_folders,
+    "tar": read_tar,
+    "zip": read_zip,
+}
