@@ -181,6 +181,8 @@ def test_mapping_of_split_files_reads_only_what_is_asked(tmp_path):
     assert sorted(dd["valid"]["label"]) == [0, 1]  # stratified: one of each class
     dd = load_corpus({"train": tmp_path / "missing.csv", "test": tmp_path / "te.csv"}, split="test")
     assert list(dd) == ["test"] and len(dd["test"]) == 2
+    dd = load_corpus({"train": tmp_path / "missing.csv", "valid": tmp_path / "te.csv"}, split="valid")
+    assert list(dd) == ["valid"] and len(dd["valid"]) == 2  # a given valid file: train not needed
     dd = load_corpus({"train": tmp_path / "tr.csv", "test": tmp_path / "te.csv"}, valid_fraction=0)
     assert list(dd) == ["train", "test"]
     assert dd["test"].features["label"] == dd["train"].features["label"]

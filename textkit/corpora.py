@@ -104,7 +104,8 @@ def load_corpus(
         options = ReadOptions(encoding=encoding or "utf-8", errors=errors or "strict",
                               text_column=text_column, label_column=label_column, header=header,
                               classes=_folder_names(label_names))
-        parts = _read_paths(name_or_path, _needed(wanted, None), format, options)
+        given_splits = list(name_or_path) if isinstance(name_or_path, Mapping) else None
+        parts = _read_paths(name_or_path, _needed(wanted, given_splits), format, options)
         fixed, description, citation = True, f"read from {name_or_path}", ""
         fix = "fix the file or pass label_names="
     names, ids = _class_ids(parts, label_names, fix)

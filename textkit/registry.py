@@ -84,7 +84,7 @@ class CorpusCard:
 
 _BINARY = ("negative", "positive")
 _SST5 = ("very negative", "negative", "neutral", "positive", "very positive")
-_TEXT_OF = {"label_column": 0, "header": False}
+_NO_HEADER_LABEL_FIRST = {"label_column": 0, "header": False}
 _NEWSGROUPS = (
     "alt.atheism", "comp.graphics", "comp.os.ms-windows.misc", "comp.sys.ibm.pc.hardware",
     "comp.sys.mac.hardware", "comp.windows.x", "misc.forsale", "rec.autos", "rec.motorcycles",
@@ -193,7 +193,7 @@ CARDS: dict[str, CorpusCard] = {card.name: card for card in [
         citation=ZHANG_2015, classes=_AG, sizes={"train": 120000, "test": 7600},
         protocol="fixed split train 120,000 / test 7,600",
         files={"train": "train.csv", "test": "test.csv"}, format="csv",
-        options={**_TEXT_OF, "text_column": [1, 2]}, label_map=_one_based(_AG),
+        options={**_NO_HEADER_LABEL_FIRST, "text_column": [1, 2]}, label_map=_one_based(_AG),
         references={"fastText bigram": 92.5}, reference_source=JOULIN_2017,
         folders=("ag_news", "ag_news_csv"), hub=HubSource("fancyzhx/ag_news"),
         notes="Text = title + ' ' + description; '\\' line-break debris and ' #39;' entities kept.",
@@ -228,7 +228,7 @@ CARDS: dict[str, CorpusCard] = {card.name: card for card in [
                  "the Study of SMS Spam Filtering: New Collection and Results. DocEng 2011.",
         classes=("ham", "spam"), sizes={"train": 5574}, fixed_split=False,
         protocol="no official split: papers use their own (often stratified) splits",
-        files="SMSSpamCollection", format="tsv", options={**_TEXT_OF, "text_column": 1},
+        files="SMSSpamCollection", format="tsv", options={**_NO_HEADER_LABEL_FIRST, "text_column": 1},
         folders=("sms_spam", "smsspamcollection"),
         hub=HubSource("ucirvine/sms_spam", text_columns=("sms",), splits={"train": "train"}),
         notes="UCI file: 'ham<TAB>text' per line, no header, unquoted.",
@@ -238,7 +238,7 @@ CARDS: dict[str, CorpusCard] = {card.name: card for card in [
         citation=ZHANG_2015, classes=_BINARY, sizes={"train": 560000, "test": 38000},
         protocol="fixed split train 560,000 / test 38,000",
         files={"train": "train.csv", "test": "test.csv"}, format="csv",
-        options={**_TEXT_OF, "text_column": 1}, label_map=_one_based(_BINARY),
+        options={**_NO_HEADER_LABEL_FIRST, "text_column": 1}, label_map=_one_based(_BINARY),
         references={"fastText bigram": 95.7}, reference_source=JOULIN_2017,
         folders=("yelp_polarity", "yelp_review_polarity_csv"),
         hub=HubSource("fancyzhx/yelp_polarity", label_map=_one_based(_BINARY)),
@@ -248,7 +248,7 @@ CARDS: dict[str, CorpusCard] = {card.name: card for card in [
         citation=ZHANG_2015, classes=_DBPEDIA, sizes={"train": 560000, "test": 70000},
         protocol="fixed split train 560,000 / test 70,000",
         files={"train": "train.csv", "test": "test.csv"}, format="csv",
-        options={**_TEXT_OF, "text_column": [1, 2]}, label_map=_one_based(_DBPEDIA),
+        options={**_NO_HEADER_LABEL_FIRST, "text_column": [1, 2]}, label_map=_one_based(_DBPEDIA),
         references={"fastText bigram": 98.6}, reference_source=JOULIN_2017,
         folders=("dbpedia", "dbpedia_csv"),
         hub=HubSource("fancyzhx/dbpedia_14", text_columns=("title", "content")),
