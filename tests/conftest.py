@@ -1,0 +1,59 @@
+"""Tiny corpora and helpers shared by the test files (fixtures only; nothing autouse)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def tiny_texts() -> list[str]:
+    """Six short training texts, two classes, with the mess real reviews have."""
+    return [
+        "Great movie, I loved it!",
+        "Terrible plot. I hated it...",
+        "GREAT acting <br />and great fun",
+        "Boring, boring, boring. Sooooo slow",
+        "Loved the music &amp; the actors",
+        "Awful: see https://example.com/review?id=1 for why",
+    ]
+
+
+@pytest.fixture
+def tiny_labels() -> list[int]:
+    """Labels for ``tiny_texts`` (1 = positive, 0 = negative)."""
+    return [1, 0, 1, 0, 1, 0]
+
+
+@pytest.fixture
+def messy_review() -> str:
+    """One review with every kind of noise the default cleaner handles."""
+    return (
+        "I LOVED this movie!!! Sooooo good<br /><br />The cast is amazing &amp; the plot "
+        "doesnÃ¢â‚¬â„¢t disappoint \x96 10/10 \U0001F60D\u200b "
+        "Trailer: https://imdb.com/title/tt0111161?ref=x or mail fan@movies.org, cc @director #MustWatch "
+        "\ufb01lm \uff27\uff32\uff25\uff21\uff34 caf\u00e9"
+    )
+
+
+@pytest.fixture
+def run_python():
+    """Run ``code`` in a fresh interpreter (the repository importable) and return its stdout.
+
+    For what one process cannot show: import side effects, hash salting across processes.
+    """
+
+    def run(code: str, **env: str) -> str:
+        path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+        environ = {**os.environ, "PYTHONPATH": path, **env}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ,
+                              cwd=REPO_ROOT, timeout=120)
+        assert done.returncode == 0, f"subprocess failed:\n{done.stderr}"
+        return done.stdout
+
+    return run

@@ -1,0 +1,379 @@
+"""Stage 1, ``str -> str``: every cleaning step alone (module function and TextCleaner
+option), the documented defaults, config round trips and option errors."""
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+
+from textkit import cleaning
+from textkit.cleaning import TextCleaner
+
+# Every step off: `only(step=...)` then shows one TextCleaner option by itself.
+ALL_OFF = dict(fix_unicode=False, normalize=None, html=False, control=False, urls="keep", emails="keep",
+               mentions="keep", hashtags="keep", emoji="keep", numbers="keep", strip_accents=False,
+               lowercase=False, max_repeats=0, whitespace=False)
+
+
+def only(**options) -> TextCleaner:
+    return TextCleaner(**{**ALL_OFF, "whitespace": True, **options})
+
+
+def test_all_off_changes_nothing():
+    text = "  Ã© <b>X</b> &amp; https://x.io a@b.org @bob #tag 😀 42 café Sooooo\u200b  "
+    assert TextCleaner(**ALL_OFF)(text) == text
+    assert TextCleaner(**ALL_OFF).steps == []
+
+
+# -- 1. fix_unicode ------------------------------------------------------------------------
+@pytest.mark.parametrize("raw, fixed", [
+    ("doesnÃ¢â‚¬â„¢t", "doesn't"),          # UTF-8 read as cp1252, twice; curly quote straightened
+    ("cafÃ©", "café"),                       # UTF-8 read as Latin-1
+    ("10\x9620 people", "10–20 people"),    # cp1252 read as Latin-1: C1 control -> en dash
+    ("it\u2019s \u201cfine\u201d", "it's \"fine\""),
+    ("naïve café, señor", "naïve café, señor"),   # correct text is left alone
+    ("plain ascii", "plain ascii"),
+])
+def test_fix_unicode(raw, fixed):
+    assert cleaning.fix_unicode(raw) == fixed
+    assert only(fix_unicode=True)(raw) == fixed
+
+
+def test_fix_unicode_leaves_widths_and_ligatures_to_normalize():
+    assert cleaning.fix_unicode("\ufb01ne \uff21") == "\ufb01ne \uff21"
+    assert only(fix_unicode=False)("cafÃ©") == "cafÃ©"
+
+
+# -- 2. normalize --------------------------------------------------------------------------
+@pytest.mark.parametrize("raw, nfkc", [
+    ("\uff21\uff22\uff23\uff11\uff12\uff13", "ABC123"),  # full-width
+    ("\ufb01ne", "fine"),                                   # ligature
+    ("x\u00b2", "x2"),
+    ("cafe\u0301", "café"),                                  # combining accent composed
+])
+def test_normalize_nfkc(raw, nfkc):
+    assert cleaning.normalize_unicode(raw) == nfkc
+    assert only(normalize="NFKC")(raw) == nfkc
+
+
+def test_normalize_other_forms_and_off():
+    assert cleaning.normalize_unicode("cafe\u0301 \ufb01", form="NFC") == "café \ufb01"
+    assert cleaning.normalize_unicode("café", form="NFD") == "cafe\u0301"
+    assert only(normalize="NFC")("\ufb01") == "\ufb01"
+    assert only(normalize=None)("\ufb01") == "\ufb01"
+
+
+# -- 3. html -------------------------------------------------------------------------------
+@pytest.mark.parametrize("raw, clean", [
+    ("great<br />movie", "great movie"),           # block tags never glue words
+    ("one<br>two<BR/>three", "one two three"),
+    ("<p>first</p><p>second</p>", "first second"),
+    ("<div class='x'>a</div><li>b</li>", "a b"),
+    ("<b>bold</b>ly <i>it</i>", "boldly it"),      # inline tags vanish in place
+    ("&amp; &lt;3 &gt; &quot;hi&quot; &#39;s &eacute; &#233;", "& <3 > \"hi\" 's é é"),
+    ("1 < 2 and 3 > 2", "1 < 2 and 3 > 2"),        # comparisons are not tags
+    ("a &lt;b&gt; tag", "a <b> tag"),              # escaped markup is text: unescaped, not stripped
+])
+def test_html(raw, clean):
+    assert " ".join(cleaning.strip_html(raw).split()) == clean
+    assert only(html=True)(raw) == clean
+
+
+def test_html_stray_angle_bracket_never_eats_a_document():
+    text = "a <b" + " word" * 1000 + " > end"
+    assert cleaning.strip_html(text) == text
+
+
+def test_html_off_keeps_tags():
+    assert only(html=False)("a<br />b &amp;") == "a<br />b &amp;"
+
+
+# -- 4. control ----------------------------------------------------------------------------
+@pytest.mark.parametrize("raw, clean", [
+    ("a\x00b\x07c\x1bd\x7f", "abcd"),
+    ("zero\u200bwidth", "zerowidth"),
+    ("\ufeffbom", "bom"),
+    ("soft\u00adhyphen", "softhyphen"),
+    ("left\u200eright\u200f\u2060", "leftright"),
+    ("a\tb\nc\r\nd", "a\tb\nc\r\nd"),              # whitespace controls stay for the whitespace step
+    ("page one\x0cpage two\x0bthree", "page one\x0cpage two\x0bthree"),
+    ("\U0001F468\u200d\U0001F469", "\U0001F468\u200d\U0001F469"),  # ZWJ joins emoji: kept
+])
+def test_control(raw, clean):
+    assert cleaning.remove_control(raw) == clean
+    assert TextCleaner(**{**ALL_OFF, "control": True})(raw) == clean
+
+
+def test_form_feed_between_pages_does_not_glue_words():
+    assert only(control=True)("end of page one\x0cPage two") == "end of page one Page two"
+    assert TextCleaner()("end of page one\x0cPage two") == "end of page one page two"
+
+
+def test_control_off_keeps_zero_width():
+    assert only(control=False)("zero\u200bwidth") == "zero\u200bwidth"
+
+
+# -- 5-8. urls, emails, mentions, hashtags ---------------------------------------------------
+URL_TEXT = "see https://x.io/a?b=1 and www.example.com or HTTP://EXAMPLE.ORG/X ftp://f.net/y now"
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("keep", URL_TEXT),
+    ("remove", "see and or now"),
+    ("replace", "see <url> and <url> or <url> <url> now"),
+])
+def test_urls(mode, expected):
+    assert " ".join(cleaning.replace_urls(URL_TEXT, mode=mode).split()) == expected
+    assert only(urls=mode)(URL_TEXT) == expected
+
+
+@pytest.mark.parametrize("text", ["e.g. this", "pi is 3.14", "a.b.c", "no www here"])
+def test_urls_leave_non_urls(text):
+    assert cleaning.replace_urls(text) == text
+
+
+EMAIL_TEXT = "mail a.b+c@ex-ample.co.uk or ME@Site.ORG now"
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("keep", EMAIL_TEXT),
+    ("remove", "mail or now"),
+    ("replace", "mail <email> or <email> now"),
+])
+def test_emails(mode, expected):
+    assert " ".join(cleaning.replace_emails(EMAIL_TEXT, mode=mode).split()) == expected
+    assert only(emails=mode)(EMAIL_TEXT) == expected
+
+
+MENTION_TEXT = "hi @bob_1 and @Alice!"
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("keep", MENTION_TEXT),
+    ("remove", "hi and !"),
+    ("replace", "hi <user> and <user> !"),
+])
+def test_mentions(mode, expected):
+    assert " ".join(cleaning.replace_mentions(MENTION_TEXT, mode=mode).split()) == expected
+    assert only(mentions=mode)(MENTION_TEXT) == expected
+
+
+def test_emails_before_mentions_and_an_email_is_no_mention():
+    text = "write bob@example.com or @bob"
+    assert only(emails="replace", mentions="replace")(text) == "write <email> or <user>"
+    assert only(mentions="replace")("write bob@example.com") == "write bob@example.com"
+
+
+HASHTAG_TEXT = "#ML rocks #deep_learning, C# x#y"
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("keep", HASHTAG_TEXT),
+    ("remove", "rocks , C# x#y"),
+    ("replace", "<hashtag> rocks <hashtag> , C# x#y"),
+    ("word", "ML rocks deep_learning, C# x#y"),
+])
+def test_hashtags(mode, expected):
+    assert " ".join(cleaning.replace_hashtags(HASHTAG_TEXT, mode=mode).split()) == expected
+    assert only(hashtags=mode)(HASHTAG_TEXT) == expected
+
+
+def test_custom_replacement_tokens():
+    cleaner = TextCleaner(url_token="<link>", email_token="<mail>", user_token="<at>",
+                          hashtag_token="<tag>", number_token="<num>", hashtags="replace", numbers="replace")
+    assert cleaner("see https://x.io, a@b.org, @bob #wow 42") == "see <link> <mail> , <at> <tag> <num>"
+    assert cleaner.replacement_tokens == ["<link>", "<mail>", "<at>", "<tag>", "<num>"]
+    assert cleaning.replace_urls("go to www.x.com", token="[URL]") == "go to  [URL] "
+
+
+def test_replacement_tokens_are_reported_as_emitted():
+    assert TextCleaner().replacement_tokens == ["<url>", "<email>", "<user>"]
+    assert TextCleaner(urls="keep", numbers="replace").replacement_tokens == ["<email>", "<user>", "<number>"]
+    # lowercase runs after the replacements: "<URL>" comes out as "<url>"
+    assert TextCleaner(url_token="<URL>")("see http://x.io") == "see <url>"
+    assert TextCleaner(url_token="<URL>").replacement_tokens[0] == "<url>"
+    assert TextCleaner(url_token="<URL>", lowercase=False).replacement_tokens[0] == "<URL>"
+
+
+# -- 9. emoji ------------------------------------------------------------------------------
+EMOJI_TEXT = "ok \U0001F600 \U0001F44D\U0001F3FD \U0001F468\u200d\U0001F469\u200d\U0001F467!"  # skin tone, ZWJ family
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("keep", EMOJI_TEXT),
+    ("remove", "ok !"),
+    ("name", "ok grinning_face thumbs_up_medium_skin_tone family_man_woman_girl !"),
+])
+def test_emoji(mode, expected):
+    assert " ".join(cleaning.replace_emoji(EMOJI_TEXT, mode=mode).split()) == expected
+    assert only(emoji=mode)(EMOJI_TEXT) == expected
+
+
+def test_emoji_remove_leaves_no_modifier_or_joiner_behind():
+    assert cleaning.replace_emoji(EMOJI_TEXT, mode="remove").isascii()
+
+
+# -- 10. numbers ---------------------------------------------------------------------------
+NUMBER_TEXT = "pay $1,000 or 3.5 at 10:30, -2 not x2 mp3 covid19"
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("keep", NUMBER_TEXT),
+    ("remove", "pay $ or at , not x2 mp3 covid19"),
+    ("replace", "pay $ <number> or <number> at <number> , <number> not x2 mp3 covid19"),
+])
+def test_numbers(mode, expected):
+    assert " ".join(cleaning.replace_numbers(NUMBER_TEXT, mode=mode).split()) == expected
+    assert only(numbers=mode)(NUMBER_TEXT) == expected
+
+
+# -- 11-14. strip_accents, lowercase, repeats, whitespace ------------------------------------
+def test_strip_accents():
+    assert cleaning.strip_accents("café naïve Ångström") == "cafe naive Angstrom"
+    assert cleaning.strip_accents("straße") == "straße"  # no accent to strip
+    assert only(strip_accents=True)("Café") == "Cafe"
+    assert only(strip_accents=False)("Café") == "Café"
+
+
+def test_lowercase():
+    assert cleaning.lowercase("GREAT Movie") == "great movie"
+    assert only(lowercase=True)("GREAT Movie") == "great movie"
+    assert only(lowercase=False)("GREAT Movie") == "GREAT Movie"
+
+
+@pytest.mark.parametrize("raw, max_repeats, expected", [
+    ("sooooo goooood", 2, "soo good"),
+    ("good cool", 2, "good cool"),             # two is not a repeat to cut
+    ("yessss", 3, "yesss"),
+    ("sooooo", 1, "so"),
+    ("nöööö", 2, "nöö"),                        # any letter, not only ASCII
+    ("1000000 !!!!! ... ????", 2, "1000000 !!!!! ... ????"),  # digits and punctuation untouched
+    ("sooooo", 0, "sooooo"),                    # 0 = off
+])
+def test_collapse_repeats(raw, max_repeats, expected):
+    assert cleaning.collapse_repeats(raw, max_repeats) == expected
+    assert only(max_repeats=max_repeats)(raw) == expected
+
+
+def test_repeats_step_is_absent_when_off():
+    assert "repeats" not in dict(TextCleaner(max_repeats=0).steps)
+    assert "repeats" in dict(TextCleaner(max_repeats=3).steps)
+
+
+def test_whitespace():
+    assert cleaning.normalize_whitespace("  a \n\t b\u00a0c  ") == "a b c"
+    assert only(whitespace=True)("  a \n\t b  ") == "a b"
+    assert TextCleaner(**ALL_OFF)("  a \n b  ") == "  a \n b  "
+
+
+# -- the defaults, as documented ----------------------------------------------------------------
+DOCUMENTED_DEFAULTS = {
+    "fix_unicode": True, "normalize": "NFKC", "html": True, "control": True, "urls": "replace",
+    "emails": "replace", "mentions": "replace", "hashtags": "keep", "emoji": "keep", "numbers": "keep",
+    "strip_accents": False, "lowercase": True, "max_repeats": 2, "whitespace": True,
+    "url_token": "<url>", "email_token": "<email>", "user_token": "<user>", "hashtag_token": "<hashtag>",
+    "number_token": "<number>",
+}
+STEP_ORDER = ["fix_unicode", "normalize", "html", "control", "urls", "emails", "mentions", "hashtags", "emoji",
+              "numbers", "strip_accents", "lowercase", "repeats", "whitespace"]
+
+
+def test_default_config_is_the_documented_one():
+    assert TextCleaner().get_config() == DOCUMENTED_DEFAULTS
+
+
+def test_steps_run_in_the_documented_order():
+    everything = TextCleaner(hashtags="word", emoji="name", numbers="replace", strip_accents=True)
+    assert [name for name, _ in everything.steps] == STEP_ORDER
+    assert [name for name, _ in TextCleaner().steps] == [
+        "fix_unicode", "normalize", "html", "control", "urls", "emails", "mentions",
+        "lowercase", "repeats", "whitespace"]
+
+
+def test_defaults_on_a_messy_review(messy_review):
+    assert TextCleaner()(messy_review) == (
+        "i loved this movie!!! soo good the cast is amazing & the plot doesn't disappoint – 10/10 \U0001F60D "
+        "trailer: <url> or mail <email> , cc <user> #mustwatch film great café"
+    )
+
+
+def test_docstring_example():
+    assert TextCleaner()("Sooooo GOOD!!! <br />See https://x.io &amp; @bob") == "soo good!!! see <url> & <user>"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "<br/>", "<p></p>\u200b\n", "\x00\x01"])
+def test_text_that_cleans_to_nothing(text):
+    assert TextCleaner()(text) == ""
+
+
+# -- config round trip, step(), errors ----------------------------------------------------------
+def test_config_round_trip_and_equality(messy_review):
+    cleaner = TextCleaner(urls="remove", hashtags="word", emoji="name", numbers="replace", strip_accents=True,
+                          lowercase=False, max_repeats=3, normalize="NFC", number_token="<num>")
+    config = json.loads(json.dumps(cleaner.get_config()))  # JSON-able
+    rebuilt = TextCleaner.from_config(config)
+    assert rebuilt == cleaner
+    assert rebuilt(messy_review) == cleaner(messy_review)
+    assert rebuilt != TextCleaner()
+    assert TextCleaner.from_config({}) == TextCleaner()
+    assert TextCleaner.from_config({"lowercase": False}) == TextCleaner(lowercase=False)
+
+
+def test_get_config_is_a_copy():
+    cleaner = TextCleaner()
+    cleaner.get_config()["lowercase"] = False
+    assert cleaner("ABC") == "abc"
+
+
+def test_pickles_for_worker_processes(messy_review):
+    cleaner = TextCleaner(emoji="name", numbers="replace")
+    clone = pickle.loads(pickle.dumps(cleaner))
+    assert clone == cleaner and clone(messy_review) == cleaner(messy_review)
+
+
+def test_step_returns_one_configured_step():
+    cleaner = TextCleaner(numbers="replace", number_token="<num>")
+    assert cleaner.step("html")("a<br/>b &amp; c") == "a b & c"
+    assert cleaner.step("numbers")("pay 5 now") == "pay  <num>  now"
+    with pytest.raises(KeyError, match=r"step 'emoji' is not enabled.*'numbers'"):
+        cleaner.step("emoji")
+
+
+def test_repr_shows_changed_options():
+    assert repr(TextCleaner()) == "TextCleaner()"
+    assert repr(TextCleaner(urls="keep")) == "TextCleaner(urls='keep')"
+
+
+@pytest.mark.parametrize("option, value, error, match", [
+    ("urls", "mask", ValueError, r"urls= must be one of \('keep', 'remove', 'replace'\), got 'mask'"),
+    ("emails", "hide", ValueError, r"emails= .*got 'hide'"),
+    ("mentions", True, ValueError, r"mentions= .*got True"),
+    ("hashtags", "words", ValueError, r"hashtags= must be one of .*'word'.*got 'words'"),
+    ("emoji", "text", ValueError, r"emoji= must be one of \('keep', 'remove', 'name'\), got 'text'"),
+    ("numbers", "yes", ValueError, r"numbers= .*got 'yes'"),
+    ("normalize", "nfkc", ValueError, r"normalize= must be one of .*'NFKC'.*got 'nfkc'"),
+    ("max_repeats", -1, ValueError, r"max_repeats= must be an int >= 0 \(0 = off\), got -1"),
+    ("max_repeats", True, ValueError, r"max_repeats= .*got True"),
+    ("max_repeats", 1.5, ValueError, r"max_repeats= .*got 1\.5"),
+    ("lowercase", "yes", TypeError, r"lowercase= must be True or False, got 'yes'"),
+    ("fix_unicode", 1, TypeError, r"fix_unicode= must be True or False, got 1"),
+    ("url_token", "", ValueError, r"url_token= must be a non-empty string without spaces, got ''"),
+    ("number_token", "<a number>", ValueError, r"number_token= .*got '<a number>'"),
+])
+def test_bad_option_values_name_the_option(option, value, error, match):
+    with pytest.raises(error, match=match):
+        TextCleaner(**{option: value})
+
+
+def test_unknown_option_names():
+    with pytest.raises(TypeError, match="lowercse"):
+        TextCleaner(lowercse=True)
+    with pytest.raises(ValueError, match=r"'lowercse' \(did you mean 'lowercase'\?\)"):
+        TextCleaner.from_config({"lowercse": True})
+    with pytest.raises(ValueError, match=r"'colour'.*valid options: \["):
+        TextCleaner.from_config({"colour": "red"})
+    with pytest.raises(TypeError, match="from_config expects a dict, got list"):
+        TextCleaner.from_config([("lowercase", True)])
+    with pytest.raises(TypeError):
+        TextCleaner(True)  # options are keyword-only
