@@ -1,0 +1,428 @@
+"""The model contract (models/base.py), checked for every registered model, plus each model's own promises."""
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import asdict
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import textkit
+from textkit.models import MODELS, build_model
+from textkit.models.pooling import (
+    AttentionPooling,
+    final_hidden,
+    last_state,
+    lengths_to_mask,
+    masked_max,
+    masked_mean,
+)
+from textkit.vocabulary import PAD_ID
+
+VOCAB, CLASSES = 50, 3
+# Small but non-default where it matters: kernel sizes that differ from 3,4,5 catch a
+# hard-coded minimum length.
+SMALL = {
+    "bow": {"embed_dim": 16},
+    "cnn": {"embed_dim": 16, "kernel_sizes": (2, 4), "num_filters": 8},
+    "rnn": {"embed_dim": 16, "hidden_dim": 12},
+}
+RNN_VARIANTS = [
+    {"cell": cell, "bidirectional": bidir, "pooling": pooling}
+    for cell, bidir, pooling in itertools.product(("lstm", "gru"), (True, False), ("last", "max", "mean", "attention"))
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These tensors are tiny: a second intra-op thread only adds wake-ups, which cost
+    most on a busy CI machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_batch(lengths: list[int], *, width: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Post-padded random ids (never PAD inside a row) as the padding step would make them."""
+    gen = torch.Generator().manual_seed(seed)
+    T = width or max(max(lengths), 1)
+    ids = torch.full((len(lengths), T), PAD_ID, dtype=torch.long)
+    for i, n in enumerate(lengths):
+        ids[i, :n] = torch.randint(2, VOCAB, (n,), generator=gen)
+    return ids, torch.tensor(lengths, dtype=torch.long)
+
+
+def small_model(name: str, **extra) -> nn.Module:
+    torch.manual_seed(0)
+    return build_model(name, vocab_size=VOCAB, num_classes=CLASSES, **{**SMALL[name], **extra}).eval()
+
+
+ALL_MODELS = [(name, {}) for name in MODELS] + [("rnn", v) for v in RNN_VARIANTS] + [
+    ("bow", {"hidden_dim": 8}),
+    ("cnn", {"embedding_mode": "multichannel"}),
+    ("rnn", {"num_layers": 2}),
+]
+ALL_IDS = [f"{name}-" + "-".join(map(str, cfg.values())) if cfg else name for name, cfg in ALL_MODELS]
+# Lengths 0 (empty text), 1 (shorter than every CNN kernel here) and 3 (between kernels 2 and 4).
+LENGTHS = [7, 0, 1, 3, 12, 5]
+
+
+def test_registry_is_the_documented_one():
+    assert set(MODELS) == {"bow", "cnn", "rnn"}
+    assert textkit.build_model is build_model
+
+
+@pytest.mark.filterwarnings("ignore:cnn embedding_mode")
+@pytest.mark.parametrize("name,cfg", ALL_MODELS, ids=ALL_IDS)
+def test_shape_and_finite_logits_for_empty_rows(name, cfg):
+    model = small_model(name, **cfg)
+    ids, lengths = make_batch(LENGTHS)
+    logits = model(ids, lengths)
+    assert logits.shape == (len(LENGTHS), CLASSES)
+    assert logits.dtype == torch.float32
+    assert torch.isfinite(logits).all()
+    all_empty = model(torch.zeros(3, 1, dtype=torch.long), torch.zeros(3, dtype=torch.long))
+    assert torch.isfinite(all_empty).all()
+
+
+@pytest.mark.filterwarnings("ignore:cnn embedding_mode")
+@pytest.mark.parametrize("name,cfg", ALL_MODELS, ids=ALL_IDS)
+def test_empty_row_pools_to_zero_features(name, cfg):
+    """An empty text carries no evidence: its pooled features are zeros, so it scores
+    as the output head's bias (base.py's contract)."""
+    model = small_model(name, **cfg)
+    ids, lengths = make_batch([0, 4])
+    with torch.no_grad():
+        zeros = torch.zeros(1, model.fc.in_features if name != "bow" else model.config.embed_dim)
+        head = model.fc(model.hidden(zeros)) if name == "bow" else model.fc(zeros)
+        assert torch.allclose(model(ids, lengths)[:1], head, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:cnn embedding_mode")
+@pytest.mark.parametrize("name,cfg", ALL_MODELS, ids=ALL_IDS)
+def test_extra_pad_columns_never_change_logits(name, cfg):
+    model = small_model(name, **cfg)
+    for width in (None, 2):  # T=2 is below the CNN's largest kernel (4): its own-padding path
+        lengths = LENGTHS if width is None else [min(n, width) for n in LENGTHS]
+        ids, lens = make_batch(lengths, width=width)
+        base = model(ids, lens)
+        for extra in (1, 6):
+            wider = F.pad(ids, (0, extra), value=PAD_ID)  # (B, T + extra)
+            assert torch.allclose(model(wider, lens), base, atol=1e-5), (width, extra)
+
+
+@pytest.mark.filterwarnings("ignore:cnn embedding_mode")
+@pytest.mark.parametrize("name,cfg", ALL_MODELS, ids=ALL_IDS)
+def test_each_row_scores_as_if_alone(name, cfg):
+    """Batch composition, row order (packing sorts) and the batch's T never leak into a row."""
+    model = small_model(name, **cfg)
+    ids, lengths = make_batch(LENGTHS)
+    batched = model(ids, lengths)
+    for i, n in enumerate(LENGTHS):
+        alone = model(ids[i : i + 1, : max(n, 1)], lengths[i : i + 1])
+        assert torch.allclose(alone, batched[i : i + 1], atol=1e-5), (i, n)
+
+
+@pytest.mark.filterwarnings("ignore:cnn embedding_mode")
+@pytest.mark.parametrize("name,cfg", ALL_MODELS, ids=ALL_IDS)
+def test_pad_embedding_row_is_never_read(name, cfg):
+    model = small_model(name, **cfg)
+    ids, lengths = make_batch(LENGTHS)
+    base = model(ids, lengths)
+    tables = [m for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))]
+    assert tables and all(t.padding_idx == PAD_ID for t in tables)
+    with torch.no_grad():
+        for table in tables:
+            table.weight[PAD_ID] = 1e3
+    assert torch.allclose(model(ids, lengths), base, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_model_overfits_a_small_batch(name):
+    """Default configs, 16 examples, 4 classes: 100% train accuracy within 300 Adam steps."""
+    torch.manual_seed(0)
+    lengths = [int(n) for n in torch.randint(3, 12, (16,))]
+    ids, lens = make_batch(lengths, seed=1)
+    labels = torch.arange(16) % 4
+    model = build_model(name, vocab_size=VOCAB, num_classes=4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for step in range(300):
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(ids, lens), labels).backward()
+        optimizer.step()
+        model.apply_constraints()
+        if step % 10 == 9:
+            model.eval()
+            with torch.no_grad():
+                accuracy = (model(ids, lens).argmax(1) == labels).float().mean().item()
+            if accuracy == 1.0:
+                break
+    assert accuracy == 1.0, f"{name} reached only {accuracy:.0%} after {step + 1} steps"
+
+
+# -- config, registry, rebuild -----------------------------------------------------
+@pytest.mark.filterwarnings("ignore:cnn embedding_mode")
+@pytest.mark.parametrize("name,cfg", ALL_MODELS, ids=ALL_IDS)
+def test_rebuild_from_json_config_restores_the_model(name, cfg):
+    model = small_model(name, **cfg)
+    saved = json.loads(json.dumps(model.get_config()))
+    assert saved == model.get_config()  # JSON-native: no tuples to turn into lists
+    rebuilt = build_model(**saved).eval()
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}
+    rebuilt.load_state_dict(model.state_dict())
+    ids, lengths = make_batch(LENGTHS)
+    assert torch.equal(rebuilt(ids, lengths), model(ids, lengths))
+    # The other documented form: the name and sizes, plus the config dataclass.
+    again = build_model(name, vocab_size=VOCAB, num_classes=CLASSES, **asdict(model.config))
+    assert again.config == model.config
+
+
+def test_min_length_follows_the_largest_kernel():
+    assert small_model("bow").min_length == 1
+    assert small_model("rnn").min_length == 1
+    assert build_model("cnn", vocab_size=VOCAB, num_classes=2).min_length == 5
+    assert small_model("cnn", kernel_sizes=[2, 7]).min_length == 7
+
+
+def test_unknown_model_name_lists_the_choices():
+    with pytest.raises(ValueError, match=r"unknown model 'cnnn' \(did you mean 'cnn'\?\); choices: bow, cnn, rnn"):
+        build_model("cnnn", vocab_size=VOCAB, num_classes=2)
+    with pytest.raises(ValueError, match=r"unknown model 'transformer'; choices: bow, cnn, rnn"):
+        build_model("transformer", vocab_size=VOCAB, num_classes=2)
+
+
+def test_unknown_config_key_names_itself_and_the_valid_ones():
+    with pytest.raises(
+        TypeError,
+        match=r"unknown config key 'kernel_size' for model 'cnn' \(did you mean 'kernel_sizes'\?\); "
+        r"valid keys: embed_dim, kernel_sizes, num_filters, dropout, max_norm, embedding_mode",
+    ):
+        build_model("cnn", vocab_size=VOCAB, num_classes=2, kernel_size=3)
+    with pytest.raises(TypeError, match=r"unknown config key 'bidirectinal' for model 'rnn' \(did you mean 'bidirectional'"):
+        build_model("rnn", vocab_size=VOCAB, num_classes=2, bidirectinal=False)
+
+
+@pytest.mark.parametrize(
+    "name,options,message",
+    [
+        ("cnn", {"dropout": 1.5}, r"CNNConfig.dropout must be a number in \[0.0, 1.0\), got 1.5"),
+        ("cnn", {"kernel_sizes": ()}, r"CNNConfig.kernel_sizes must be a non-empty tuple of ints, got \(\)"),
+        ("cnn", {"kernel_sizes": (3, 0)}, r"CNNConfig.kernel_sizes\[...\] must be an int >= 1, got 0"),
+        ("cnn", {"embedding_mode": "static-ish"}, r"CNNConfig.embedding_mode must be one of \('rand', 'static', "),
+        ("cnn", {"max_norm": 0}, r"CNNConfig.max_norm must be > 0 or None, got 0"),
+        ("rnn", {"cell": "transformer"}, r"RNNConfig.cell must be one of \('lstm', 'gru'\), got 'transformer'"),
+        ("rnn", {"pooling": "min"}, r"RNNConfig.pooling must be one of \('last', 'max', 'mean', 'attention'\)"),
+        ("rnn", {"bidirectional": 1}, r"RNNConfig.bidirectional must be True or False, got 1"),
+        ("rnn", {"num_layers": 0}, r"RNNConfig.num_layers must be an int >= 1, got 0"),
+        ("bow", {"embed_dim": 2.5}, r"BOWConfig.embed_dim must be an int >= 1, got 2.5"),
+        ("bow", {"hidden_dim": 0}, r"BOWConfig.hidden_dim must be an int >= 1, got 0"),
+    ],
+)
+def test_bad_config_values_are_named(name, options, message):
+    with pytest.raises(ValueError, match=message):
+        build_model(name, vocab_size=VOCAB, num_classes=2, **options)
+
+
+def test_bad_sizes_are_named():
+    with pytest.raises(ValueError, match=r"build_model: vocab_size must be an int >= 2, got 1"):
+        build_model("bow", vocab_size=1, num_classes=2)
+    with pytest.raises(ValueError, match=r"build_model: num_classes must be an int >= 1, got 0"):
+        build_model("bow", vocab_size=VOCAB, num_classes=0)
+
+
+def test_bad_inputs_are_named():
+    model = small_model("bow")
+    with pytest.raises(ValueError, match=r"ids must be \(B, T\), got shape \(5,\)"):
+        model(torch.ones(5, dtype=torch.long), torch.ones(5, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"lengths must be \(B,\) = \(2,\), got shape \(3,\)"):
+        model(torch.ones(2, 4, dtype=torch.long), torch.ones(3, dtype=torch.long))
+
+
+# -- pretrained embeddings -----------------------------------------------------------
+def vectors(dim: int = 6, rows: int = VOCAB) -> torch.Tensor:
+    v = torch.randn(rows, dim, generator=torch.Generator().manual_seed(3))
+    v[PAD_ID] = 0
+    return v
+
+
+def one_step(model: nn.Module) -> None:
+    ids, lengths = make_batch([5, 3, 4, 2], seed=2)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.train()
+    F.cross_entropy(model(ids, lengths), torch.tensor([0, 1, 0, 1])).backward()
+    optimizer.step()
+
+
+def test_cnn_static_embedding_stays_frozen():
+    v = vectors()
+    model = build_model("cnn", vocab_size=VOCAB, num_classes=2, embedding_mode="static", embeddings=v)
+    assert model.config.embed_dim == 6  # taken from the vectors, so the config rebuilds it
+    assert torch.equal(model.embedding.weight, v)
+    conv_before = model.convs[0].weight.detach().clone()
+    one_step(model)
+    assert not model.embedding.weight.requires_grad
+    assert torch.equal(model.embedding.weight, v)
+    assert not torch.equal(model.convs[0].weight, conv_before)  # the rest did train
+
+
+def test_cnn_non_static_fine_tunes_the_vectors():
+    v = vectors()
+    model = build_model("cnn", vocab_size=VOCAB, num_classes=2, embedding_mode="non-static", embeddings=v)
+    assert torch.equal(model.embedding.weight, v)
+    one_step(model)
+    assert not torch.equal(model.embedding.weight, v)
+    assert torch.equal(model.embedding.weight[PAD_ID], torch.zeros(6))  # padding_idx: no gradient
+
+
+def test_cnn_multichannel_has_one_frozen_and_one_trained_channel():
+    v = vectors()
+    model = build_model("cnn", vocab_size=VOCAB, num_classes=2, embedding_mode="multichannel", embeddings=v)
+    assert model.convs[0].in_channels == 2 * 6
+    assert torch.equal(model.static_embedding.weight, v) and torch.equal(model.embedding.weight, v)
+    one_step(model)
+    assert torch.equal(model.static_embedding.weight, v)
+    assert not torch.equal(model.embedding.weight, v)
+
+
+def test_cnn_embedding_mode_and_vectors_must_agree():
+    with pytest.raises(ValueError, match=r"embedding_mode='rand' ignores pretrained embeddings; use 'non-static'"):
+        build_model("cnn", vocab_size=VOCAB, num_classes=2, embeddings=vectors())
+    with pytest.warns(UserWarning, match=r"cnn embedding_mode='static' freezes an embedding but no `embeddings`"):
+        build_model("cnn", vocab_size=VOCAB, num_classes=2, embedding_mode="static")
+    with pytest.raises(ValueError, match=r"cnn: embeddings have dimension 6, but embed_dim is 8"):
+        build_model("cnn", vocab_size=VOCAB, num_classes=2, embedding_mode="static", embeddings=vectors(), embed_dim=8)
+    with pytest.raises(ValueError, match=r"rnn: embeddings have 10 rows, expected 50 \(vocab_size\)"):
+        build_model("rnn", vocab_size=VOCAB, num_classes=2, embeddings=vectors(rows=10))
+
+
+def test_bow_and_rnn_take_vectors_and_can_freeze_them():
+    v = vectors()
+    rnn = build_model("rnn", vocab_size=VOCAB, num_classes=2, embeddings=v, freeze_embeddings=True)
+    one_step(rnn)
+    assert torch.equal(rnn.embedding.weight, v)
+    # bow: the word vectors fill the first rows; the hashed n-gram rows after them keep their init.
+    bow = build_model("bow", vocab_size=VOCAB + 30, num_classes=2, embeddings=v)
+    assert torch.equal(bow.embedding.weight[:VOCAB], v)
+    assert bow.embedding.weight[VOCAB:].abs().max() <= 1 / 6
+    one_step(bow)
+    assert not torch.equal(bow.embedding.weight[:VOCAB], v)
+
+
+def test_cnn_max_norm_clips_output_rows():
+    model = small_model("cnn", max_norm=3.0)
+    with torch.no_grad():
+        model.fc.weight.normal_()
+        model.fc.weight[0] *= 10 / model.fc.weight[0].norm()  # too long: clipped to 3
+        model.fc.weight[1] *= 1 / model.fc.weight[1].norm()  # short enough: untouched
+    row1 = model.fc.weight[1].clone()
+    model.apply_constraints()
+    norms = model.fc.weight.detach().norm(dim=1)
+    assert norms.max() <= 3.0 + 1e-5
+    assert norms[0].item() == pytest.approx(3.0, rel=1e-4)
+    assert torch.equal(model.fc.weight[1], row1)
+
+    unconstrained = small_model("cnn", max_norm=None)
+    with torch.no_grad():
+        unconstrained.fc.weight.mul_(1000)
+    before = unconstrained.fc.weight.clone()
+    unconstrained.apply_constraints()
+    assert torch.equal(unconstrained.fc.weight, before)
+
+
+@pytest.mark.parametrize("name", ["bow", "rnn"])
+def test_apply_constraints_is_a_no_op_elsewhere(name):
+    model = small_model(name)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.apply_constraints()
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+# -- model-specific ------------------------------------------------------------------
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_bidirectional_last_joins_forward_end_and_backward_start(cell):
+    model = small_model("rnn", cell=cell, bidirectional=True, pooling="last")
+    ids, lengths = make_batch([6], width=9)  # three pads the RNN must not run over
+    H = model.config.hidden_dim
+    with torch.no_grad():
+        outputs, _ = model.rnn(model.embedding(ids[:, :6]))  # (1, 6, 2H), no padding at all
+        expected = torch.cat([outputs[0, 5, :H], outputs[0, 0, H:]])  # forward at the end, backward at the start
+        assert torch.allclose(model(ids, lengths)[0], model.fc(expected), atol=1e-5)
+
+
+def test_rnn_accepts_int32_lengths():
+    model = small_model("rnn")
+    ids, lengths = make_batch([4, 2])
+    # pack_padded_sequence wants int64 CPU lengths; int32 from another loader must still work.
+    assert torch.allclose(model(ids, lengths.int()), model(ids, lengths))
+
+
+def test_bow_mean_ignores_pads_and_handles_ngram_ids():
+    model = build_model("bow", vocab_size=1000, num_classes=2, embed_dim=4).eval()
+    ids = torch.tensor([[2, 999, 500, PAD_ID], [7, PAD_ID, PAD_ID, PAD_ID]])  # 999, 500: hashed n-gram ids
+    lengths = torch.tensor([3, 1])
+    table = model.embedding.weight
+    expected = torch.stack([table[[2, 999, 500]].mean(0), table[7]])  # (B, E)
+    assert torch.allclose(model(ids, lengths), model.fc(expected), atol=1e-6)
+
+
+def test_bow_sparse_gradients_train_with_sparse_adam():
+    torch.manual_seed(0)
+    model = build_model("bow", vocab_size=VOCAB, num_classes=2, sparse=True)
+    ids, lengths = make_batch([5, 3, 4, 2], seed=2)
+    labels = torch.tensor([0, 1, 0, 1])
+    dense = [p for n, p in model.named_parameters() if not n.startswith("embedding")]
+    optimizers = [torch.optim.SparseAdam([model.embedding.weight], lr=0.05), torch.optim.Adam(dense, lr=0.05)]
+    for _ in range(60):
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(ids, lengths), labels).backward()
+        assert model.embedding.weight.grad.is_sparse
+        for opt in optimizers:
+            opt.step()
+    assert (model(ids, lengths).argmax(1) == labels).all()
+
+
+# -- pooling -------------------------------------------------------------------------
+def poisoned(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``x`` with inf and NaN written over every pad: a pooling that reads one shows it."""
+    x = x.clone()
+    x[~mask] = float("nan")
+    x[~mask & (torch.arange(x.shape[1]) % 2 == 0)] = float("inf")
+    return x
+
+
+def test_masked_mean_and_max_read_only_real_positions():
+    x = torch.arange(24, dtype=torch.float32).view(3, 4, 2).requires_grad_()
+    mask = lengths_to_mask(torch.tensor([2, 0, 4]), 4)
+    bad = poisoned(x, mask)
+    mean, best = masked_mean(bad, mask), masked_max(bad, mask)
+    assert torch.equal(mean, torch.tensor([[1.0, 2.0], [0.0, 0.0], [19.0, 20.0]]))
+    assert torch.equal(best, torch.tensor([[2.0, 3.0], [0.0, 0.0], [22.0, 23.0]]))
+    (mean.sum() + best.sum()).backward()
+    assert torch.isfinite(x.grad).all()
+    assert x.grad[1].abs().sum() == 0 and x.grad[0, 2:].abs().sum() == 0
+
+
+def test_last_state_and_final_hidden():
+    x = torch.arange(24, dtype=torch.float32).view(3, 4, 2)
+    assert torch.equal(last_state(x, torch.tensor([2, 0, 4])), torch.tensor([[2.0, 3.0], [0.0, 0.0], [22.0, 23.0]]))
+    h_n = torch.arange(4 * 3 * 2, dtype=torch.float32).view(4, 3, 2)  # 2 layers x 2 directions
+    assert torch.equal(final_hidden(h_n, bidirectional=True), torch.cat([h_n[2], h_n[3]], dim=-1))
+    assert torch.equal(final_hidden(h_n, bidirectional=False), h_n[3])
+
+
+def test_attention_pooling_is_a_masked_weighted_mean():
+    torch.manual_seed(0)
+    pool = AttentionPooling(2, 5)
+    x = torch.randn(3, 4, 2)
+    mask = lengths_to_mask(torch.tensor([2, 0, 1]), 4)
+    out = pool(poisoned(x, mask), mask)
+    assert torch.isfinite(out).all()
+    assert torch.equal(out[1], torch.zeros(2))
+    assert torch.allclose(out[2], x[2, 0])  # one real position takes all the weight
+    assert torch.allclose(out[0], pool(x[:1, :2], lengths_to_mask(torch.tensor([2]), 2))[0])

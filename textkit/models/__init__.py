@@ -1,0 +1,71 @@
+"""Stage 5: ``(ids (B, T), lengths (B,)) -> logits (B, C)``; see ``base.py`` for the contract.
+
+>>> model = build_model("cnn", vocab_size=5000, num_classes=2, kernel_sizes=(2, 3))
+>>> again = build_model(**model.get_config())   # same architecture; load weights next
+
+=======  ==================  ======================================================
+name     config              model
+=======  ==================  ======================================================
+``bow``  :class:`BOWConfig`  fastText-style bag of (n-gram) embeddings
+``cnn``  :class:`CNNConfig`  Kim (2014) CNN: kernels 3,4,5, masked max-over-time
+``rnn``  :class:`RNNConfig`  LSTM/GRU, packed, last/max/mean/attention pooling
+=======  ==================  ======================================================
+"""
+from __future__ import annotations
+
+import difflib
+
+import torch
+
+from .base import TextModel, make_config
+from .bow import BagOfEmbeddings, BOWConfig
+from .cnn import CNNConfig, KimCNN
+from .rnn import RNNClassifier, RNNConfig
+
+MODELS: dict[str, type[TextModel]] = {
+    "bow": BagOfEmbeddings,
+    "cnn": KimCNN,
+    "rnn": RNNClassifier,
+}
+
+__all__ = [
+    "MODELS",
+    "build_model",
+    "TextModel",
+    "BagOfEmbeddings",
+    "BOWConfig",
+    "KimCNN",
+    "CNNConfig",
+    "RNNClassifier",
+    "RNNConfig",
+]
+
+
+def build_model(
+    name: str,
+    *,
+    vocab_size: int,
+    num_classes: int,
+    embeddings: torch.Tensor | None = None,
+    **config,
+) -> TextModel:
+    """Build a registered model; ``config`` holds fields of its config dataclass.
+
+    ``embeddings (V, E)`` are pretrained vectors (``textkit.vectors.load_vectors``) for the
+    first rows of the embedding; when given without ``embed_dim``, ``embed_dim`` is taken
+    from them, so ``model.config`` records the size needed to rebuild the model without
+    them: ``build_model(**model.get_config())`` followed by ``load_state_dict``.
+    """
+    if name not in MODELS:
+        close = difflib.get_close_matches(str(name), list(MODELS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown model {name!r}{hint}; choices: {', '.join(MODELS)}")
+    for arg, value in (("vocab_size", vocab_size), ("num_classes", num_classes)):
+        minimum = 2 if arg == "vocab_size" else 1  # PAD and UNK at least; 1 output for a sigmoid
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"build_model: {arg} must be an int >= {minimum}, got {value!r}")
+    if embeddings is not None and "embed_dim" not in config and isinstance(embeddings, torch.Tensor):
+        config["embed_dim"] = int(embeddings.shape[-1])
+    model_class = MODELS[name]
+    model_config = make_config(model_class.config_class, config, name)
+    return model_class(vocab_size, num_classes, model_config, embeddings=embeddings)
