@@ -192,7 +192,8 @@ def test_loader_pads_each_batch_to_its_own_longest_row_and_min_length():
 def test_learns_calls_constraints_every_step_and_writes_history(tmp_path):
     data, valid = make_data(240), make_data(60, seed=1)
     model = fresh_model(min_length=4)
-    result = train(model, data, valid, quiet(epochs=4, batch_size=20, lr=0.05, patience=None), out_dir=tmp_path)
+    result = train(model, data, valid, quiet(epochs=4, batch_size=20, lr=0.05, patience=None, schedule="linear"),
+                   out_dir=tmp_path)
     assert model.constraint_calls == 4 * 12
     assert min(model.widths) >= 4
     assert result.history[-1]["valid_accuracy"] >= 0.9

@@ -103,7 +103,7 @@ class TrainConfig:
     lr: float | None = None
     weight_decay: float = 0.0
     momentum: float = 0.9
-    schedule: str = "linear"
+    schedule: str = "constant"
     warmup: float = 0.0
     clip_norm: float | None = 5.0
     patience: int | None = 3
