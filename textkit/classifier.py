@@ -1,0 +1,477 @@
+"""``TextClassifier``: a text pipeline + a model + the label names, as one estimator.
+
+::
+
+    clf = TextClassifier("cnn", epochs=10).fit(train_texts, train_labels)
+    clf.predict(["How far is the moon ?"])        # ['NUM']
+    clf.predict_proba(texts)                      # (N, C) float32, columns in clf.classes_ order
+    clf.evaluate(test_texts, test_labels)         # accuracy, F1s, per-class, confusion matrix
+    clf.save("trec-cnn"); TextClassifier.load("trec-cnn")   # same predictions
+
+``fit`` in order: check texts and labels -> hold out a seeded, stratified validation split
+(``valid_split`` of the training texts, when no ``valid=`` is given) -> fit the pipeline's
+vocabulary on the remaining training texts only -> build the model -> :func:`textkit.training.train`
+with early stopping on the validation split.
+
+A saved classifier is a directory, no pickle anywhere::
+
+    config.json         format version, model name + config, train config, labels, threshold
+    pipeline.json       the TextPipeline (cleaner, tokenizer, vocabulary, padding)
+    model.safetensors   the weights
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any, Hashable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from . import __version__, metrics
+from .pipeline import TextPipeline, check_texts
+from .training import (
+    TrainConfig,
+    TrainResult,
+    atomic_write,
+    predict_logits,
+    resolve_device,
+    seed_everything,
+    train,
+)
+
+FORMAT = "textkit.TextClassifier"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+PIPELINE_FILE = "pipeline.json"
+WEIGHTS_FILE = "model.safetensors"
+THRESHOLD_MODES = ("tune", "tune_per_label")
+
+
+class TextClassifier:
+    """Train, apply, evaluate and save a text classifier.
+
+    Args (all but ``model`` keyword-only):
+        model: a name registered in ``textkit.models.MODELS`` (``"bow"``, ``"cnn"``, ``"rnn"``).
+        pipeline: a ``TextPipeline`` (copied, then fitted on the training texts), a dict of
+            ``TextPipeline`` options, or ``None`` for the default pipeline.
+        model_config: options for ``build_model`` (e.g. ``{"embed_dim": 300}``).
+        multi_label: labels are collections of labels per text (sigmoid outputs,
+            ``BCEWithLogits``); ``predict`` returns a list of labels per text.
+        valid_split: when ``fit`` gets no ``valid=``, this fraction of the training texts is
+            held out (stratified by label, seeded by ``seed``) for early stopping and to
+            pick the best epoch. ``0`` trains on everything without validation. If a
+            class has a single example, no stratified split exists: ``fit`` warns and
+            trains without validation.
+        threshold: multi-label decision threshold: a number in (0, 1), ``"tune"`` (one
+            threshold maximizing micro F1 on the validation split) or ``"tune_per_label"``.
+        out_dir: where training writes ``checkpoint.pt`` and ``history.jsonl`` (``None``: nowhere).
+        **train_options: any :class:`~textkit.training.TrainConfig` field (``epochs``,
+            ``batch_size``, ``lr``, ``optimizer``, ``patience``, ``device``, ``seed``, ...).
+
+    Labels are kept as given: all ``str`` or all ``int`` (not mixed); ``classes_`` is
+    their sorted list and the column order of ``predict_proba``.
+    """
+
+    def __init__(
+        self,
+        model: str = "cnn",
+        *,
+        pipeline: TextPipeline | dict | None = None,
+        model_config: dict | None = None,
+        multi_label: bool = False,
+        valid_split: float = 0.1,
+        threshold: float | str = 0.5,
+        out_dir: str | os.PathLike | None = None,
+        **train_options: Any,
+    ) -> None:
+        from .models import MODELS  # torch models load on first use
+
+        if model not in MODELS:
+            raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
+        if pipeline is not None and not isinstance(pipeline, (TextPipeline, dict)):
+            raise TypeError(f"pipeline must be a TextPipeline, a dict of its options or None, "
+                            f"got {type(pipeline).__name__}")
+        if isinstance(pipeline, dict):
+            pipeline = TextPipeline(**pipeline)  # validates the options now, not at fit time
+        if model_config is not None and not isinstance(model_config, dict):
+            raise TypeError(f"model_config must be a dict of build_model options or None, "
+                            f"got {type(model_config).__name__}")
+        if not isinstance(multi_label, bool):
+            raise ValueError(f"multi_label must be True or False, got {multi_label!r}")
+        if isinstance(valid_split, bool) or not isinstance(valid_split, (int, float)) or not 0 <= valid_split < 1:
+            raise ValueError(f"valid_split must be a fraction in [0, 1), got {valid_split!r}")
+        if not (threshold in THRESHOLD_MODES or (_is_number(threshold) and 0 < threshold < 1)):
+            raise ValueError(f"threshold must be a number in (0, 1) or one of {THRESHOLD_MODES}, got {threshold!r}")
+        fields = set(TrainConfig.__dataclass_fields__)
+        unknown = sorted(set(train_options) - fields)
+        if unknown:
+            raise TypeError(f"TextClassifier got unknown option(s) {unknown}; training options are "
+                            f"{sorted(fields)}")
+        self.model_name = model
+        self.pipeline = pipeline
+        self.model_config = dict(model_config or {})
+        self.multi_label = multi_label
+        self.valid_split = valid_split
+        self.threshold = threshold
+        self.out_dir = out_dir
+        self.train_config = TrainConfig(**train_options)
+        resolve_device(self.train_config.device)  # device="cuda" without a GPU fails here, not mid-fit
+        # Learned by fit (or load):
+        self.pipeline_: TextPipeline | None = None
+        self.model_: torch.nn.Module | None = None
+        self.classes_: list | None = None
+        self.threshold_: float | np.ndarray | None = None
+        self.result_: TrainResult | None = None
+
+    # -- fit ---------------------------------------------------------------------------------
+    def fit(self, texts: Iterable[str], labels: Sequence, valid: tuple[Sequence[str], Sequence] | None = None,
+            *, resume: bool = False) -> "TextClassifier":
+        """Learn the vocabulary, the model and the label set from ``texts`` and ``labels``.
+
+        ``valid=(texts, labels)`` is the validation data for early stopping; without it a
+        ``valid_split`` part of ``texts`` is held out (see the class doc). ``resume=True``
+        continues an interrupted run from ``out_dir``.
+        """
+        from .models import build_model
+
+        texts, labels = self._check_pair(texts, labels, "texts", "labels")
+        if len(texts) < 2:
+            raise ValueError(f"texts must hold at least 2 training texts, got {len(texts)}")
+        classes = sorted(set(label for row in labels for label in row) if self.multi_label else set(labels))
+        if self.multi_label and not classes:
+            raise ValueError("labels: no text has any label; multi_label=True needs at least one label in use")
+        if not self.multi_label and len(classes) < 2:
+            raise ValueError(f"labels must contain at least 2 distinct classes to learn from, got only {classes!r}")
+        config = self.train_config
+        if valid is not None:
+            if not isinstance(valid, (tuple, list)) or len(valid) != 2:
+                raise TypeError(f"valid must be a pair (texts, labels) or None, got {type(valid).__name__}")
+            valid_texts, valid_labels = self._check_pair(valid[0], valid[1], "valid texts", "valid labels")
+            _check_known(valid_labels, classes, "valid labels", self.multi_label)
+        elif self.valid_split > 0:
+            texts, labels, valid_texts, valid_labels = self._split(texts, labels, classes, config.seed)
+        else:
+            valid_texts = valid_labels = None
+
+        seed_everything(config.seed)  # model initialisation is part of the seeded run
+        pipeline = copy.deepcopy(self.pipeline) if self.pipeline is not None else TextPipeline()
+        pipeline.fit(texts)  # vocabulary from the training part only: no validation/test leakage
+        sequences = pipeline.encode(texts)
+        if not any(sequences):
+            raise ValueError(f"texts: every one of the {len(texts)} training texts cleans to nothing (no tokens "
+                             f"after cleaning and tokenizing), e.g. {texts[0]!r}; check the texts or the "
+                             f"pipeline's cleaner options")
+        model = build_model(self.model_name, vocab_size=pipeline.num_embeddings, num_classes=len(classes),
+                            **self.model_config)
+        _fit_min_length(pipeline, model)
+        train_data = (_cut(pipeline, sequences), self._targets(labels, classes))
+        valid_data = None
+        if valid_texts is not None:
+            valid_data = (_cut(pipeline, pipeline.encode(valid_texts)), self._targets(valid_labels, classes))
+        self.result_ = train(model, train_data, valid_data, config, multi_label=self.multi_label,
+                             out_dir=self.out_dir, resume=resume)
+        self.pipeline_, self.model_, self.classes_ = pipeline, model, classes
+        self.threshold_ = self._pick_threshold(valid_data)
+        return self
+
+    def _check_pair(self, texts: Any, labels: Any, texts_name: str, labels_name: str) -> tuple[list[str], list]:
+        texts = check_texts(texts, texts_name)
+        if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
+            raise TypeError(f"{labels_name} must be a sequence with one label per text, got {type(labels).__name__}")
+        labels = _normalize_labels(labels, labels_name, self.multi_label)
+        if len(labels) != len(texts):
+            raise ValueError(f"{labels_name} has {len(labels)} items but {texts_name} has {len(texts)}: "
+                             f"expected one label per text")
+        if not texts:
+            raise ValueError(f"{texts_name} is empty: expected at least 2 texts with labels")
+        return texts, labels
+
+    def _split(self, texts: list[str], labels: list, classes: list, seed: int):
+        """Seeded hold-out of ``valid_split`` of the training data, stratified by label."""
+        from sklearn.model_selection import train_test_split
+
+        n_valid = math.ceil(self.valid_split * len(texts))
+        stratify = None
+        if not self.multi_label:
+            counts = Counter(labels)
+            rare = [label for label in classes if counts[label] < 2]
+            if rare or n_valid < len(classes) or len(texts) - n_valid < len(classes):
+                why = (f"class(es) {rare[:5]!r} have a single example" if rare
+                       else f"{len(texts)} texts are too few to hold out one per class")
+                warnings.warn(f"valid_split={self.valid_split} skipped: {why}; training without validation "
+                              f"(pass valid=(texts, labels) or valid_split=0 to silence this)", stacklevel=3)
+                return texts, labels, None, None
+            stratify = labels
+        train_idx, valid_idx = train_test_split(np.arange(len(texts)), test_size=n_valid, random_state=seed,
+                                                shuffle=True, stratify=stratify)
+        pick = lambda items, idx: [items[i] for i in idx]  # noqa: E731
+        return pick(texts, train_idx), pick(labels, train_idx), pick(texts, valid_idx), pick(labels, valid_idx)
+
+    def _targets(self, labels: list, classes: list) -> np.ndarray:
+        """Labels -> class indices ``(N,)``, or a 0/1 matrix ``(N, L)`` for multi-label."""
+        index = {label: i for i, label in enumerate(classes)}
+        if not self.multi_label:
+            return np.fromiter((index[label] for label in labels), dtype=np.int64, count=len(labels))
+        matrix = np.zeros((len(labels), len(classes)), dtype=np.float32)
+        for row, label_set in enumerate(labels):
+            matrix[row, [index[label] for label in label_set]] = 1.0
+        return matrix
+
+    def _pick_threshold(self, valid_data) -> float | np.ndarray | None:
+        if not self.multi_label:
+            return None
+        if self.threshold not in THRESHOLD_MODES:
+            return float(self.threshold)
+        if valid_data is None:
+            warnings.warn(f"threshold={self.threshold!r} needs validation data; using 0.5", stacklevel=3)
+            return 0.5
+        probs = _sigmoid(self._logits_of(valid_data[0]))
+        return metrics.best_threshold(valid_data[1], probs, per_label=self.threshold == "tune_per_label")
+
+    # -- predict / evaluate ------------------------------------------------------------------------
+    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
+        """Probabilities ``(N, C)`` float32, columns in ``classes_`` order (softmax; sigmoid
+        per label for multi-label)."""
+        self._check_fitted("predict_proba")
+        texts = check_texts(texts)
+        if not texts:
+            return np.zeros((0, len(self.classes_)), dtype=np.float32)
+        logits = self._logits_of(_cut(self.pipeline_, self.pipeline_.encode(texts)))
+        if self.multi_label:
+            return _sigmoid(logits)
+        return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+
+    def predict(self, texts: Iterable[str]) -> list:
+        """One label per text (multi-label: the list of labels whose probability reaches the threshold)."""
+        probs = self.predict_proba(texts)
+        if self.multi_label:
+            on = probs >= np.asarray(self.threshold_)
+            return [[self.classes_[j] for j in np.flatnonzero(row)] for row in on]
+        return [self.classes_[i] for i in probs.argmax(axis=1)]
+
+    def evaluate(self, texts: Iterable[str], labels: Sequence) -> dict:
+        """Scores on labelled texts: ``accuracy``, ``macro_f1``, ``micro_f1``, ``weighted_f1``,
+        ``per_class`` (precision, recall, f1, support lists in ``labels`` order),
+        ``confusion_matrix`` (rows: truth) and ``labels`` (the class names)."""
+        self._check_fitted("evaluate")
+        texts, labels = self._check_pair(texts, labels, "texts", "labels")
+        _check_known(labels, self.classes_, "labels", self.multi_label)
+        truth = self._targets(labels, self.classes_)
+        probs = self.predict_proba(texts)
+        if self.multi_label:
+            predicted = (probs >= np.asarray(self.threshold_)).astype(np.int64)
+            report = metrics.multilabel_report(truth.astype(np.int64), predicted, label_names=self.classes_)
+            report["threshold"] = np.asarray(self.threshold_).tolist()
+            return report
+        return metrics.classification_report(truth, probs.argmax(axis=1), len(self.classes_),
+                                             label_names=self.classes_)
+
+    def _logits_of(self, sequences: list[list[int]]) -> np.ndarray:
+        return predict_logits(self.model_, sequences, batch_size=self.train_config.eval_batch_size,
+                              amp=self.train_config.amp)
+
+    def _check_fitted(self, method: str) -> None:
+        if self.model_ is None:
+            raise RuntimeError(f"this TextClassifier is not fitted yet: call .fit(texts, labels) or "
+                               f"TextClassifier.load(directory) before .{method}()")
+
+    @property
+    def history_(self) -> list[dict]:
+        """One dict per training epoch (``history.jsonl``'s lines)."""
+        return [] if self.result_ is None else self.result_.history
+
+    # -- save / load -------------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> None:
+        """Write ``config.json``, ``pipeline.json`` and ``model.safetensors`` into ``directory``.
+
+        ``config.json`` is written last, so a directory that has it is complete.
+        """
+        from safetensors.torch import save as to_safetensors
+
+        self._check_fitted("save")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "textkit_version": __version__,
+            "model": self.model_.get_config(),
+            "vocab_sha256": _vocab_fingerprint(self.pipeline_),
+            "train_config": self.train_config.to_dict(),
+            "multi_label": self.multi_label,
+            "valid_split": self.valid_split,
+            "threshold": self.threshold,
+            "tuned_threshold": None if self.threshold_ is None else np.asarray(self.threshold_).tolist(),
+            "labels": self.classes_,
+        }
+        payload = json.dumps(config, ensure_ascii=False, indent=1)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()}
+        weights = to_safetensors(tensors, metadata={"format": FORMAT, "version": str(FORMAT_VERSION)})
+        self.pipeline_.save(directory / PIPELINE_FILE)  # first: it refuses what JSON cannot restore
+        atomic_write(directory / WEIGHTS_FILE, lambda f: f.write(weights))
+        atomic_write(directory / CONFIG_FILE, lambda f: f.write(payload), mode="w")
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, *, device: str = "auto") -> "TextClassifier":
+        """Rebuild a saved classifier on ``device`` (default: the best one here, whatever
+        device it was trained on). Every mismatch between the three files is an error
+        naming the file."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        from .models import build_model
+
+        directory = Path(directory)
+        config_path, pipeline_path, weights_path = (directory / name for name in
+                                                    (CONFIG_FILE, PIPELINE_FILE, WEIGHTS_FILE))
+        config = _read_config(config_path)
+        pipeline = TextPipeline.load(pipeline_path)
+        model_config = dict(config["model"])
+        if _vocab_fingerprint(pipeline) != config["vocab_sha256"] or \
+                pipeline.num_embeddings != model_config["vocab_size"]:
+            raise ValueError(f"{str(pipeline_path)!r} does not match the weights: its vocabulary "
+                             f"({pipeline.num_embeddings} embedding rows) is not the one the model was trained "
+                             f"with ({model_config['vocab_size']} rows, see {CONFIG_FILE}); save the classifier again")
+        if not weights_path.exists():
+            raise FileNotFoundError(f"weights file {str(weights_path)!r} does not exist; the saved classifier "
+                                    f"is incomplete")
+        try:
+            tensors = load_file(weights_path)
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ValueError(f"weights file {str(weights_path)!r} is damaged or truncated ({exc}); "
+                             f"save the classifier again") from None
+        model = build_model(model_config.pop("name"), **model_config)
+        _check_tensors(model, tensors, weights_path)
+        model.load_state_dict(tensors)
+
+        train_config = {**config["train_config"], "device": device}
+        options = {k: v for k, v in model.get_config().items() if k not in ("name", "vocab_size", "num_classes")}
+        clf = cls(model.name, pipeline=pipeline, model_config=options, multi_label=config["multi_label"],
+                  valid_split=config["valid_split"], threshold=config["threshold"], **train_config)
+        clf.pipeline_, clf.classes_ = pipeline, config["labels"]
+        clf.model_ = model.to(resolve_device(device)).eval()
+        tuned = config["tuned_threshold"]
+        clf.threshold_ = tuned if not isinstance(tuned, list) else np.asarray(tuned)
+        return clf
+
+    def __repr__(self) -> str:
+        state = "unfitted" if self.model_ is None else f"classes={self.classes_!r:.60}"
+        return f"TextClassifier(model={self.model_name!r}, multi_label={self.multi_label}, {state})"
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return torch.sigmoid(torch.from_numpy(logits)).numpy()
+
+
+def _normalize_label(label: Any, where: str) -> Hashable:
+    """NumPy scalars -> Python ones (so they go into JSON); anything but str/int/bool is an error."""
+    if isinstance(label, np.generic):
+        label = label.item()
+    if isinstance(label, (str, int)):  # bool is an int subclass and stays a bool
+        return label
+    if label is None or (isinstance(label, float) and math.isnan(label)):
+        raise ValueError(f"{where} is missing ({label!r}): drop or fill it first")
+    raise TypeError(f"{where} must be a str or an int, got {type(label).__name__} {label!r:.40}")
+
+
+def _normalize_labels(labels: Sequence, name: str, multi_label: bool) -> list:
+    if not multi_label:
+        out = [_normalize_label(label, f"{name}[{i}]") for i, label in enumerate(labels)]
+        _check_one_type(out, name)
+        return out
+    out = []
+    for i, row in enumerate(labels):
+        if isinstance(row, (str, bytes)) or not isinstance(row, Iterable):
+            raise TypeError(f"{name}[{i}] must be a collection of labels for multi_label=True (e.g. ['a', 'b'] "
+                            f"or []), got {type(row).__name__} {row!r:.40}")
+        out.append(sorted({_normalize_label(label, f"{name}[{i}]") for label in row}, key=repr))
+    _check_one_type([label for row in out for label in row], name)
+    return out
+
+
+def _check_one_type(labels: list, name: str) -> None:
+    first: dict[type, tuple[int, Any]] = {}
+    for i, label in enumerate(labels):
+        first.setdefault(type(label), (i, label))
+    if len(first) > 1:
+        seen = ", ".join(f"{t.__name__} ({v!r} at index {i})" for t, (i, v) in first.items())
+        raise TypeError(f"{name} must be all of one type, all str or all int (they are kept as given), "
+                        f"got a mix: {seen}")
+
+
+def _check_known(labels: list, classes: list, name: str, multi_label: bool) -> None:
+    known = set(classes)
+    found = {label for row in labels for label in row} if multi_label else set(labels)
+    unseen = sorted(found - known, key=repr)
+    if unseen:
+        raise ValueError(f"{name} contain {len(unseen)} class(es) that training never saw: {unseen[:10]!r}; "
+                         f"the classifier knows {classes[:20]!r}")
+
+
+def _fit_min_length(pipeline: TextPipeline, model: torch.nn.Module) -> None:
+    """Make the pipeline pad at least as wide as the model needs (e.g. the CNN's widest kernel)."""
+    needed = getattr(model, "min_length", 1)
+    if pipeline.max_length is not None and pipeline.max_length < needed:
+        raise ValueError(f"pipeline max_length={pipeline.max_length} is shorter than the model's "
+                         f"min_length={needed} (its widest kernel); raise max_length or use smaller kernels")
+    pipeline.min_length = max(pipeline.min_length, needed)
+
+
+def _cut(pipeline: TextPipeline, sequences: list[list[int]]) -> list[list[int]]:
+    """Apply the pipeline's ``max_length`` and ``truncation`` side once, before batching."""
+    limit = pipeline.max_length
+    if limit is None:
+        return sequences
+    if pipeline.truncation == "pre":
+        return [s[-limit:] if len(s) > limit else s for s in sequences]
+    return [s[:limit] for s in sequences]
+
+
+def _vocab_fingerprint(pipeline: TextPipeline) -> str:
+    """sha256 of the id -> token table and hash buckets: the exact rows the weights index."""
+    table = json.dumps([pipeline.vocab.itos, pipeline.ngram_buckets], ensure_ascii=False)
+    return hashlib.sha256(table.encode("utf-8")).hexdigest()
+
+
+def _read_config(path: Path) -> dict:
+    if not path.exists():
+        raise FileNotFoundError(f"{str(path)!r} does not exist: {str(path.parent)!r} is not a saved "
+                                f"TextClassifier directory (expected {CONFIG_FILE}, {PIPELINE_FILE}, {WEIGHTS_FILE})")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{str(path)!r} is not valid JSON ({exc}); the file is damaged") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} is not a TextClassifier config (expected \"format\": \"{FORMAT}\")")
+    version = config.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(f"{str(path)!r} has format version {version!r}; this textkit ({__version__}) reads "
+                         f"versions up to {FORMAT_VERSION}: upgrade textkit")
+    missing = [k for k in ("model", "vocab_sha256", "train_config", "multi_label", "valid_split", "threshold",
+                           "tuned_threshold", "labels") if k not in config]
+    if missing:
+        raise ValueError(f"{str(path)!r} is missing the key(s) {missing}; the file is damaged")
+    return config
+
+
+def _check_tensors(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    problems = [f"{k!r} missing" for k in expected if k not in found]
+    problems += [f"{k!r} unexpected" for k in found if k not in expected]
+    problems += [f"{k!r} has shape {found[k]}, the model built from {CONFIG_FILE} needs {shape}"
+                 for k, shape in expected.items() if k in found and found[k] != shape]
+    if problems:
+        raise ValueError(f"weights file {str(path)!r} does not match {CONFIG_FILE}: {'; '.join(problems[:5])}")
