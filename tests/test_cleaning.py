@@ -3,7 +3,7 @@ option), the documented defaults, config round trips and option errors."""
 from __future__ import annotations
 
 import json
-import pickle
+import multiprocessing
 
 import pytest
 
@@ -182,7 +182,7 @@ def test_hashtags(mode, expected):
 def test_custom_replacement_tokens():
     cleaner = TextCleaner(url_token="<link>", email_token="<mail>", user_token="<at>",
                           hashtag_token="<tag>", number_token="<num>", hashtags="replace", numbers="replace")
-    assert cleaner("see https://x.io, a@b.org, @bob #wow 42") == "see <link> <mail> , <at> <tag> <num>"
+    assert cleaner("see https://x.io, a@b.org, @bob #wow 42") == "see <link> , <mail> , <at> <tag> <num>"
     assert cleaner.replacement_tokens == ["<link>", "<mail>", "<at>", "<tag>", "<num>"]
     assert cleaning.replace_urls("go to www.x.com", token="[URL]") == "go to  [URL] "
 
@@ -275,7 +275,7 @@ DOCUMENTED_DEFAULTS = {
     "url_token": "<url>", "email_token": "<email>", "user_token": "<user>", "hashtag_token": "<hashtag>",
     "number_token": "<number>",
 }
-STEP_ORDER = ["fix_unicode", "normalize", "html", "control", "urls", "emails", "mentions", "hashtags", "emoji",
+STEP_ORDER = ["html", "fix_unicode", "normalize", "control", "urls", "emails", "mentions", "hashtags", "emoji",
               "numbers", "strip_accents", "lowercase", "repeats", "whitespace"]
 
 
@@ -287,8 +287,14 @@ def test_steps_run_in_the_documented_order():
     everything = TextCleaner(hashtags="word", emoji="name", numbers="replace", strip_accents=True)
     assert [name for name, _ in everything.steps] == STEP_ORDER
     assert [name for name, _ in TextCleaner().steps] == [
-        "fix_unicode", "normalize", "html", "control", "urls", "emails", "mentions",
+        "html", "fix_unicode", "normalize", "control", "urls", "emails", "mentions",
         "lowercase", "repeats", "whitespace"]
+
+
+def test_html_entities_are_repaired_like_other_text():
+    # html runs first, so an entity that decodes to a curly quote or to mojibake is fixed too
+    assert TextCleaner()("doesn&rsquo;t &Atilde;&copy;") == "doesn't é"
+
 
 
 def test_defaults_on_a_messy_review(messy_review):
@@ -326,10 +332,11 @@ def test_get_config_is_a_copy():
     assert cleaner("ABC") == "abc"
 
 
-def test_pickles_for_worker_processes(messy_review):
+def test_runs_in_a_spawned_worker_process(messy_review):
+    # spawn (macOS/Windows default) sends the cleaner to the worker by pickling it
     cleaner = TextCleaner(emoji="name", numbers="replace")
-    clone = pickle.loads(pickle.dumps(cleaner))
-    assert clone == cleaner and clone(messy_review) == cleaner(messy_review)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        assert pool.apply(cleaner, (messy_review,)) == cleaner(messy_review)
 
 
 def test_step_returns_one_configured_step():

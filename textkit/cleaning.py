@@ -3,9 +3,9 @@
 ``TextCleaner`` runs named steps in this fixed order; every step is an option and every
 step is a plain module-level function you can call on one string to debug it::
 
-     1. fix_unicode   repair mojibake and broken Unicode with ftfy          default on
-     2. normalize     Unicode normalization form                            default "NFKC"
-     3. html          drop tags (<br /> -> space), unescape &amp; entities    default on
+     1. html          drop tags (<br /> -> space), unescape &amp; entities    default on
+     2. fix_unicode   repair mojibake with ftfy, straighten curly quotes     default on
+     3. normalize     Unicode normalization form                            default "NFKC"
      4. control       remove control / zero-width characters                default on
      5. urls          http(s)://, www.  -> keep | remove | replace "<url>"  default "replace"
      6. emails        a@b.org           -> keep | remove | replace "<email>" default "replace"
@@ -19,6 +19,9 @@ step is a plain module-level function you can call on one string to debug it::
     13. repeats       "sooooo" -> "soo": a letter repeated more than
                       ``max_repeats`` times is cut to ``max_repeats``        default 2 (0 = off)
     14. whitespace    collapse runs of whitespace to one space, strip ends  default on
+
+HTML comes first so that what its entities decode to (``&rsquo;`` -> ``’``, ``&Atilde;``)
+is repaired and normalized like any other text.
 
 Why these defaults: a classifier wants one token per concept, so volatile strings
 (URLs, e-mails, user names) become one placeholder; numbers and hashtags carry meaning
@@ -45,8 +48,11 @@ _BLOCK_TAG = re.compile(r"<(?:br|p|div|li|tr|h[1-6])\b[^<>]{0,2000}>|</(?:p|div|
 # Controls that are whitespace (\t \n \v \f \r \x1c-\x1f \x85: page breaks in PDF text) are left
 # to the whitespace step: deleting them would glue the words on either side together.
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u00ad\u200b\u200e\u200f\u2060\ufeff]")
-_URL = re.compile(r"(?:\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://|\bwww\.)[^\s<>\"]+", re.I)
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# A URL ends before trailing punctuation: "see x.io/a, then" keeps its comma.
+_URL = re.compile(r"(?:\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://|\bwww\.)[^\s<>\"]*[^\s<>\".,;:!?)\]}'’]", re.I)
+# The lookbehind anchors the local part at the start of its run, so a long run of
+# "a.a.a..." without a match is scanned once, not once per start position (quadratic).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _MENTION = re.compile(r"(?<![\w@])@\w+")
 _HASHTAG = re.compile(r"(?<![\w#&])#(\w+)")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,:]\d+)*(?![\w])")
@@ -123,7 +129,7 @@ def _substitute(text: str, pattern: re.Pattern, mode: str, token: str) -> str:
 
 def replace_urls(text: str, mode: str = "replace", token: str = "<url>") -> str:
     """URLs (``http://…``, ``www.…``) -> kept, removed, or ``token``."""
-    if "://" not in text and "www." not in text and "WWW." not in text:
+    if "://" not in text and "www." not in text and "WWW." not in text and "Www." not in text:
         return text
     return _substitute(text, _URL, mode, token)
 
@@ -305,9 +311,9 @@ class TextCleaner:
     def _build_steps(self) -> list[tuple[str, Callable[[str], str]]]:
         c = self._config
         candidates: list[tuple[str, bool, Callable[[str], str]]] = [
+            ("html", c["html"], strip_html),
             ("fix_unicode", c["fix_unicode"], fix_unicode),
             ("normalize", c["normalize"] is not None, partial(normalize_unicode, form=c["normalize"])),
-            ("html", c["html"], strip_html),
             ("control", c["control"], remove_control),
             ("urls", c["urls"] != "keep", partial(replace_urls, mode=c["urls"], token=c["url_token"])),
             ("emails", c["emails"] != "keep", partial(replace_emails, mode=c["emails"], token=c["email_token"])),

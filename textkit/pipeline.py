@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -25,6 +24,7 @@ import torch
 from . import __version__
 from .analyzer import Analyzer, ChunkResult, map_chunks, merge_counts, resolve_num_proc, to_global_ids
 from .cleaning import TextCleaner
+from .fileio import atomic_write
 from .padding import Batch, _check_options, pad_ragged
 from .tokenization import Tokenizer, get_tokenizer, tokenizer_name, word_ngrams
 from .vocabulary import Vocab, hash_ngrams
@@ -158,6 +158,8 @@ class TextPipeline:
     def fit_transform(self, texts: Iterable[str], labels: Sequence[int] | None = None) -> Batch:
         """``fit`` then ``transform`` on the same texts, reading each text once."""
         texts = check_texts(texts)
+        if labels is not None and len(labels) != len(texts):  # before fitting: fail without side effects
+            raise ValueError(f"labels has {len(labels)} items but texts has {len(texts)}")
         chunks = self._analyze_all(texts, for_fit=True)
         self._fit_chunks(chunks)
         return self._batch(chunks, labels, len(texts))
@@ -260,16 +262,9 @@ class TextPipeline:
 
         Written to a temporary file first and renamed, so a crash never leaves half a file.
         """
-        payload = json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(payload)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        # ensure_ascii: \u escapes round-trip every str, lone surrogates from raw input included
+        payload = json.dumps(self.to_dict(), ensure_ascii=True, indent=1)
+        atomic_write(path, lambda f: f.write(payload), mode="w", encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TextPipeline":

@@ -24,8 +24,8 @@ from typing import Callable, Iterable, Sequence
 
 Tokenizer = Callable[[str], list]
 
-# A placeholder emitted by the cleaner: "<" + lowercase word + ">".
-_PLACEHOLDER = r"<[a-z][a-z0-9_]*>"
+# A placeholder emitted by the cleaner: "<" + a word + ">" ("<url>", "<URL>").
+_PLACEHOLDER = r"<[a-zA-Z][a-zA-Z0-9_]*>"
 _REGEX_TOKEN = re.compile(_PLACEHOLDER + r"|\w+(?:['’\-]\w+)*|[^\w\s]")
 _PLACEHOLDER_SPLIT = re.compile(f"({_PLACEHOLDER})")
 
