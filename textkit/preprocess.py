@@ -1,0 +1,916 @@
+"""Any corpus -> cleaned, tokenized, indexed shards: the engine behind ``textkit preprocess``.
+
+::
+
+    report = preprocess(["train=reviews.csv", "test=held_out.csv"], "out/reviews",
+                        pipeline={"max_length": 256, "min_freq": 2})
+
+Output (``out``)::
+
+    pipeline.json                        the fitted TextPipeline (``TextPipeline.load``)
+    report.json                          counts per split, vocabulary, rejected rows, options
+    rejected.jsonl                       every rejected row: split, source, place, reason, text
+    data/<split>-00000-of-00002.parquet  columns text (string), label (ClassLabel as int64),
+                                         ids (list<int64>), length (int64)
+
+The shards carry ``datasets`` feature metadata, so ``datasets.load_dataset("parquet",
+data_dir=out)`` (or ``Dataset.from_file`` for ``output_format="arrow"``, Arrow stream files)
+gives back the ``ClassLabel`` names.
+
+Order of work, in two passes over the inputs:
+
+1. pass 1: read every split (checking every record, collecting the label set); clean and
+   tokenize the *train* split in worker processes and merge the token counts into one
+   ``Counter`` -> the vocabulary (train only: no dev/test leakage);
+2. pass 2: read every split again, clean + tokenize + index in worker processes, cut to
+   ``max_length``, reject empty rows (rule below), write shards one file at a time;
+3. write ``pipeline.json`` and ``report.json``, then rename the temporary directory.
+
+**Rejected rows.** A row whose text has no token after cleaning and tokenizing (an empty
+cell, only markup, only control characters) cannot teach or test a model: it is rejected,
+i.e. left out of the shards but written to ``rejected.jsonl`` and counted in
+``report.json``, never dropped silently. ``keep_empty=True`` keeps such rows instead
+(``ids == []``, ``length == 0``). A record the reader cannot read at all (no label, an empty
+label, a bad column) is not a rejected row but an error that stops the run.
+
+**Memory.** Line and column formats (label-text, fasttext, csv, tsv, jsonl, parquet) are
+streamed in batches of ``batch_rows`` rows, with at most ``2 * num_proc`` batches in flight,
+and shards are written and closed one at a time, so memory does not grow with the input's
+row count. What does grow: the token counter of pass 1 (one entry per distinct train token,
+n-grams included) and the vocabulary. Registered corpora, folders, archives and PTB trees
+are read whole by ``load_corpus`` (they are small, or archives that cannot be streamed by
+line), so they must fit in memory.
+
+**Atomic output.** Everything is built in a sibling ``<out>.tmp-XXXX`` directory that is
+renamed to ``out`` only at the end; on any error (or Ctrl-C) it is removed, so a directory
+named ``out`` is always complete. An existing ``out`` is refused unless ``overwrite=True``,
+and even then only when it is empty or looks like textkit output (see ``MARKER_FILES``).
+"""
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import json
+import multiprocessing
+import os
+import re
+import secrets
+import shutil
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from . import __version__
+from .analyzer import resolve_num_proc
+from .corpora import SPLITS, load_corpus
+from .formats import (
+    FASTTEXT_PREFIX,
+    READERS,
+    SPLIT_FOLDERS,
+    CorpusError,
+    ReadOptions,
+    _as_list,
+    _column_index,
+    _join,
+    _label_value,
+    _named_columns,
+    _text_value,
+    infer_format,
+)
+from .pipeline import TextPipeline
+from .registry import canonical_name, get_card
+from .vocabulary import UNK_ID, Vocab
+
+FORMAT = "textkit.preprocessed"
+FORMAT_VERSION = 1
+PIPELINE_FILE = "pipeline.json"
+REPORT_FILE = "report.json"
+REJECTED_FILE = "rejected.jsonl"
+DATA_DIR = "data"
+OUTPUT_FORMATS = {"parquet": ".parquet", "arrow": ".arrow"}
+# Formats read record by record; the others go through load_corpus, whole.
+STREAMED_FORMATS = ("label-text", "fasttext", "csv", "tsv", "jsonl", "parquet")
+COLUMN_FORMATS = ("csv", "tsv", "jsonl", "parquet")
+# A directory `overwrite=True` may replace: empty, or holding one of these (textkit output).
+MARKER_FILES = (REPORT_FILE, "metrics.json")
+DEFAULT_SHARD_SIZE = 100_000
+DEFAULT_BATCH_ROWS = 4096
+REASON_EMPTY = "empty: no tokens after cleaning and tokenizing"
+EXAMPLES_IN_REPORT = 20
+
+
+# ---------------------------------------------------------------- output directory
+
+@contextlib.contextmanager
+def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling of ``out`` to fill; rename it to ``out`` when the block ends.
+
+    On an exception (Ctrl-C included) the temporary directory, and any parent folder this
+    call created, are removed and ``out`` is untouched. ``out`` must not exist unless
+    ``overwrite`` (and then it must be empty or hold one of ``MARKER_FILES``: a typo such as
+    ``--out ~`` never deletes a home directory).
+    """
+    out = Path(out)
+    check_output_directory(out, overwrite=overwrite)
+    created = [p for p in reversed(out.parents) if not p.exists()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _fresh_sibling(out, "tmp")
+    try:
+        yield tmp
+        check_output_directory(out, overwrite=overwrite)  # it may have appeared meanwhile
+        if out.exists():
+            old = _fresh_sibling(out, "old")
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if still empty
+        raise
+
+
+def _fresh_sibling(out: Path, kind: str) -> Path:
+    """A new empty directory ``<out>.<kind>-XXXXXXXX`` beside ``out``, with the usual permissions
+    (``os.mkdir`` applies the umask; ``tempfile.mkdtemp`` would make it private, 0700)."""
+    for _ in range(100):
+        path = out.with_name(f"{out.name}.{kind}-{secrets.token_hex(4)}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary directory beside {out}")
+
+
+def check_output_directory(out: Path, *, overwrite: bool) -> None:
+    """Raise ``FileExistsError`` unless ``out`` may be written (see :func:`atomic_directory`)."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a directory; choose another --out")
+    if not overwrite:
+        raise FileExistsError(f"{out} already exists; pass --overwrite to replace it, or choose another --out")
+    if any(out.iterdir()) and not any((out / name).exists() for name in MARKER_FILES):
+        raise FileExistsError(f"{out} is not empty and does not look like textkit output (no "
+                              f"{' or '.join(MARKER_FILES)}); refusing to overwrite it")
+
+
+# ---------------------------------------------------------------- inputs -> sources
+
+Record = tuple  # (text: str, label: str, where: str)
+
+
+@dataclass
+class Source:
+    """One input of one split; ``records()`` can be called once per pass."""
+
+    split: str
+    name: str
+    format: str
+    records: Callable[[], Iterator[Record]]
+    label_names: Sequence[str] | None = None  # set when the source fixes the class order
+
+
+_SPLIT_PREFIX = re.compile(r"^([A-Za-z]+)=(.+)$")
+
+
+def resolve_inputs(inputs: Sequence[str], *, format: str | None = None, options: ReadOptions) -> list[Source]:
+    """``INPUT...`` -> sources per split.
+
+    Each input is a registered corpus name (alone: it brings its own splits), or
+    ``[SPLIT=]PATH``. Without ``SPLIT=`` a file's split is read from its name (a ``train``,
+    ``dev``/``valid``/``validation``, or ``test`` part, as in ``stsa.binary.dev``), else
+    ``train``; a folder or archive may hold its own ``train/``, ``test/``... folders.
+    Several files of one split are read one after the other.
+    """
+    if not inputs:
+        raise CorpusError("no input given: pass a registered corpus name or one or more files")
+    sources: list[Source] = []
+    for item in inputs:
+        item = os.fspath(item)
+        split, path = _split_prefix(item)
+        if split is None and _is_corpus_name(item):
+            if len(inputs) > 1:
+                raise CorpusError(f"{item!r} is a registered corpus with its own splits; give it alone, "
+                                  f"not with other inputs")
+            given = [name for name in ("text_column", "label_column", "header") if getattr(options, name) is not None]
+            if format is not None or given:
+                raise CorpusError(f"--format, --text-column, --label-column and --header apply to files, "
+                                  f"not to the registered corpus {item!r}, which knows its own format")
+            return _corpus_sources(item, options)
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file or directory (working directory: {Path.cwd()})")
+        fmt = format or infer_format(path)
+        if fmt not in READERS:
+            raise CorpusError(f"format {fmt!r} is unknown; choose one of {', '.join(READERS)}")
+        _check_format_options(path, fmt, options)
+        if fmt in STREAMED_FORMATS:
+            if path.is_dir():
+                raise CorpusError(f"{path}: format {fmt!r} reads a file; for a directory of class folders "
+                                  f"use --format folders")
+            split = split or _split_from_name(path) or "train"
+            sources.append(Source(split, str(path), fmt, _streamer(path, fmt, options)))
+        else:
+            sources.extend(_loaded_sources(path, fmt, split, options))
+    return sources
+
+
+def _split_prefix(item: str) -> tuple[str | None, str]:
+    match = _SPLIT_PREFIX.match(item)
+    if not match:
+        return None, item
+    name = match.group(1).lower()
+    split = SPLIT_FOLDERS.get(name)
+    if split is None:
+        if Path(item).exists():
+            return None, item  # a file whose name happens to contain '='
+        raise CorpusError(f"{item!r}: unknown split {match.group(1)!r}; use train=, valid= (or dev=) or test=")
+    return split, match.group(2)
+
+
+def _is_corpus_name(item: str) -> bool:
+    if canonical_name(item) is not None:
+        return True
+    if Path(item).exists() or any(c in item for c in "/.\\"):
+        return False
+    get_card(item)  # a bare word that is no file: a mistyped name; raises with close names
+    return True
+
+
+def _split_from_name(path: Path) -> str | None:
+    found = {SPLIT_FOLDERS[part] for part in re.split(r"[-_.]", path.name.lower()) if part in SPLIT_FOLDERS}
+    return found.pop() if len(found) == 1 else None
+
+
+def _check_format_options(path: Path, fmt: str, options: ReadOptions) -> None:
+    for name in ("text_column", "label_column", "header"):
+        allowed = COLUMN_FORMATS if name != "header" else ("csv", "tsv")
+        if getattr(options, name) is not None and fmt not in allowed:
+            raise CorpusError(f"--{name.replace('_', '-')} does not apply to format {fmt!r} ({path}); "
+                              f"it is for {', '.join(allowed)}")
+
+
+def _corpus_sources(name: str, options: ReadOptions) -> list[Source]:
+    corpus = load_corpus(name, encoding=_given_encoding(options), errors=_given_errors(options),
+                         valid_fraction=0)  # the splits as published; no valid carved here
+    return [_dataset_source(split, f"{get_card(name).name}[{split}]", "corpus", ds) for split, ds in corpus.items()]
+
+
+def _loaded_sources(path: Path, fmt: str, split: str | None, options: ReadOptions) -> list[Source]:
+    """Folders, archives, PTB trees: read whole by ``load_corpus`` (not streamed)."""
+    kwargs = {"format": fmt, "encoding": options.encoding, "errors": options.errors, "valid_fraction": 0}
+    if split is not None:
+        corpus = load_corpus({split: path}, **kwargs)
+    else:
+        corpus = load_corpus(path, **kwargs)
+        if len(corpus) == 1 and "train" in corpus:
+            guessed = _split_from_name(path) if not path.is_dir() else None
+            if guessed and guessed != "train":
+                corpus = {guessed: corpus["train"]}
+    return [_dataset_source(s, f"{path}[{s}]" if len(corpus) > 1 else str(path), fmt, ds)
+            for s, ds in corpus.items()]
+
+
+def _given_encoding(options: ReadOptions) -> str | None:
+    return None if options.encoding == "utf-8" else options.encoding  # utf-8: the card's own default
+
+
+def _given_errors(options: ReadOptions) -> str | None:
+    return None if options.errors == "strict" else options.errors
+
+
+def _dataset_source(split: str, name: str, fmt: str, dataset) -> Source:
+    names = list(dataset.features["label"].names)
+
+    def records() -> Iterator[Record]:
+        row = 0
+        for batch in dataset.iter(batch_size=DEFAULT_BATCH_ROWS):
+            for text, label in zip(batch["text"], batch["label"]):
+                row += 1
+                yield text, names[label], f"{name}, row {row}"
+
+    return Source(split, name, fmt, records, label_names=names)
+
+
+# ---------------------------------------------------------------- streamed readers
+
+def _streamer(path: Path, fmt: str, options: ReadOptions) -> Callable[[], Iterator[Record]]:
+    reader = {"label-text": _stream_label_text, "fasttext": _stream_fasttext, "csv": _stream_csv,
+              "tsv": _stream_tsv, "jsonl": _stream_jsonl, "parquet": _stream_parquet}[fmt]
+    return lambda: reader(path, options)
+
+
+def _decoded_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` split on ``\\n`` only (as ``textkit.formats``), ``\\r`` kept.
+
+    Decoded incrementally, so an undecodable byte is reported with its exact line.
+    """
+    decoder = codecs.getincrementaldecoder(options.encoding)(options.errors)
+    number, consumed, pending = 0, 0, ""
+    with open(path, "rb") as fh:
+        for raw in chain(fh, [None]):
+            try:
+                text = decoder.decode(b"", final=True) if raw is None else decoder.decode(raw)
+            except UnicodeDecodeError as e:
+                bad = e.object[e.start:e.end]
+                raise CorpusError(f"{path}, line {number + 1 + pending.count(chr(10))}, byte offset "
+                                  f"{consumed + e.start}: cannot decode {bytes(bad)!r} as {options.encoding}; "
+                                  f"pass --encoding (e.g. latin-1 or cp1252) or --errors replace") from None
+            if raw is not None:
+                consumed += len(raw)
+            pending += text
+            if number == 0 and pending:
+                pending = pending.removeprefix("\ufeff")  # a BOM is not part of the first record
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                number += 1
+                yield number, line
+        if pending:
+            yield number + 1, pending
+
+
+def _record_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str]]:
+    """Non-blank lines; blank lines at the end are a terminator, elsewhere an error."""
+    blank = None
+    for number, line in _decoded_lines(path, options):
+        line = line.removesuffix("\r")
+        if not line.strip():
+            blank = blank or number
+            continue
+        if blank is not None:
+            raise CorpusError(f"{path}, line {blank}: blank line; every line must hold one record, remove it")
+        yield number, line
+
+
+def _stream_label_text(path: Path, options: ReadOptions) -> Iterator[Record]:
+    for number, line in _record_lines(path, options):
+        parts = line.split(None, 1)
+        if len(parts) < 2:
+            raise CorpusError(f"{path}, line {number}: expected '<label> <text>', got {line[:60]!r} "
+                              "(a label or the text is missing)")
+        yield parts[1], parts[0], f"{path}, line {number}"
+
+
+def _stream_fasttext(path: Path, options: ReadOptions) -> Iterator[Record]:
+    n = len(FASTTEXT_PREFIX)
+    for number, line in _record_lines(path, options):
+        head, *rest = line.split(None, 1)
+        text = rest[0] if rest else ""
+        if not head.startswith(FASTTEXT_PREFIX) or not head[n:]:
+            raise CorpusError(f"{path}, line {number}: no label; fastText lines start with "
+                              f"'{FASTTEXT_PREFIX}<label> ', got {line[:60]!r}")
+        others = [t for t in text.split() if t.startswith(FASTTEXT_PREFIX)]
+        if others:
+            raise CorpusError(f"{path}, line {number}: several labels ({head}, {', '.join(others)}); "
+                              "multi-label corpora are not supported by preprocess")
+        if not text.strip():
+            raise CorpusError(f"{path}, line {number}: label {head!r} has no text after it")
+        yield text, head[n:], f"{path}, line {number}"
+
+
+def _stream_csv(path: Path, options: ReadOptions) -> Iterator[Record]:
+    return _stream_delimited(path, options, ",")
+
+
+def _stream_tsv(path: Path, options: ReadOptions) -> Iterator[Record]:
+    return _stream_delimited(path, options, "\t")
+
+
+def _stream_delimited(path: Path, options: ReadOptions, delimiter: str) -> Iterator[Record]:
+    """Rows of a csv/tsv, with ``textkit.formats``' header and column rules, one at a time."""
+    label_col = options.label_column if options.label_column is not None else "label"
+    text_cols = None if options.text_column is None else _as_list(options.text_column)
+    named = [c for c in [label_col, *(text_cols or [])] if isinstance(c, str)]
+    header = bool(named) if options.header is None else options.header
+    if named and not header:
+        raise CorpusError(f"{path}: columns {named} are names but --no-header was given; "
+                          "use 0-based column numbers or --header")
+    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE  # TSV: unquoted
+    lines = (line + "\n" for _, line in _decoded_lines(path, options))
+    reader = csv.reader(lines, delimiter=delimiter, quoting=quoting, strict=True)
+    try:
+        first = next(reader, None)
+        while first is not None and not first:  # leading blank lines of an empty file
+            first = next(reader, None)
+        if first is None:
+            raise CorpusError(f"{path}: the file is empty")
+        names = first if header else [str(i) for i in range(len(first))]
+        label_i = _column_index(path, label_col, names, header)
+        if text_cols is not None:
+            text_is = [_column_index(path, c, names, header) for c in text_cols]
+        elif header:
+            text_is = [_column_index(path, "text", names, header)]
+        else:  # no header, no text column: every column but the label is text
+            text_is = [i for i in range(len(names)) if i != label_i]
+        if label_i in text_is:
+            raise CorpusError(f"{path}: column {label_col!r} is both the label and a text column")
+        label_name = names[label_i] if header else label_i
+        number, blank = 0, None
+        for record in reader if header else chain([first], reader):
+            if not record or (len(record) == 1 and not record[0].strip() and len(names) > 1):
+                blank = blank or reader.line_num  # trailing blank lines end the file
+                continue
+            number += 1
+            where = f"{path}, row {number} (line {reader.line_num})"
+            if blank is not None:
+                raise CorpusError(f"{path}, line {blank}: blank line, expected {len(names)} fields like the "
+                                  f"{'header' if header else 'first row'}; remove it")
+            if len(record) != len(names):
+                raise CorpusError(f"{where}: {len(record)} fields, expected {len(names)} like the "
+                                  f"{'header' if header else 'first row'}; check quoting/delimiter")
+            label = _label_value(record[label_i], where, label_name)
+            yield _join(record[i] for i in text_is), label, where
+    except csv.Error as e:
+        raise CorpusError(f"{path}, line {reader.line_num}: {delimiter!r}-separated parse error: {e}; "
+                          f"check quoting") from None
+
+
+def _stream_jsonl(path: Path, options: ReadOptions) -> Iterator[Record]:
+    label_col, text_cols = _named_columns(path, options)
+    for number, line in _record_lines(path, options):
+        where = f"{path}, line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CorpusError(f"{where}: not JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(record, dict):
+            raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        for column in (label_col, *text_cols):
+            if column not in record:
+                raise CorpusError(f"{where}: no column {column!r}; this line has "
+                                  f"{', '.join(map(repr, record)) or 'no keys'}")
+        label = _label_value(record[label_col], where, label_col)
+        yield _join(_text_value(record[c], where, c) for c in text_cols), label, where
+
+
+def _stream_parquet(path: Path, options: ReadOptions) -> Iterator[Record]:
+    import pyarrow.parquet as pq
+
+    label_col, text_cols = _named_columns(path, options)
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for non-Parquet bytes
+        raise CorpusError(f"{path}: not a Parquet file ({type(e).__name__}: {e})") from None
+    names = parquet.schema_arrow.names
+    for column in (label_col, *text_cols):
+        _column_index(path, column, names, header=True)
+    row = 0
+    with parquet:
+        for batch in parquet.iter_batches(batch_size=DEFAULT_BATCH_ROWS,
+                                          columns=list(dict.fromkeys([label_col, *text_cols]))):
+            labels = batch.column(label_col).to_pylist()
+            texts = [batch.column(c).to_pylist() for c in text_cols]
+            for i, value in enumerate(labels):
+                row += 1
+                where = f"{path}, row {row}"
+                label = _label_value(value, where, label_col)
+                yield _join(_text_value(col[i], where, c) for col, c in zip(texts, text_cols)), label, where
+
+
+# ---------------------------------------------------------------- worker processes
+
+_WORKER_PIPELINE: TextPipeline | None = None
+
+
+def _init_worker(pipeline: TextPipeline) -> None:
+    global _WORKER_PIPELINE
+    _WORKER_PIPELINE = pipeline
+
+
+def _count_tokens(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """Pass 1 in a worker: one batch's distinct tokens and their counts."""
+    chunk = _WORKER_PIPELINE.analyzer.chunk(texts)
+    return chunk.tokens, chunk.counts
+
+
+def _encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Pass 2 in a worker: one batch's ids back to back, and each row's (uncut) length."""
+    rows = _WORKER_PIPELINE.encode(texts)
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+    return flat, lengths
+
+
+class _Workers:
+    """``imap`` over batches with at most ``depth`` batches in flight, results in input order.
+
+    ``multiprocessing.Pool.imap`` would pull the whole input iterator ahead of the workers
+    (unbounded memory on a large file); here a batch is read only when one is done. A pool is
+    started only when there is more than one batch: tiny inputs stay in this process.
+    """
+
+    def __init__(self, pipeline: TextPipeline, num_proc: int) -> None:
+        self.pipeline, self.num_proc, self.pool = pipeline, num_proc, None
+
+    def map(self, fn: Callable, batches: Iterator[list]) -> Iterator[tuple[list, Any]]:
+        batches = iter(batches)
+        head = list(islice(batches, 2))
+        if self.num_proc == 1 or len(head) < 2:
+            _init_worker(self.pipeline)
+            for batch in chain(head, batches):
+                yield batch, fn([r[0] for r in batch])
+            return
+        if self.pool is None:
+            # fork hands the pipeline to the workers for free (spawn pickles it once per worker);
+            # workers never touch torch
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+            self.pool = ctx.Pool(self.num_proc, initializer=_init_worker, initargs=(self.pipeline,))
+        pending: deque = deque()
+        for batch in chain(head, batches):
+            pending.append((batch, self.pool.apply_async(fn, ([r[0] for r in batch],))))
+            if len(pending) >= 2 * self.num_proc:
+                batch, result = pending.popleft()
+                yield batch, result.get()
+        while pending:
+            batch, result = pending.popleft()
+            yield batch, result.get()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+
+
+def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    records = iter(records)
+    while True:
+        batch = list(islice(records, size))
+        if not batch:
+            return
+        yield batch
+
+
+# ---------------------------------------------------------------- shards
+
+class _ShardWriter:
+    """Rows of one split -> ``data/<split>-NNNNN-of-MMMMM.<ext>``, one open file at a time."""
+
+    def __init__(self, directory: Path, split: str, schema, shard_size: int, output_format: str) -> None:
+        self.directory, self.split, self.schema = directory, split, schema
+        self.shard_size, self.output_format = shard_size, output_format
+        self.paths: list[Path] = []
+        self.writer = None
+        self.sink = None
+        self.rows_in_shard = 0
+
+    def _open(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = self.directory / f"{self.split}-{len(self.paths):05d}{OUTPUT_FORMATS[self.output_format]}"
+        self.paths.append(path)
+        if self.output_format == "parquet":
+            self.writer = pq.ParquetWriter(path, self.schema)
+        else:  # Arrow IPC stream: what datasets' Dataset.from_file memory-maps
+            self.sink = pa.OSFile(str(path), "wb")
+            self.writer = pa.ipc.new_stream(self.sink, self.schema)
+        self.rows_in_shard = 0
+
+    def _close_shard(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            if self.sink is not None:
+                self.sink.close()
+            self.writer = self.sink = None
+
+    def write(self, table) -> None:
+        start = 0
+        while start < table.num_rows:
+            if self.writer is None or self.rows_in_shard >= self.shard_size:
+                self._close_shard()
+                self._open()
+            take = min(self.shard_size - self.rows_in_shard, table.num_rows - start)
+            self.writer.write_table(table.slice(start, take))
+            self.rows_in_shard += take
+            start += take
+
+    def close(self) -> list[str]:
+        """Close the last shard (an empty split still gets one empty shard); final names."""
+        if not self.paths:
+            self._open()
+            self.writer.write_table(self.schema.empty_table())
+        self._close_shard()
+        names = []
+        for i, path in enumerate(self.paths):
+            final = path.with_name(f"{self.split}-{i:05d}-of-{len(self.paths):05d}{path.suffix}")
+            os.replace(path, final)
+            names.append(f"{DATA_DIR}/{final.name}")
+        return names
+
+
+def _features(label_names: Sequence[str]):
+    import datasets
+
+    sequence = getattr(datasets, "List", None) or datasets.Sequence  # datasets >= 4 names it List
+    return datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=list(label_names)),
+                              "ids": sequence(datasets.Value("int64")), "length": datasets.Value("int64")})
+
+
+def _table(schema, texts: list[str], labels: np.ndarray, flat: np.ndarray, lengths: np.ndarray):
+    import pyarrow as pa
+
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    # int32 offsets: a batch holds far fewer than 2**31 ids
+    ids = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(flat, type=pa.int64()))
+    return pa.Table.from_arrays([pa.array(texts, type=pa.string()), pa.array(labels, type=pa.int64()), ids,
+                                 pa.array(lengths, type=pa.int64())], schema=schema)
+
+
+# ---------------------------------------------------------------- the run
+
+def _natural_order(labels: set[str]) -> list[str]:
+    # as load_corpus: numerically when every label is an integer ("10" after "9")
+    try:
+        return sorted(labels, key=int)
+    except ValueError:
+        return sorted(labels)
+
+
+def _cut(flat: np.ndarray, lengths: np.ndarray, max_length: int | None, truncation: str):
+    """Apply ``max_length`` to every row of a ragged batch; returns new (flat, lengths)."""
+    if max_length is None or not len(lengths) or lengths.max() <= max_length:
+        return flat, lengths
+    rows = np.split(flat, np.cumsum(lengths)[:-1])
+    rows = [r[-max_length:] if truncation == "pre" else r[:max_length] for r in rows]
+    new_lengths = np.minimum(lengths, max_length)
+    return (np.concatenate(rows) if rows else flat), new_lengths
+
+
+def _progress(desc: str, enabled: bool | None):
+    from tqdm import tqdm
+
+    # enabled=None: tqdm shows the bar only on a terminal
+    return tqdm(desc=desc, unit=" rows", disable=None if enabled is None else not enabled, leave=False)
+
+
+def preprocess(
+    inputs: Sequence[str],
+    out: str | os.PathLike,
+    *,
+    format: str | None = None,
+    text_column=None,
+    label_column=None,
+    header: bool | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    pipeline: TextPipeline | dict | None = None,
+    keep_empty: bool = False,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    output_format: str = "parquet",
+    num_proc: int | None = None,
+    overwrite: bool = False,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    progress: bool | None = None,
+) -> dict:
+    """Preprocess ``inputs`` into ``out`` (see the module doc); returns the report.
+
+    Args:
+        inputs: a registered corpus name, or files as ``[SPLIT=]PATH`` (see :func:`resolve_inputs`).
+        format, text_column, label_column, header, encoding, errors: as ``load_corpus``.
+        pipeline: an unfitted ``TextPipeline`` or a dict of its options; fitted here on train.
+        keep_empty: keep rows with no tokens (``length == 0``) instead of rejecting them.
+        shard_size: rows per output file. output_format: ``"parquet"`` or ``"arrow"``.
+        num_proc: worker processes (``None``: every available core).
+        overwrite: replace an existing ``out`` (only textkit output; see :func:`atomic_directory`).
+        batch_rows: rows read, analyzed and written at a time (bounds memory).
+    """
+    started = time.perf_counter()
+    for name, value in (("shard_size", shard_size), ("batch_rows", batch_rows)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"output_format must be one of {list(OUTPUT_FORMATS)}, got {output_format!r}")
+    workers_n = resolve_num_proc(num_proc)
+    if pipeline is None or isinstance(pipeline, dict):
+        pipeline = TextPipeline(**{**(pipeline or {}), "num_proc": 1})
+    elif not isinstance(pipeline, TextPipeline):
+        raise TypeError(f"pipeline must be a TextPipeline, a dict of its options or None, got {type(pipeline).__name__}")
+    else:
+        pipeline.num_proc = 1  # parallelism is ours: one batch per worker
+    pipeline.to_dict()  # refuses a custom tokenizer now, before any work
+    out = Path(out)
+    check_output_directory(out, overwrite=overwrite)  # before reading gigabytes
+    options = ReadOptions(encoding=encoding or "utf-8", errors=errors or "strict", text_column=text_column,
+                          label_column=label_column, header=header)
+    sources = resolve_inputs(inputs, format=format, options=options)
+    by_split = {s: [src for src in sources if src.split == s] for s in SPLITS}
+    by_split = {s: srcs for s, srcs in by_split.items() if srcs}
+    if "train" not in by_split:
+        raise CorpusError(f"no train split among the inputs (found {', '.join(by_split)}); the vocabulary is fit "
+                          f"on train only: name one input train=PATH")
+
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        workers = _Workers(pipeline, workers_n)
+        try:
+            label_names, train_rows = _fit(pipeline, by_split, workers, batch_rows, progress)
+            workers.close()  # pass 2 needs workers that hold the fitted vocabulary
+            features = _features(label_names)
+            schema = features.arrow_schema
+            (tmp / DATA_DIR).mkdir()
+            label_ids = {name: i for i, name in enumerate(label_names)}
+            rejected = _Rejected(tmp / REJECTED_FILE)
+            splits = {}
+            try:
+                for split, split_sources in by_split.items():
+                    splits[split] = _write_split(split, split_sources, pipeline, workers, schema, label_ids,
+                                                 tmp / DATA_DIR, shard_size, output_format, batch_rows,
+                                                 keep_empty, rejected, progress)
+            finally:
+                rejected.close()
+        finally:
+            workers.close()
+        pipeline.save(tmp / PIPELINE_FILE)
+        report = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "textkit_version": __version__,
+            "inputs": {s: [src.name for src in srcs] for s, srcs in by_split.items()},
+            "input_formats": sorted({src.format for src in sources}),
+            "labels": list(label_names),
+            "vocab_size": len(pipeline.vocab),
+            "num_embeddings": pipeline.num_embeddings,
+            "vocab_fit_on": f"train ({train_rows} rows)",
+            "tokens": int(sum(s["tokens"] for s in splits.values())),
+            "splits": splits,
+            "rejected": rejected.summary(),
+            "rules": {
+                "empty": ("rows with no tokens after cleaning and tokenizing are "
+                          + ("kept with length 0 (keep_empty)" if keep_empty else f"rejected: listed in {REJECTED_FILE}")),
+                "max_length": (f"ids cut to {pipeline.max_length} ({pipeline.truncation}-truncation); "
+                               f"'length' is the stored length") if pipeline.max_length else "no limit",
+                "labels": "ClassLabel ids into 'labels'",
+            },
+            "pipeline": PIPELINE_FILE,
+            "output_format": output_format,
+            "shard_size": shard_size,
+            "num_proc": workers_n,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        _write_json(tmp / REPORT_FILE, report)
+    return report
+
+
+def _fit(pipeline: TextPipeline, by_split: dict[str, list[Source]], workers: _Workers, batch_rows: int,
+         progress: bool | None) -> tuple[list[str], int]:
+    """Pass 1: the label set of every split, and the vocabulary from train's token counts."""
+    labels: set[str] = set()
+    counts: Counter = Counter()
+    train_rows = 0
+    for split, sources in by_split.items():
+        with _progress(f"pass 1/2 {split}", progress) as bar:
+            for source in sources:
+                batches = _batches(source.records(), batch_rows)
+                if split != "train":  # read (and check) every record for its label only
+                    for batch in batches:
+                        labels.update(r[1] for r in batch)
+                        bar.update(len(batch))
+                    continue
+                for batch, (tokens, token_counts) in workers.map(_count_tokens, batches):
+                    labels.update(r[1] for r in batch)
+                    counts.update(dict(zip(tokens, token_counts.tolist())))
+                    train_rows += len(batch)
+                    bar.update(len(batch))
+    if not counts:
+        raise CorpusError(f"every one of the {train_rows} train rows has no token after cleaning and tokenizing; "
+                          f"check the text column and the cleaner options")
+    if pipeline.ngram_buckets:  # hashed n-grams never enter the vocabulary (as TextPipeline.fit)
+        counts = Counter({tok: n for tok, n in counts.items() if " " not in tok})
+    pipeline.vocab = Vocab.from_counts(counts, min_freq=pipeline.min_freq, max_size=pipeline.max_vocab_size)
+    fixed = [src.label_names for srcs in by_split.values() for src in srcs if src.label_names is not None]
+    if fixed and all(list(f) == list(fixed[0]) for f in fixed) and labels <= set(fixed[0]):
+        return list(fixed[0]), train_rows  # a registered corpus: its documented class order
+    return _natural_order(labels), train_rows
+
+
+def _write_split(split: str, sources: list[Source], pipeline: TextPipeline, workers: _Workers, schema,
+                 label_ids: dict[str, int], directory: Path, shard_size: int, output_format: str,
+                 batch_rows: int, keep_empty: bool, rejected: "_Rejected", progress: bool | None) -> dict:
+    """Pass 2 for one split: encode, cut, reject, write; returns the split's counts."""
+    writer = _ShardWriter(directory, split, schema, shard_size, output_format)
+    stats = Counter()
+    label_counts = np.zeros(len(label_ids), dtype=np.int64)
+    with _progress(f"pass 2/2 {split}", progress) as bar:
+        for source in sources:
+            for batch, (flat, lengths) in workers.map(_encode, _batches(source.records(), batch_rows)):
+                keep = np.ones(len(batch), dtype=bool) if keep_empty else lengths > 0
+                for i in np.flatnonzero(lengths == 0):
+                    stats["empty"] += 1
+                    if not keep_empty:
+                        rejected.add(split, batch[i], REASON_EMPTY)
+                stats["rows_read"] += len(batch)
+                stats["truncated_rows"] += int((lengths > (pipeline.max_length or np.inf)).sum())
+                flat, lengths = _cut(flat, lengths, pipeline.max_length, pipeline.truncation)
+                if not keep.all():
+                    rows = np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else []
+                    flat = np.concatenate([rows[i] for i in np.flatnonzero(keep)] or [flat[:0]])
+                    lengths = lengths[keep]
+                texts = [r[0] for r, k in zip(batch, keep) if k]
+                labels = np.fromiter((label_ids[r[1]] for r, k in zip(batch, keep) if k), dtype=np.int64)
+                label_counts += np.bincount(labels, minlength=len(label_ids))
+                stats["rows_written"] += len(texts)
+                stats["tokens"] += int(lengths.sum())
+                stats["unk_tokens"] += int((flat == UNK_ID).sum())
+                writer.write(_table(schema, texts, labels, flat, lengths))
+                bar.update(len(batch))
+    names = list(label_ids)
+    return {
+        "sources": [s.name for s in sources],
+        "rows_read": stats["rows_read"],
+        "rows_written": stats["rows_written"],
+        "rows_rejected": stats["rows_read"] - stats["rows_written"],
+        "empty_rows": stats["empty"],
+        "truncated_rows": stats["truncated_rows"],
+        "tokens": stats["tokens"],
+        "unk_tokens": stats["unk_tokens"],
+        "label_counts": {names[i]: int(n) for i, n in enumerate(label_counts)},
+        "shards": writer.close(),
+    }
+
+
+class _Rejected:
+    """Every rejected row to ``rejected.jsonl`` as it happens; counts and a few examples kept."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file = open(path, "w", encoding="utf-8")
+        self.by_reason: Counter = Counter()
+        self.by_split: Counter = Counter()
+        self.examples: list[dict] = []
+
+    def add(self, split: str, record: Record, reason: str) -> None:
+        text, label, where = record
+        entry = {"split": split, "where": where, "label": label, "reason": reason, "text": text}
+        self.file.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self.by_reason[reason] += 1
+        self.by_split[split] += 1
+        if len(self.examples) < EXAMPLES_IN_REPORT:
+            self.examples.append({**entry, "text": text[:200]})
+
+    def close(self) -> None:
+        self.file.close()
+
+    def summary(self) -> dict:
+        return {"count": sum(self.by_reason.values()), "by_reason": dict(self.by_reason),
+                "by_split": dict(self.by_split), "file": REJECTED_FILE, "examples": self.examples}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------- reading it back
+
+def load_preprocessed(directory: str | os.PathLike) -> tuple[dict, TextPipeline, dict[str, tuple[list[str], list[str]]]]:
+    """A ``preprocess`` output -> ``(report, pipeline, {split: (texts, label names)})``.
+
+    Reads the shards' ``text`` and ``label`` columns (whole: training needs them in memory).
+    """
+    import pyarrow.parquet as pq
+    import pyarrow as pa
+
+    directory = Path(directory)
+    report_path = directory / REPORT_FILE
+    if not report_path.exists():
+        raise FileNotFoundError(f"{report_path} does not exist: {directory} is not a `textkit preprocess` output")
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{report_path} is not valid JSON ({e}); the directory is damaged") from None
+    if not isinstance(report, dict) or report.get("format") != FORMAT:
+        raise ValueError(f"{report_path} is not a textkit preprocess report (expected \"format\": \"{FORMAT}\")")
+    if not isinstance(report.get("version"), int) or report["version"] > FORMAT_VERSION:
+        raise ValueError(f"{report_path} has version {report.get('version')!r}; this textkit reads versions up to "
+                         f"{FORMAT_VERSION}: upgrade textkit")
+    pipeline = TextPipeline.load(directory / PIPELINE_FILE)
+    names = report["labels"]
+    splits = {}
+    for split, info in report["splits"].items():
+        texts: list[str] = []
+        labels: list[str] = []
+        for shard in info["shards"]:
+            path = directory / shard
+            if not path.exists():
+                raise FileNotFoundError(f"{path} is listed in {report_path} but does not exist; the directory is damaged")
+            if path.suffix == ".arrow":
+                with pa.memory_map(str(path)) as source:
+                    table = pa.ipc.open_stream(source).read_all().select(["text", "label"])
+            else:
+                table = pq.read_table(path, columns=["text", "label"])
+            texts.extend(table.column("text").to_pylist())
+            labels.extend(names[i] for i in table.column("label").to_pylist())
+        splits[split] = (texts, labels)
+    return report, pipeline, splits
