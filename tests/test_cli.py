@@ -1,0 +1,357 @@
+"""``textkit`` end to end: every subcommand's happy path, --help, and one-line errors (exit 2).
+
+Most tests call ``main([...])`` in this process (fast); two run ``python -m textkit`` for real
+exit codes and stderr. Tiny corpora are written in ``tmp_path``; the real ones come from
+``../shared/corpora`` through ``TEXTKIT_DATA``. Models are ``bow`` with one or two epochs.
+"""
+import os
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from textkit.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "corpora"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared corpora not found at {SHARED}")
+COMMANDS = ["quickstart", "corpora", "preprocess", "train", "evaluate", "predict"]
+FAST = ["--model", "bow", "--epochs", "2", "--device", "cpu", "--no-progress"]
+
+GOOD = ["great", "loved", "wonderful", "fun", "superb", "enjoyable", "brilliant", "charming"]
+BAD = ["awful", "boring", "terrible", "dull", "hated", "worst", "tedious", "clumsy"]
+
+
+def corpus_rows(n: int, offset: int = 0) -> list[tuple[str, str]]:
+    """``n`` (label, text) rows, two separable classes, alternating."""
+    rows = []
+    for i in range(offset, offset + n):
+        words = GOOD if i % 2 else BAD
+        rows.append(("pos" if i % 2 else "neg", f"a {words[i % 8]} and {words[(i * 3 + 1) % 8]} film number {i}"))
+    return rows
+
+
+def write_csv(path: Path, rows, header: str = "label,text") -> Path:
+    path.write_text(header + "\n" + "".join(f"{label},{text}\n" for label, text in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("files")
+    return {"train": write_csv(root / "train.csv", corpus_rows(40)),
+            "test": write_csv(root / "test.csv", corpus_rows(10, offset=40))}
+
+
+@pytest.fixture(scope="module")
+def trained(files, tmp_path_factory) -> Path:
+    """One `textkit train` run on the tiny files, shared by the evaluate/predict tests."""
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), *FAST, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def shared(monkeypatch):
+    if not SHARED.is_dir():
+        pytest.skip(f"shared corpora not found at {SHARED}")
+    monkeypatch.setenv("TEXTKIT_DATA", str(SHARED))
+
+
+def error_line(capsys) -> str:
+    """The whole stderr, which must be exactly one `textkit: error:` line."""
+    err = capsys.readouterr().err
+    lines = err.strip("\n").split("\n")
+    assert len(lines) == 1 and lines[0].startswith("textkit: error: "), err
+    return lines[0]
+
+
+# ---------------------------------------------------------------- help
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_exits_zero(command, capsys):
+    assert main([command, "--help"] if command else ["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: textkit{' ' + command if command else ''}")
+
+
+def test_usage_error_is_one_line(capsys):
+    assert main(["train", "--corpus", "trec", "--out", "x", "--model", "transformer"]) == 2
+    assert "invalid choice: 'transformer'" in error_line(capsys)
+    assert main([]) == 2
+    assert "required: COMMAND" in error_line(capsys)
+
+
+# ---------------------------------------------------------------- corpora
+
+def test_corpora_table_and_json(shared, capsys):
+    assert main(["corpora"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[2] for line in out.splitlines()[1:] if line.strip() and not line.startswith("$")}
+    assert rows["trec"] == rows["mr"] == "TEXTKIT_DATA" and rows["cr"] == "missing"
+    assert f"$TEXTKIT_DATA = {SHARED}" in out
+    assert main(["corpora", "--json"]) == 0
+    entries = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
+    assert entries["ag_news"]["missing_files"] == ["train.csv"]
+
+
+def test_corpora_without_data_dir_finds_bundled(monkeypatch, capsys):
+    monkeypatch.delenv("TEXTKIT_DATA", raising=False)
+    assert main(["corpora", "--json"]) == 0
+    entries = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
+    assert entries["trec"]["found"] == entries["sst2"]["found"] == "bundled"
+
+
+# ---------------------------------------------------------------- quickstart
+
+def test_quickstart_shows_real_shapes_and_the_published_number(monkeypatch, capsys):
+    monkeypatch.delenv("TEXTKIT_DATA", raising=False)  # the bundled TREC, no network
+    assert main(["quickstart", "--model", "bow", "--epochs", "1", "--device", "cpu", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "train 4,907 / valid 545" in out and "test 500" in out
+    assert "clean     \"soo... what's the fee to call <url> from paris & rome??? " in out
+    assert "ids      (4, 13) torch.int64" in out and "lengths  (4,) torch.int64" in out
+    assert "convs.0           Conv1d        (4, 128, 13) -> (4, 100, 11)" in out  # a real forward pass
+    assert "rnn               LSTM          packed(" in out
+    assert out.count("= logits                        (4, 6)") == 3
+    assert "published: CNN-rand accuracy 91.2, from Yoon Kim. 2014." in out
+    assert "reproduce: textkit quickstart --model bow --epochs 1 --seed 0" in out
+
+
+@pytest.mark.slow
+def test_quickstart_default_run_is_about_a_minute(monkeypatch, capsys):
+    import time
+
+    started = time.perf_counter()
+    assert main(["quickstart", "--no-progress"]) == 0
+    assert time.perf_counter() - started < 120
+    assert "test (500 questions): accuracy" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- preprocess
+
+def test_preprocess_files(files, tmp_path, capsys):
+    out = tmp_path / "prep"
+    assert main(["preprocess", str(files["train"]), str(files["test"]), "--out", str(out), "--max-length", "5",
+                 "--ngram-range", "1", "2", "--num-proc", "2", "--shard-size", "16"]) == 0
+    printed = capsys.readouterr().out
+    assert "train         40        40         0" in printed and "wrote" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert report["splits"]["train"]["shards"] == [f"data/train-0000{i}-of-00003.parquet" for i in range(3)]
+    assert report["splits"]["train"]["truncated_rows"] == 40
+    pipeline = json.loads((out / "pipeline.json").read_text())
+    assert pipeline["ngrams"]["range"] == [1, 2] and pipeline["padding"]["max_length"] == 5
+
+
+def test_preprocess_real_corpus(shared, tmp_path, capsys):
+    assert main(["preprocess", "trec", "--out", str(tmp_path / "trec")]) == 0
+    report = json.loads((tmp_path / "trec" / "report.json").read_text())
+    assert report["inputs"] == {"train": ["trec[train]"], "test": ["trec[test]"]}
+    assert {s: v["rows_read"] for s, v in report["splits"].items()} == {"train": 5452, "test": 500}
+    assert report["labels"] == ["DESC", "ENTY", "ABBR", "HUM", "LOC", "NUM"]  # the card's order
+
+
+def test_preprocess_refuses_existing_output(files, tmp_path, capsys):
+    out = tmp_path / "prep"
+    out.mkdir()
+    assert main(["preprocess", str(files["train"]), "--out", str(out)]) == 2
+    assert "already exists; pass --overwrite" in error_line(capsys)
+
+
+# ---------------------------------------------------------------- train
+
+def test_train_on_files_writes_metrics_and_model(trained, capsys):
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["macro_f1"] <= 1
+    assert metrics["evaluated_on"] == "test (10 texts)" and metrics["labels"] == ["neg", "pos"]
+    assert metrics["sizes"] == {"train": 40, "test": 10} and metrics["seed"] == 0
+    assert metrics["command"].startswith("textkit train --train ")
+    assert sorted(p.name for p in (trained / "model").iterdir()) == ["config.json", "model.safetensors",
+                                                                    "pipeline.json"]
+    assert sorted(p.name for p in trained.parent.iterdir()) == ["tiny"]  # no tmp dir left
+
+
+def test_train_cross_validation(files, tmp_path, capsys):
+    out = tmp_path / "cv"
+    assert main(["train", "--train", str(files["train"]), "--cv", "2", *FAST, "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    cv = metrics["cv"]
+    assert cv["folds"] == 2 and len(cv["accuracy"]["per_fold"]) == 2 and len(cv["macro_f1"]["per_fold"]) == 2
+    for key in ("accuracy", "macro_f1"):
+        values = cv[key]["per_fold"]
+        assert cv[key]["mean"] == pytest.approx(sum(values) / 2)
+        assert cv[key]["sd"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
+        assert metrics[key] == cv[key]["mean"]  # no test file: the CV mean is the score
+    assert "cross-validation" in metrics["evaluated_on"]
+    assert "cv (2 folds): accuracy" in capsys.readouterr().out
+    assert (out / "model" / "config.json").exists()
+
+
+def test_train_from_preprocessed(files, tmp_path, capsys):
+    prep = tmp_path / "prep"
+    assert main(["preprocess", f"train={files['train']}", f"test={files['test']}", "--out", str(prep),
+                 "--min-freq", "2"]) == 0
+    out = tmp_path / "run"
+    assert main(["train", "--preprocessed", str(prep), *FAST, "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["sizes"] == {"train": 40, "test": 10}
+    saved = json.loads((out / "model" / "pipeline.json").read_text())
+    assert saved["vocab_options"]["min_freq"] == 2  # preprocess's pipeline options were reused
+    capsys.readouterr()
+    assert main(["train", "--preprocessed", str(prep), "--max-length", "9", "--out", str(tmp_path / "x")]) == 2
+    assert "--max-length cannot be used with --preprocessed" in error_line(capsys)
+
+
+def test_train_on_real_corpus(shared, tmp_path, capsys):
+    out = tmp_path / "trec"
+    assert main(["train", "--corpus", "trec", "--model", "bow", "--epochs", "1", "--device", "cpu",
+                 "--no-progress", "--max-length", "20", "--batch-size", "250", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["sizes"] == {"train": 4907, "valid": 545, "test": 500}
+    assert metrics["accuracy"] > 0.3 and len(metrics["confusion_matrix"]) == 6
+
+
+def test_train_without_test_data_says_how(shared, tmp_path, capsys):
+    assert main(["train", "--corpus", "mr", "--model", "bow", "--out", str(tmp_path / "mr")]) == 2
+    assert "no test data in corpus 'mr': pass --cv K" in error_line(capsys)
+    assert not (tmp_path / "mr").exists()
+
+
+# ---------------------------------------------------------------- evaluate
+
+def test_evaluate_writes_metrics_table_and_png(trained, files, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(trained), "--test", str(files["test"]), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "precision    recall        f1   support" in printed
+    assert printed.count("\nneg ") == printed.count("\npos ") == 1 and "macro avg" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["per_class"]["support"] == [5, 5]
+    assert (out / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_without_matplotlib_still_writes_json(trained, files, tmp_path, monkeypatch, capsys):
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(trained / "model"), "--test", str(files["test"]), "--out", str(out)]) == 0
+    assert "pip install 'textkit[plot]'" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json"]
+
+
+def test_evaluate_unknown_labels_is_an_error(trained, tmp_path, capsys):
+    other = write_csv(tmp_path / "other.csv", [("meh", "a so-so film")])
+    assert main(["evaluate", str(trained), "--test", str(other), "--out", str(tmp_path / "e")]) == 2
+    assert "training never saw" in error_line(capsys) and not (tmp_path / "e").exists()
+
+
+# ---------------------------------------------------------------- predict
+
+def predictions(capsys) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_predict_from_arguments_file_and_stdin(trained, tmp_path, monkeypatch, capsys):
+    assert main(["predict", str(trained), "a wonderful superb film", "an awful boring film"]) == 0
+    got = predictions(capsys)
+    assert [r["text"] for r in got] == ["a wonderful superb film", "an awful boring film"]
+    assert {r["label"] for r in got} <= {"neg", "pos"} and all(set(r) == {"text", "label"} for r in got)
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("great fun\r\n\nterrible\n", encoding="utf-8")
+    assert main(["predict", str(trained), "--file", str(texts), "--proba", "--batch-size", "2"]) == 0
+    got = predictions(capsys)
+    assert [r["text"] for r in got] == ["great fun", "", "terrible"]  # one output line per input line
+    for r in got:
+        assert set(r["probabilities"]) == {"neg", "pos"} and sum(r["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+        assert r["label"] == max(r["probabilities"], key=r["probabilities"].get)
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("loved it\nhated it\n"))
+    assert main(["predict", str(trained)]) == 0
+    assert [r["text"] for r in predictions(capsys)] == ["loved it", "hated it"]
+
+
+def test_predict_errors(trained, tmp_path, capsys):
+    assert main(["predict", str(tmp_path / "nothing"), "text"]) == 2
+    assert "no such directory" in error_line(capsys)
+    assert main(["predict", str(trained), "--file", str(tmp_path / "missing.txt")]) == 2
+    assert "missing.txt: no such file" in error_line(capsys)
+
+
+# ---------------------------------------------------------------- bad input: exit 2, one line, nothing written
+
+BAD_INPUTS = {
+    # name: (file name, content, extra flags, what the message must name)
+    "missing file": (None, None, [], r"nope\.csv: no such file or directory"),
+    "unknown format": ("data.xml", "<x/>", [], r"data\.xml: cannot tell the format from the name"),
+    "missing column": ("data.csv", "label,body\npos,fine\n", [], r"data\.csv: no column 'text'; the columns are 'label', 'body'"),
+    "empty label": ("data.csv", "label,text\npos,fine\n,what label\n", [], r"data\.csv, row 2 \(line 3\): empty label"),
+    "line without label": ("data.all", "pos fine\nnolabel\n", [], r"data\.all, line 2: expected '<label> <text>'"),
+    "jsonl missing column": ("data.jsonl", '{"label": "a", "text": "x"}\n{"label": "b"}\n', [],
+                             r"data\.jsonl, line 2: no column 'text'"),
+    "unknown corpus": (None, "trecc", [], r"unknown corpus 'trecc'.*did you mean 'trec'"),
+}
+
+
+def bad_input(tmp_path, case) -> str:
+    name, content, _, _ = BAD_INPUTS[case]
+    if case == "missing file":
+        return str(tmp_path / "nope.csv")
+    if case == "unknown corpus":
+        return content
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+@pytest.mark.parametrize("command", ["preprocess", "train"])
+def test_bad_input_exits_2_with_one_line_and_no_output(command, case, tmp_path, monkeypatch, capsys):
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    source = bad_input(tmp_path, case)
+    out = tmp_path / "out"
+    if command == "preprocess":
+        argv = ["preprocess", source, "--out", str(out)]
+    elif case == "unknown corpus":
+        argv = ["train", "--corpus", source, "--out", str(out)]
+    else:
+        argv = ["train", "--train", source, "--test", source, "--model", "bow", "--out", str(out)]
+    assert main(argv) == 2
+    assert re.search(BAD_INPUTS[case][3], error_line(capsys))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out")) == []
+
+
+# ---------------------------------------------------------------- real processes
+
+def run_textkit(*args: str, stdin: str | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "textkit", *args], input=stdin, capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=120)
+
+
+def test_subprocess_error_is_one_line_without_traceback(tmp_path):
+    bad = tmp_path / "train.csv"
+    bad.write_text("label,text\npos,fine\nneg\n", encoding="utf-8")
+    done = run_textkit("preprocess", str(bad), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"textkit: error: {bad}, row 2 (line 3): 1 fields, expected 2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.csv"]
+
+
+def test_subprocess_predict_from_stdin(trained):
+    done = run_textkit("predict", str(trained), "--proba", stdin="a superb charming film\n")
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["text"] == "a superb charming film" and set(record["probabilities"]) == {"neg", "pos"}

@@ -1,0 +1,731 @@
+"""``textkit`` on the command line: a thin shell over the API (argument parsing and printing).
+
+::
+
+    textkit quickstart                                   # the README's tour, about a minute on 2 cores
+    textkit corpora                                      # registered corpora and where they were found
+    textkit preprocess train=a.csv test=b.csv --out prep # -> Parquet shards + pipeline.json + report.json
+    textkit train --corpus trec --model cnn --out runs/trec
+    textkit evaluate runs/trec --corpus trec --out runs/trec-eval
+    textkit predict runs/trec "How far is the moon ?"
+
+Every command has ``--help``. Bad input ends with one line on stderr,
+``textkit: error: <what, where, and the fix>``, exit status 2, and no output directory
+(outputs are built in a temporary sibling and renamed at the end; see
+``textkit.preprocess.atomic_directory``).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+MODELS = ("bow", "cnn", "rnn")  # textkit.models.MODELS, listed here so --help needs no torch
+TOKENIZERS = ("regex", "whitespace", "char", "spacy", "nltk-treebank", "nltk-tweet")
+FORMATS = ("label-text", "fasttext", "csv", "tsv", "jsonl", "parquet", "ptb-trees", "folders", "tar", "zip")
+SPLITS = ("train", "valid", "test")
+QUICKSTART_EPOCHS = 5
+MESSY_EXAMPLE = "<p>Sooooo... WHAT's the fee to call https://example.com from Paris &amp; Rome??? \U0001F600</p>"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line, like every other textkit error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"textkit: error: {message} (see '{self.prog} --help')\n")
+
+
+# ---------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="textkit", description="From messy text to a trained, evaluated PyTorch text classifier.")
+    parser.add_argument("--version", action="version", version=f"textkit {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser("quickstart", help="the tour: TREC -> clean -> tokenize -> Batch -> models -> CNN",
+                            description="Load the bundled TREC corpus, show one messy example cleaned and tokenized, "
+                                        "the Batch shapes, what bow/cnn/rnn do with them (shapes from a real forward "
+                                        "pass), then train a classifier and compare with Kim (2014).")
+    p.add_argument("--model", choices=MODELS, default="cnn", help="model to train (default: cnn)")
+    p.add_argument("--epochs", type=int, default=QUICKSTART_EPOCHS,
+                   help=f"training epochs (default: {QUICKSTART_EPOCHS}, about a minute on 2 CPU cores)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the valid split, initialisation and batch order")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
+    _progress_flag(p)
+    p.set_defaults(func=cmd_quickstart)
+
+    p = commands.add_parser("corpora", help="registered corpora and where each was found",
+                            description="List the registered corpora (textkit.corpora.list_corpora) and where "
+                                        "load_corpus finds each: $TEXTKIT_DATA/<name>/, the bundled copy, or the "
+                                        "Hugging Face hub (not checked: needs the network).")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=cmd_corpora)
+
+    p = commands.add_parser(
+        "preprocess", help="any corpus -> cleaned, tokenized, indexed Parquet/Arrow shards",
+        description="Clean, tokenize and index a corpus into shards per split (columns text, label, ids, length), "
+                    "plus pipeline.json (the fitted TextPipeline), report.json (counts, vocabulary, rejected rows) "
+                    "and rejected.jsonl. The vocabulary is fit on train only. Rows with no token after cleaning "
+                    "are rejected (listed, never dropped silently) unless --keep-empty. csv/tsv/jsonl/parquet/"
+                    "label-text/fasttext inputs are streamed in batches (bounded memory, except the token counter, "
+                    "which grows with the distinct train tokens). Output is built in DIR.tmp-XXXX and renamed to "
+                    "DIR at the end.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="a registered corpus name (alone), or files/folders/archives as [SPLIT=]PATH; without "
+                        "SPLIT= the split comes from the file name (train/dev/valid/test), else train")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (must not exist; see --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace DIR if it is earlier textkit output")
+    _file_flags(p)
+    _pipeline_flags(p)
+    p.add_argument("--keep-empty", action="store_true",
+                   help="keep rows with no tokens (length 0) instead of rejecting them")
+    p.add_argument("--output-format", choices=("parquet", "arrow"), default="parquet",
+                   help="shard files: parquet (default) or arrow (Arrow IPC stream, datasets.Dataset.from_file)")
+    p.add_argument("--shard-size", type=int, default=100_000, metavar="ROWS", help="rows per shard (default: 100000)")
+    p.add_argument("--num-proc", type=int, default=None, metavar="N", help="worker processes (default: every core)")
+    _progress_flag(p)
+    p.set_defaults(func=cmd_preprocess)
+
+    p = commands.add_parser(
+        "train", help="train a classifier; write metrics.json and the model",
+        description="Train a TextClassifier on a registered corpus (--corpus), on files (--train/--valid/--test) or "
+                    "on a preprocess output (--preprocessed), score it on the test data, and write DIR/metrics.json "
+                    "(accuracy, macro_f1, per-class scores, confusion matrix) and DIR/model/. --cv K runs K "
+                    "stratified folds over the non-test data (train plus valid) and reports mean and sd; the saved "
+                    "model is then trained on all of it.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus", metavar="NAME", help="a registered corpus (see 'textkit corpora')")
+    source.add_argument("--train", metavar="FILE", help="training file (with --format and column options)")
+    source.add_argument("--preprocessed", metavar="DIR",
+                        help="a 'textkit preprocess' output: its splits and pipeline.json (the vocabulary is refit "
+                             "on the training part, which gives preprocess's own when DIR has a valid split)")
+    p.add_argument("--valid", metavar="FILE", help="validation file for early stopping (default: 10%% of train)")
+    p.add_argument("--test", metavar="FILE", help="test file to score the model on")
+    _file_flags(p)
+    _pipeline_flags(p)
+    _model_flags(p)
+    p.add_argument("--cv", type=int, metavar="K", help="K-fold stratified cross-validation (K >= 2)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (must not exist; see --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace DIR if it is earlier textkit output")
+    _progress_flag(p)
+    p.set_defaults(func=cmd_train)
+
+    p = commands.add_parser(
+        "evaluate", help="score a saved model; per-class table, metrics.json, confusion-matrix PNG",
+        description="Score a saved model (a 'textkit train' output or a TextClassifier.save directory) on a corpus "
+                    "split or a test file: print a per-class table (precision, recall, F1, support) and, with "
+                    "--out, write DIR/metrics.json and DIR/confusion_matrix.png (needs matplotlib: "
+                    "pip install 'textkit[plot]').")
+    p.add_argument("model_dir", metavar="MODEL_DIR")
+    data = p.add_mutually_exclusive_group(required=True)
+    data.add_argument("--corpus", metavar="NAME", help="a registered corpus")
+    data.add_argument("--test", metavar="FILE", help="a labelled file (with --format and column options)")
+    p.add_argument("--split", choices=SPLITS, default="test", help="split of --corpus (default: test)")
+    _file_flags(p)
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
+    p.add_argument("--out", metavar="DIR", help="write metrics.json and confusion_matrix.png here")
+    p.add_argument("--overwrite", action="store_true", help="replace DIR if it is earlier textkit output")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = commands.add_parser(
+        "predict", help="label texts with a saved model (JSON lines out)",
+        description="Label texts given as arguments, in a file (one text per line; '-' for stdin) or piped on "
+                    "stdin. One JSON object per text: {\"text\", \"label\"}, with --proba also "
+                    "\"probabilities\": {label: p}.")
+    p.add_argument("model_dir", metavar="MODEL_DIR")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label")
+    p.add_argument("--file", metavar="FILE", help="one text per line ('-': stdin)")
+    p.add_argument("--encoding", default="utf-8", help="encoding of --file/stdin (default: utf-8)")
+    p.add_argument("--proba", action="store_true", help="print every class's probability")
+    p.add_argument("--batch-size", type=int, default=256, metavar="N", help="texts per batch (default: 256)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def _column(value: str) -> str | int:
+    return int(value) if value.isdigit() else value  # "2": the third column (0-based)
+
+
+def _file_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("file format (see textkit.corpora.load_corpus)")
+    g.add_argument("--format", choices=FORMATS, help="file format (default: from the file name)")
+    g.add_argument("--text-column", type=_column, action="append", metavar="C",
+                   help="text column name or 0-based index; repeat to join several (default: text)")
+    g.add_argument("--label-column", type=_column, metavar="C", help="label column name or index (default: label)")
+    g.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                   help="whether a csv/tsv's first row names the columns (default: yes when columns are named)")
+    g.add_argument("--encoding", help="text encoding (default: utf-8, or the corpus card's)")
+    g.add_argument("--errors", choices=("strict", "replace", "ignore"), help="undecodable bytes (default: strict)")
+
+
+def _pipeline_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("text pipeline (see textkit.TextPipeline)")
+    g.add_argument("--tokenizer", choices=TOKENIZERS, help="tokenizer (default: regex)")
+    g.add_argument("--max-length", type=int, metavar="N", help="cut texts to N ids (default: no limit)")
+    g.add_argument("--min-freq", type=int, metavar="N", help="keep tokens seen at least N times in train (default: 1)")
+    g.add_argument("--max-vocab-size", type=int, metavar="N", help="vocabulary size cap, PAD and UNK included")
+    g.add_argument("--ngram-range", type=int, nargs=2, metavar=("MIN", "MAX"), help="word n-grams (default: 1 1)")
+    g.add_argument("--ngram-buckets", type=int, metavar="N", help="hash n-grams (n >= 2) into N extra ids")
+
+
+def _model_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model and training (see textkit.TextClassifier, textkit.training.TrainConfig)")
+    g.add_argument("--model", choices=MODELS, default="cnn", help="model (default: cnn)")
+    g.add_argument("--epochs", type=int, help="epochs at most (default: 10; early stopping on valid)")
+    g.add_argument("--batch-size", type=int, help="texts per step (default: 50)")
+    g.add_argument("--lr", type=float, help="learning rate (default: the optimizer's usual one)")
+    g.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
+    g.add_argument("--seed", type=int, default=0, help="seed of splits, folds, initialisation and batch order")
+
+
+def _progress_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars on stderr (default: only on a terminal)")
+
+
+# ---------------------------------------------------------------- main
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``textkit`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and usage errors
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in metrics.json
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.func(args) or 0
+        except KeyboardInterrupt:
+            print("textkit: error: interrupted (no output was left behind)", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:  # `textkit predict ... | head`: the reader has seen enough
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            return 0
+        # Bad input, as the API reports it: CorpusError and json errors are ValueErrors,
+        # missing files and refused output directories OSErrors, unknown codecs LookupErrors.
+        # Anything else is a bug and keeps its traceback.
+        except (ValueError, TypeError, OSError, LookupError) as error:
+            print(f"textkit: error: {_one_line(error)}", file=sys.stderr)
+            return EXIT_USAGE
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) if str(error) else type(error).__name__
+    return text if not isinstance(error, OSError) or error.filename is None or str(error.filename) in text \
+        else f"{text}: {error.filename}"
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"textkit: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def _say(*parts: Any) -> None:
+    print(*parts, flush=True)
+
+
+# ---------------------------------------------------------------- shared pieces
+
+def _read_options(args: argparse.Namespace) -> dict[str, Any]:
+    """load_corpus keyword arguments for files, from the file-format flags."""
+    columns = args.text_column
+    return {"format": args.format, "text_column": columns[0] if columns and len(columns) == 1 else columns,
+            "label_column": args.label_column, "header": args.header, "encoding": args.encoding,
+            "errors": args.errors}
+
+
+def _pipeline_options(args: argparse.Namespace) -> dict[str, Any]:
+    options = {"tokenizer": args.tokenizer, "max_length": args.max_length, "min_freq": args.min_freq,
+               "max_vocab_size": args.max_vocab_size, "ngram_buckets": args.ngram_buckets,
+               "ngram_range": tuple(args.ngram_range) if args.ngram_range else None}
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _split_lists(dataset) -> tuple[list[str], list[str]]:
+    """A ``datasets.Dataset`` split -> (texts, label names)."""
+    names = dataset.features["label"].names
+    return list(dataset["text"]), [names[i] for i in dataset["label"]]
+
+
+def _check_corpus_flags(args: argparse.Namespace, name: str) -> None:
+    given = [flag for flag, value in (("--format", args.format), ("--text-column", args.text_column),
+                                      ("--label-column", args.label_column), ("--header", args.header))
+             if value is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)} apply to files, not to the registered corpus {name!r}, "
+                         f"which knows its own format")
+
+
+def _model_directory(path: str) -> Path:
+    """MODEL_DIR may be a 'textkit train' output (holding model/) or a saved classifier itself."""
+    directory = Path(path)
+    if not directory.exists():
+        raise FileNotFoundError(f"{directory}: no such directory (expected a 'textkit train' output or a "
+                                f"TextClassifier.save directory)")
+    if not (directory / "config.json").exists() and (directory / "model" / "config.json").exists():
+        return directory / "model"
+    return directory
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def _command_line(argv: Sequence[str]) -> str:
+    import shlex
+
+    return "textkit " + " ".join(map(shlex.quote, argv))
+
+
+# ---------------------------------------------------------------- quickstart
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    import torch
+
+    from . import TextClassifier, TextPipeline
+    from .corpora import get_card, load_corpus
+    from .models import MODELS as REGISTERED, build_model
+
+    started = time.perf_counter()
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+    card = get_card("trec")
+    corpus = load_corpus("trec", seed=args.seed)  # bundled with the package: no TEXTKIT_DATA, no network
+    (train_texts, train_labels), (valid_texts, valid_labels), (test_texts, test_labels) = (
+        _split_lists(corpus[s]) for s in SPLITS)
+    _say(f"1. data     load_corpus('trec'): {card.title}")
+    _say(f"           {corpus['train'].info.description}")
+    _say(f"           train {len(train_texts):,} / valid {len(valid_texts):,} (10% of train, stratified, seed "
+         f"{args.seed}) / test {len(test_texts):,}; classes {', '.join(corpus['train'].features['label'].names)}")
+    _say(f"           e.g. {train_labels[0]}: {train_texts[0]!r}")
+
+    pipe = TextPipeline().fit(train_texts)  # vocabulary from train only
+    _say("\n2. text     one messy string through the pipeline (stages 1-3)")
+    _say(f"           raw       {MESSY_EXAMPLE!r}")
+    _say(f"           clean     {pipe.cleaner(MESSY_EXAMPLE)!r}")
+    _say(f"           tokenize  {pipe.analyze(MESSY_EXAMPLE)}")
+    _say(f"           index     {pipe.encode([MESSY_EXAMPLE])[0]}   (vocabulary of {len(pipe.vocab):,} from "
+         f"train; 0 = <pad>, 1 = <unk>)")
+
+    batch = pipe.transform(train_texts[:4])
+    _say("\n3. pad      pipe.transform(4 train questions) -> Batch (stage 4)")
+    _say(f"           ids      {_shape(batch.ids)} {batch.ids.dtype}   row 0: {batch.ids[0].tolist()}")
+    _say(f"           lengths  {_shape(batch.lengths)} {batch.lengths.dtype}   {batch.lengths.tolist()}")
+
+    _say("\n4. models   what each model does with (ids, lengths): shapes from forward hooks on this batch")
+    torch.manual_seed(args.seed)
+    for name in MODELS:
+        model = build_model(name, vocab_size=pipe.num_embeddings, num_classes=len(card.classes)).eval()
+        doc = (REGISTERED[name].__doc__ or "").strip().splitlines()[0]
+        _say(f"   {name}  {type(model).__name__}: {doc}")
+        for line in _layer_shapes(model, batch):
+            _say(f"           {line}")
+
+    _say(f"\n5. train    TextClassifier({args.model!r}, epochs={args.epochs}, seed={args.seed}) on train, "
+         f"early stopping on valid, then evaluate on test")
+    clf = TextClassifier(args.model, epochs=args.epochs, seed=args.seed, device=args.device, progress=args.progress)
+    clf.fit(train_texts, train_labels, valid=(valid_texts, valid_labels))
+    for epoch in clf.history_:
+        _say(f"           epoch {epoch['epoch']}: train loss {epoch['train_loss']:.3f}, valid accuracy "
+             f"{epoch.get('valid_accuracy', float('nan')):.3f} ({epoch['seconds']:.1f} s)")
+    scores = clf.evaluate(test_texts, test_labels)
+    reference = card.references.get("CNN-rand")
+    _say(f"           test ({len(test_texts)} questions): accuracy {100 * scores['accuracy']:.1f}, "
+         f"macro-F1 {100 * scores['macro_f1']:.1f}")
+    if reference is not None:
+        _say(f"           published: CNN-rand accuracy {reference:.1f}, from {card.reference_source}")
+    _say(f"           reproduce: textkit quickstart --model {args.model} --epochs {args.epochs} --seed {args.seed}; "
+         f"longer runs: textkit train --corpus trec --epochs 10 --out runs/trec")
+    _say(f"\ndone in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def _shape(value: Any) -> str:
+    """A tensor, PackedSequence or tuple of them, as its shapes."""
+    import torch
+    from torch.nn.utils.rnn import PackedSequence
+
+    if isinstance(value, PackedSequence):
+        return f"packed{tuple(value.data.shape)}"
+    if isinstance(value, torch.Tensor):
+        return str(tuple(value.shape))
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_shape(v) for v in value) + ")"
+    return type(value).__name__
+
+
+def _layer_shapes(model, batch) -> list[str]:
+    """Run ``model`` on ``batch`` with a forward hook on every leaf layer; one line per call."""
+    import torch
+    from torch import nn
+
+    quiet = (nn.Dropout, nn.ReLU, nn.Identity, nn.Tanh)
+    lines: list[str] = []
+    hooks = []
+    for name, module in model.named_modules():
+        if list(module.children()) or isinstance(module, quiet):
+            continue
+
+        def hook(module, inputs, output, name=name):
+            inputs = inputs[0] if len(inputs) == 1 else inputs
+            lines.append(f"{name:<17} {type(module).__name__:<13} {_shape(inputs)} -> {_shape(output)}")
+
+        hooks.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            logits = model(batch.ids, batch.lengths)
+    finally:
+        for handle in hooks:
+            handle.remove()
+    lines.append(f"{'= logits':<31} {_shape(logits)}")
+    return lines
+
+
+# ---------------------------------------------------------------- corpora
+
+def cmd_corpora(args: argparse.Namespace) -> int:
+    from .corpora import DATA_ENV, list_corpora
+
+    entries = list_corpora()
+    if args.json:
+        _say(json.dumps(entries, ensure_ascii=False, indent=1))
+        return 0
+    rows = [("NAME", "CLASSES", "FOUND", "WHERE")]
+    for e in entries:
+        where = e["location"] or "-"
+        if e["found"] == "hub":
+            where += "  (hub: not checked, needs the network)"
+        if e["missing_files"]:
+            where += f"  (lacks {', '.join(e['missing_files'])}: load the other splits with split=)"
+        rows.append((e["name"], str(e["classes"]), e["found"], where))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for row in rows:
+        _say("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
+    root = os.environ.get(DATA_ENV)
+    _say(f"\n${DATA_ENV} = {root}" if root else
+         f"\n${DATA_ENV} is not set: set it to a folder holding <name>/ folders to use local copies")
+    return 0
+
+
+# ---------------------------------------------------------------- preprocess
+
+def cmd_preprocess(args: argparse.Namespace) -> int:
+    from .preprocess import preprocess
+
+    report = preprocess(
+        args.inputs, args.out, **_read_options(args), pipeline=_pipeline_options(args), keep_empty=args.keep_empty,
+        shard_size=args.shard_size, output_format=args.output_format, num_proc=args.num_proc,
+        overwrite=args.overwrite, progress=args.progress)
+    _say(f"{'split':<6} {'read':>9} {'written':>9} {'rejected':>9} {'tokens':>11} {'unk':>6}  shards")
+    for split, s in report["splits"].items():
+        unk = f"{100 * s['unk_tokens'] / s['tokens']:.1f}%" if s["tokens"] else "-"
+        _say(f"{split:<6} {s['rows_read']:>9,} {s['rows_written']:>9,} {s['rows_rejected']:>9,} {s['tokens']:>11,} "
+             f"{unk:>6}  {len(s['shards'])}")
+    _say(f"vocabulary {report['vocab_size']:,} (fit on {report['vocab_fit_on']}); labels {', '.join(report['labels'])}")
+    rejected = report["rejected"]
+    if rejected["count"]:
+        _say(f"rejected {rejected['count']:,} rows ({'; '.join(f'{n:,} {r}' for r, n in rejected['by_reason'].items())}): "
+             f"see {Path(args.out) / rejected['file']}")
+    _say(f"wrote {args.out}/ ({report['seconds']:.1f} s, {report['num_proc']} processes)")
+    return 0
+
+
+# ---------------------------------------------------------------- train
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .preprocess import atomic_directory, check_output_directory
+
+    check_output_directory(Path(args.out), overwrite=args.overwrite)  # before any training
+    if args.cv is not None and args.cv < 2:
+        raise ValueError(f"--cv must be an int >= 2 (folds), got {args.cv}")
+    train_options = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                                       "device": args.device, "seed": args.seed, "progress": args.progress}.items()
+                     if v is not None}
+    _new_classifier(args, _pipeline_options(args), train_options)  # bad options fail now, not after loading
+    data, pipeline, description = _training_data(args)
+    if "test" not in data and args.cv is None:
+        fix = ("pass --cv K to cross-validate (its protocol: " + _protocol(args.corpus) + ")" if args.corpus else
+               "preprocess a test file too (test=PATH), or pass --cv K" if args.preprocessed else
+               "pass --test FILE, or --cv K to cross-validate")
+        raise ValueError(f"no test data in {description}: {fix}")
+    sizes = ", ".join(f"{split} {len(texts):,}" for split, (texts, _) in data.items())
+    _say(f"data: {description} ({sizes}; {len(set(data['train'][1]))} classes)")
+    started = time.perf_counter()
+    with atomic_directory(args.out, overwrite=args.overwrite) as tmp:
+        cv = _cross_validate(args, data, pipeline, train_options) if args.cv else None
+        clf = _new_classifier(args, pipeline, train_options)
+        if args.cv:  # the final model learns from all the non-test data the folds saw
+            texts, labels = _non_test(data)
+            clf.fit(texts, labels)
+        else:
+            valid = data.get("valid")
+            clf.fit(*data["train"], valid=valid)
+        metrics: dict[str, Any] = {}
+        if "test" in data:
+            metrics.update(clf.evaluate(*data["test"]))
+            metrics["evaluated_on"] = f"test ({len(data['test'][0])} texts)"
+        else:
+            metrics.update({"accuracy": cv["accuracy"]["mean"], "macro_f1": cv["macro_f1"]["mean"],
+                            "evaluated_on": f"{args.cv}-fold cross-validation (mean over folds)"})
+        if cv:
+            metrics["cv"] = cv
+        metrics.update({"data": description, "sizes": {s: len(t) for s, (t, _) in data.items()},
+                        "model": args.model, "train_options": train_options, "seed": args.seed,
+                        "history": clf.history_, "command": _command_line(args.argv),
+                        "textkit_version": __version__, "seconds": round(time.perf_counter() - started, 1)})
+        clf.save(tmp / "model")
+        _write_json(tmp / "metrics.json", metrics)
+    if "test" in data:
+        _say(f"test: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
+             f"({len(data['test'][0]):,} texts)")
+    if cv:
+        _say(f"cv ({cv['folds']} folds): accuracy {cv['accuracy']['mean']:.4f} ± {cv['accuracy']['sd']:.4f}, "
+             f"macro-F1 {cv['macro_f1']['mean']:.4f} ± {cv['macro_f1']['sd']:.4f} (mean ± sd)")
+    _say(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'model'}/ "
+         f"({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+def _protocol(corpus: str) -> str:
+    from .corpora import get_card
+
+    return get_card(corpus).protocol
+
+
+def _training_data(args: argparse.Namespace):
+    """-> ({split: (texts, labels)}, pipeline (TextPipeline or options dict), description)."""
+    from .corpora import load_corpus
+
+    if args.preprocessed:
+        from .preprocess import load_preprocessed
+
+        given = [flag for flag, value in (("--valid", args.valid), ("--test", args.test), ("--format", args.format),
+                                          ("--text-column", args.text_column), ("--label-column", args.label_column),
+                                          ("--encoding", args.encoding), ("--header", args.header),
+                                          ("--errors", args.errors)) if value is not None]
+        given += [f"--{k.replace('_', '-')}" for k in _pipeline_options(args)]
+        if given:
+            raise ValueError(f"{', '.join(given)} cannot be used with --preprocessed: its splits and "
+                             f"pipeline.json hold the data and the pipeline options")
+        report, pipeline, splits = load_preprocessed(args.preprocessed)
+        if "train" not in splits:
+            raise ValueError(f"{args.preprocessed} has no train split (it has {', '.join(splits)})")
+        return splits, pipeline, f"preprocessed {args.preprocessed}"
+    if args.corpus:
+        _check_corpus_flags(args, args.corpus)
+        if args.valid or args.test:
+            raise ValueError("--valid and --test go with --train files, not with --corpus")
+        # under --cv the folds take the place of a held-out valid split
+        corpus = load_corpus(args.corpus, encoding=args.encoding, errors=args.errors, seed=args.seed,
+                             valid_fraction=0 if args.cv else None)
+        description = f"corpus {args.corpus!r}"
+    else:
+        files = {"train": args.train, "valid": args.valid, "test": args.test}
+        corpus = load_corpus({k: v for k, v in files.items() if v}, valid_fraction=0, seed=args.seed,
+                             **_read_options(args))
+        description = f"files {', '.join(f'{k}={v}' for k, v in files.items() if v)}"
+    data = {split: _split_lists(corpus[split]) for split in SPLITS if split in corpus}
+    return data, _pipeline_options(args), description
+
+
+def _non_test(data: dict) -> tuple[list[str], list[str]]:
+    texts = [t for split in ("train", "valid") if split in data for t in data[split][0]]
+    labels = [y for split in ("train", "valid") if split in data for y in data[split][1]]
+    return texts, labels
+
+
+def _new_classifier(args: argparse.Namespace, pipeline, train_options: dict):
+    from . import TextClassifier
+
+    return TextClassifier(args.model, pipeline=pipeline or None, **train_options)
+
+
+def _cross_validate(args: argparse.Namespace, data: dict, pipeline, train_options: dict) -> dict:
+    """Stratified K folds (textkit.corpora.kfold, seeded) over train + valid; mean and sd."""
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    from .corpora import kfold
+
+    texts, labels = _non_test(data)
+    names = sorted(set(labels))
+    index = {name: i for i, name in enumerate(names)}
+    dataset = Dataset.from_dict({"text": texts, "label": [index[y] for y in labels]},
+                                features=Features({"text": Value("string"), "label": ClassLabel(names=names)}))
+    folds = kfold(dataset, args.cv, seed=args.seed)
+    scores: dict[str, list[float]] = {"accuracy": [], "macro_f1": []}
+    for i, (train_part, test_part) in enumerate(folds, 1):
+        clf = _new_classifier(args, pipeline, train_options).fit(*_split_lists(train_part))
+        result = clf.evaluate(*_split_lists(test_part))
+        for key in scores:
+            scores[key].append(result[key])
+        _say(f"fold {i}/{args.cv}: accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f} "
+             f"(train {len(train_part):,}, test {len(test_part):,})")
+    return {"folds": args.cv, "seed": args.seed,
+            **{key: {"mean": statistics.fmean(values), "sd": statistics.stdev(values), "per_fold": values}
+               for key, values in scores.items()},
+            "sd_note": "sample standard deviation over folds (n - 1)"}
+
+
+# ---------------------------------------------------------------- evaluate
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import TextClassifier
+    from .corpora import load_corpus
+    from .preprocess import atomic_directory, check_output_directory
+
+    if args.out:
+        check_output_directory(Path(args.out), overwrite=args.overwrite)
+    model_dir = _model_directory(args.model_dir)
+    if args.corpus:
+        _check_corpus_flags(args, args.corpus)
+        corpus = load_corpus(args.corpus, split=args.split, encoding=args.encoding, errors=args.errors)
+        texts, labels = _split_lists(corpus[args.split])
+        source = f"corpus {args.corpus!r} [{args.split}]"
+    else:
+        if args.split != "test":
+            raise ValueError("--split goes with --corpus; --test FILE is scored as a whole")
+        corpus = load_corpus({"test": args.test}, **_read_options(args))
+        texts, labels = _split_lists(corpus["test"])
+        source = f"file {args.test}"
+    clf = TextClassifier.load(model_dir, device=args.device)
+    metrics = clf.evaluate(texts, labels)
+    _print_report(metrics, source, len(texts))
+    if not args.out:
+        _say("(pass --out DIR to write metrics.json and confusion_matrix.png)")
+        return 0
+    metrics.update({"model_dir": str(model_dir), "data": source, "textkit_version": __version__})
+    with atomic_directory(args.out, overwrite=args.overwrite) as tmp:
+        _write_json(tmp / "metrics.json", metrics)
+        plotted = _plot_confusion(metrics, tmp / "confusion_matrix.png", f"{source}: accuracy "
+                                  f"{metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}")
+    _say(f"wrote {Path(args.out) / 'metrics.json'}" + (f" and {Path(args.out) / 'confusion_matrix.png'}"
+                                                        if plotted else ""))
+    return 0
+
+
+def _print_report(metrics: dict, source: str, n: int) -> None:
+    per_class, labels = metrics["per_class"], [str(label) for label in metrics["labels"]]
+    width = max(12, *(len(label) for label in labels))
+    _say(f"{source}: {n:,} texts")
+    _say(f"{'class':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>9}")
+    for i, label in enumerate(labels):
+        _say(f"{label:<{width}} {per_class['precision'][i]:>9.4f} {per_class['recall'][i]:>9.4f} "
+             f"{per_class['f1'][i]:>9.4f} {per_class['support'][i]:>9,}")
+    total = sum(per_class["support"])
+    macro = [statistics.fmean(per_class[k]) for k in ("precision", "recall")]
+    _say(f"{'macro avg':<{width}} {macro[0]:>9.4f} {macro[1]:>9.4f} {metrics['macro_f1']:>9.4f} {total:>9,}")
+    _say(f"{'weighted f1':<{width}} {'':>9} {'':>9} {metrics['weighted_f1']:>9.4f} {total:>9,}")
+    _say(f"{'accuracy':<{width}} {'':>9} {'':>9} {metrics['accuracy']:>9.4f} {total:>9,}")
+
+
+def _plot_confusion(metrics: dict, path: Path, title: str) -> bool:
+    """Write the confusion matrix as a PNG (matplotlib's Agg canvas, no pyplot state); False if
+    matplotlib is missing (an optional extra), after saying how to install it."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        print("textkit: warning: matplotlib is not installed, so no confusion_matrix.png was written (metrics.json "
+              "was); install it with: pip install 'textkit[plot]'  (or: pip install matplotlib)", file=sys.stderr)
+        return False
+    matrix = metrics.get("confusion_matrix")
+    if matrix is None:  # multi-label reports have none
+        return False
+    labels = [str(label) for label in metrics["labels"]]
+    size = max(4.0, 0.5 * len(labels) + 2)
+    figure = Figure(figsize=(size + 1, size))
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    image = ax.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    peak = max((max(row) for row in matrix), default=0)
+    if len(labels) <= 25:  # counts stay readable
+        for i, row in enumerate(matrix):
+            for j, count in enumerate(row):
+                ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                        color="white" if peak and count > peak / 2 else "black")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    return True
+
+
+# ---------------------------------------------------------------- predict
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from itertools import chain, islice
+
+    from . import TextClassifier
+
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    sources = [iter(args.texts)]
+    if args.file:
+        sources.append(_lines(args.file, args.encoding))
+    elif not args.texts:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise ValueError("no texts: pass them as arguments, with --file FILE, or on stdin (echo 'a text' | "
+                             "textkit predict MODEL_DIR)")
+        sources.append(_lines("-", args.encoding))
+    clf = TextClassifier.load(_model_directory(args.model_dir), device=args.device)
+    classes = [str(c) for c in clf.classes_]
+    texts = chain.from_iterable(sources)
+    while True:  # batch by batch: a large file never sits in memory whole
+        batch = list(islice(texts, args.batch_size))
+        if not batch:
+            return 0
+        probs = clf.predict_proba(batch)
+        # single-label: the argmax of these probabilities is what clf.predict returns
+        labels = clf.predict(batch) if clf.multi_label else [clf.classes_[i] for i in probs.argmax(axis=1)]
+        for text, label, row in zip(batch, labels, probs):
+            record = {"text": text, "label": label}
+            if args.proba:
+                record["probabilities"] = {c: round(float(p), 6) for c, p in zip(classes, row)}
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
+def _lines(path: str, encoding: str):
+    """One text per line of ``path`` ('-': stdin), line breaks removed, read lazily.
+
+    The file is checked now (before the model loads); its lines are read as they are needed.
+    """
+    import codecs
+
+    codecs.lookup(encoding)  # LookupError (exit 2) for an unknown --encoding, now
+    if path != "-" and not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file (working directory: {Path.cwd()})")
+
+    def read():
+        if path == "-":
+            stream = sys.stdin
+            if hasattr(stream, "reconfigure"):
+                stream.reconfigure(encoding=encoding)
+            yield from (line.rstrip("\r\n") for line in stream)
+            return
+        with open(path, encoding=encoding, newline="\n") as stream:  # split on \n only
+            yield from (line.rstrip("\r\n") for line in stream)
+
+    return read()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
