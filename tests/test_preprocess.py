@@ -26,7 +26,6 @@ from textkit.preprocess import (
     preprocess,
     resolve_inputs,
 )
-from textkit.formats import ReadOptions
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared corpora not found at {SHARED}")
@@ -206,10 +205,10 @@ def test_split_from_prefix_or_file_name(tmp_path):
     a = write(tmp_path / "stsa.binary.dev", "1 good\n0 bad\n")
     b = write(tmp_path / "reviews.all", "1 good\n")
     c = write(tmp_path / "held.all", "0 bad\n")
-    sources = resolve_inputs([str(a), str(b), f"test={c}"], format="label-text", options=ReadOptions())
+    sources = resolve_inputs([str(a), str(b), f"test={c}"], format="label-text")
     assert [(s.split, s.name) for s in sources] == [("valid", str(a)), ("train", str(b)), ("test", str(c))]
     with pytest.raises(CorpusError, match=r"unknown split 'tset'.*train=, valid="):
-        resolve_inputs([f"tset={c}"], options=ReadOptions())
+        resolve_inputs([f"tset={c}"])
 
 
 def test_several_files_of_one_split_are_read_in_order(tmp_path):

@@ -184,15 +184,20 @@ class Source:
 _SPLIT_PREFIX = re.compile(r"^([A-Za-z]+)=(.+)$")
 
 
-def resolve_inputs(inputs: Sequence[str], *, format: str | None = None, options: ReadOptions) -> list[Source]:
+def resolve_inputs(inputs: Sequence[str], *, format: str | None = None, encoding: str | None = None,
+                   errors: str | None = None, text_column=None, label_column=None,
+                   header: bool | None = None) -> list[Source]:
     """``INPUT...`` -> sources per split.
 
     Each input is a registered corpus name (alone: it brings its own splits), or
     ``[SPLIT=]PATH``. Without ``SPLIT=`` a file's split is read from its name (a ``train``,
     ``dev``/``valid``/``validation``, or ``test`` part, as in ``stsa.binary.dev``), else
     ``train``; a folder or archive may hold its own ``train/``, ``test/``... folders.
-    Several files of one split are read one after the other.
+    Several files of one split are read one after the other. The options are
+    ``load_corpus``'s; ``encoding``/``errors`` default to utf-8/strict, or a corpus card's own.
     """
+    options = ReadOptions(encoding=encoding or "utf-8", errors=errors or "strict", text_column=text_column,
+                          label_column=label_column, header=header)
     if not inputs:
         raise CorpusError("no input given: pass a registered corpus name or one or more files")
     sources: list[Source] = []
@@ -207,7 +212,7 @@ def resolve_inputs(inputs: Sequence[str], *, format: str | None = None, options:
             if format is not None or given:
                 raise CorpusError(f"--format, --text-column, --label-column and --header apply to files, "
                                   f"not to the registered corpus {item!r}, which knows its own format")
-            return _corpus_sources(item, options)
+            return _corpus_sources(item, encoding, errors)
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file or directory (working directory: {Path.cwd()})")
@@ -261,9 +266,8 @@ def _check_format_options(path: Path, fmt: str, options: ReadOptions) -> None:
                               f"it is for {', '.join(allowed)}")
 
 
-def _corpus_sources(name: str, options: ReadOptions) -> list[Source]:
-    corpus = load_corpus(name, encoding=_given_encoding(options), errors=_given_errors(options),
-                         valid_fraction=0)  # the splits as published; no valid carved here
+def _corpus_sources(name: str, encoding: str | None, errors: str | None) -> list[Source]:
+    corpus = load_corpus(name, encoding=encoding, errors=errors, valid_fraction=0)  # the published splits
     return [_dataset_source(split, f"{get_card(name).name}[{split}]", "corpus", ds) for split, ds in corpus.items()]
 
 
@@ -280,14 +284,6 @@ def _loaded_sources(path: Path, fmt: str, split: str | None, options: ReadOption
                 corpus = {guessed: corpus["train"]}
     return [_dataset_source(s, f"{path}[{s}]" if len(corpus) > 1 else str(path), fmt, ds)
             for s, ds in corpus.items()]
-
-
-def _given_encoding(options: ReadOptions) -> str | None:
-    return None if options.encoding == "utf-8" else options.encoding  # utf-8: the card's own default
-
-
-def _given_errors(options: ReadOptions) -> str | None:
-    return None if options.errors == "strict" else options.errors
 
 
 def _dataset_source(split: str, name: str, fmt: str, dataset) -> Source:
@@ -704,9 +700,8 @@ def preprocess(
     pipeline.to_dict()  # refuses a custom tokenizer now, before any work
     out = Path(out)
     check_output_directory(out, overwrite=overwrite)  # before reading gigabytes
-    options = ReadOptions(encoding=encoding or "utf-8", errors=errors or "strict", text_column=text_column,
-                          label_column=label_column, header=header)
-    sources = resolve_inputs(inputs, format=format, options=options)
+    sources = resolve_inputs(inputs, format=format, encoding=encoding, errors=errors, text_column=text_column,
+                             label_column=label_column, header=header)
     by_split = {s: [src for src in sources if src.split == s] for s in SPLITS}
     by_split = {s: srcs for s, srcs in by_split.items() if srcs}
     if "train" not in by_split:
@@ -846,7 +841,7 @@ class _Rejected:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.file = open(path, "w", encoding="utf-8")
+        self.file = open(path, "w", encoding="utf-8", errors="backslashreplace")  # lone surrogates
         self.by_reason: Counter = Counter()
         self.by_split: Counter = Counter()
         self.examples: list[dict] = []
@@ -869,7 +864,7 @@ class _Rejected:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8", errors="backslashreplace")
 
 
 # ---------------------------------------------------------------- reading it back
