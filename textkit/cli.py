@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"training epochs (default: {QUICKSTART_EPOCHS}, about a minute on 2 CPU cores)")
     p.add_argument("--seed", type=int, default=0, help="seed of the valid split, initialisation and batch order")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="torch CPU threads (default: 1, so the run stays about a minute even when other "
+                        "processes share the cores: several threads then slow down many times over)")
     _progress_flag(p)
     p.set_defaults(func=cmd_quickstart)
 
@@ -134,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=SPLITS, default="test", help="split of --corpus (default: test)")
     _file_flags(p)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
+    _threads_flag(p)
     p.add_argument("--out", metavar="DIR", help="write metrics.json and confusion_matrix.png here")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it is earlier textkit output")
     p.set_defaults(func=cmd_evaluate)
@@ -150,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proba", action="store_true", help="print every class's probability")
     p.add_argument("--batch-size", type=int, default=256, metavar="N", help="texts per batch (default: 256)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
+    _threads_flag(p)
     p.set_defaults(func=cmd_predict)
     return parser
 
@@ -187,7 +192,14 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, help="texts per step (default: 50)")
     g.add_argument("--lr", type=float, help="learning rate (default: the optimizer's usual one)")
     g.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
+    _threads_flag(g)
     g.add_argument("--seed", type=int, default=0, help="seed of splits, folds, initialisation and batch order")
+
+
+def _threads_flag(p) -> None:
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="torch CPU threads (default: torch's choice, one per core); 1 is often much faster "
+                        "when other processes share the cores")
 
 
 def _progress_flag(p: argparse.ArgumentParser) -> None:
@@ -205,7 +217,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version and usage errors
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in metrics.json
-    with warnings.catch_warnings():
+    if getattr(args, "threads", None) is not None and args.threads < 1:
+        print(f"textkit: error: --threads must be >= 1, got {args.threads} (see 'textkit {args.command} --help')",
+              file=sys.stderr)
+        return EXIT_USAGE
+    with warnings.catch_warnings(), _torch_threads(getattr(args, "threads", None)):
         warnings.showwarning = _show_warning
         try:
             return args.func(args) or 0
@@ -222,6 +238,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ValueError, TypeError, OSError, LookupError) as error:
             print(f"textkit: error: {_one_line(error)}", file=sys.stderr)
             return EXIT_USAGE
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None):
+    """``torch.set_num_threads(threads)`` for one command, restored after (main() may run in-process)."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _one_line(error: BaseException) -> str:
@@ -336,7 +368,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
             _say(f"           {line}")
 
     _say(f"\n5. train    TextClassifier({args.model!r}, epochs={args.epochs}, seed={args.seed}) on train, "
-         f"early stopping on valid, then evaluate on test")
+         f"early stopping on valid, then evaluate on test ({torch.get_num_threads()} CPU thread(s), --threads)")
     clf = TextClassifier(args.model, epochs=args.epochs, seed=args.seed, device=args.device, progress=args.progress)
     clf.fit(train_texts, train_labels, valid=(valid_texts, valid_labels))
     for epoch in clf.history_:
@@ -348,7 +380,8 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
          f"macro-F1 {100 * scores['macro_f1']:.1f}")
     if reference is not None:
         _say(f"           published: CNN-rand accuracy {reference:.1f}, from {card.reference_source}")
-    _say(f"           reproduce: textkit quickstart --model {args.model} --epochs {args.epochs} --seed {args.seed}; "
+    _say(f"           reproduce: textkit quickstart --model {args.model} --epochs {args.epochs} --seed {args.seed} "
+         f"--threads {args.threads}; "
          f"longer runs: textkit train --corpus trec --epochs 10 --out runs/trec")
     _say(f"\ndone in {time.perf_counter() - started:.0f} s")
     return 0
