@@ -81,6 +81,15 @@ def test_vocabulary_is_fitted_on_training_texts_only():
     assert clf.history_[-1]["valid_accuracy"] in (0.0, 1.0)  # the valid set was used for validation
 
 
+def test_a_given_pipeline_is_copied_not_fitted_in_place_and_out_dir_gets_the_history(tmp_path):
+    template = TextPipeline(max_length=30)
+    clf = quick("cnn", epochs=2, pipeline=template, out_dir=tmp_path).fit(TEXTS, LABELS)
+    assert template.vocab is None and clf.pipeline_.vocab is not None
+    assert clf.pipeline_.min_length == clf.model_.min_length == 5  # batches as wide as the widest kernel
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 2
+    assert (tmp_path / "checkpoint.pt").exists()
+
+
 def test_validation_split_is_seeded_and_stratified():
     texts = [f"text {i}" for i in range(100)]
     labels = ["a"] * 70 + ["b"] * 30
