@@ -94,7 +94,8 @@ def test_usage_error_is_one_line(capsys):
 def test_corpora_table_and_json(shared, capsys):
     assert main(["corpora"]) == 0
     out = capsys.readouterr().out
-    rows = {line.split()[0]: line.split()[2] for line in out.splitlines()[1:] if line.strip() and not line.startswith("$")}
+    table = [line.split() for line in out.splitlines()[1:] if line.strip() and not line.startswith("$")]
+    rows = {cells[0]: cells[2] for cells in table}
     assert rows["trec"] == rows["mr"] == "TEXTKIT_DATA" and rows["cr"] == "missing"
     assert f"$TEXTKIT_DATA = {SHARED}" in out
     assert main(["corpora", "--json"]) == 0
@@ -277,7 +278,8 @@ def test_predict_from_arguments_file_and_stdin(trained, tmp_path, monkeypatch, c
     got = predictions(capsys)
     assert [r["text"] for r in got] == ["great fun", "", "terrible"]  # one output line per input line
     for r in got:
-        assert set(r["probabilities"]) == {"neg", "pos"} and sum(r["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+        assert set(r["probabilities"]) == {"neg", "pos"}
+        assert sum(r["probabilities"].values()) == pytest.approx(1, abs=1e-5)
         assert r["label"] == max(r["probabilities"], key=r["probabilities"].get)
 
     monkeypatch.setattr(sys, "stdin", io.StringIO("loved it\nhated it\n"))
@@ -295,20 +297,21 @@ def test_predict_errors(trained, tmp_path, capsys):
 # ---------------------------------------------------------------- bad input: exit 2, one line, nothing written
 
 BAD_INPUTS = {
-    # name: (file name, content, extra flags, what the message must name)
-    "missing file": (None, None, [], r"nope\.csv: no such file or directory"),
-    "unknown format": ("data.xml", "<x/>", [], r"data\.xml: cannot tell the format from the name"),
-    "missing column": ("data.csv", "label,body\npos,fine\n", [], r"data\.csv: no column 'text'; the columns are 'label', 'body'"),
-    "empty label": ("data.csv", "label,text\npos,fine\n,what label\n", [], r"data\.csv, row 2 \(line 3\): empty label"),
-    "line without label": ("data.all", "pos fine\nnolabel\n", [], r"data\.all, line 2: expected '<label> <text>'"),
-    "jsonl missing column": ("data.jsonl", '{"label": "a", "text": "x"}\n{"label": "b"}\n', [],
+    # name: (file name, content, what the message must name)
+    "missing file": (None, None, r"nope\.csv: no such file or directory"),
+    "unknown format": ("data.xml", "<x/>", r"data\.xml: cannot tell the format from the name"),
+    "missing column": ("data.csv", "label,body\npos,fine\n",
+                       r"data\.csv: no column 'text'; the columns are 'label', 'body'"),
+    "empty label": ("data.csv", "label,text\npos,fine\n,what label\n", r"data\.csv, row 2 \(line 3\): empty label"),
+    "line without label": ("data.all", "pos fine\nnolabel\n", r"data\.all, line 2: expected '<label> <text>'"),
+    "jsonl missing column": ("data.jsonl", '{"label": "a", "text": "x"}\n{"label": "b"}\n',
                              r"data\.jsonl, line 2: no column 'text'"),
-    "unknown corpus": (None, "trecc", [], r"unknown corpus 'trecc'.*did you mean 'trec'"),
+    "unknown corpus": (None, "trecc", r"unknown corpus 'trecc'.*did you mean 'trec'"),
 }
 
 
 def bad_input(tmp_path, case) -> str:
-    name, content, _, _ = BAD_INPUTS[case]
+    name, content, _ = BAD_INPUTS[case]
     if case == "missing file":
         return str(tmp_path / "nope.csv")
     if case == "unknown corpus":
@@ -333,7 +336,7 @@ def test_bad_input_exits_2_with_one_line_and_no_output(command, case, tmp_path, 
     else:
         argv = ["train", "--train", source, "--test", source, "--model", "bow", "--out", str(out)]
     assert main(argv) == 2
-    assert re.search(BAD_INPUTS[case][3], error_line(capsys))
+    assert re.search(BAD_INPUTS[case][2], error_line(capsys))
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out")) == []
 
 

@@ -471,8 +471,8 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     _say(f"vocabulary {report['vocab_size']:,} (fit on {report['vocab_fit_on']}); labels {', '.join(report['labels'])}")
     rejected = report["rejected"]
     if rejected["count"]:
-        _say(f"rejected {rejected['count']:,} rows ({'; '.join(f'{n:,} {r}' for r, n in rejected['by_reason'].items())}): "
-             f"see {Path(args.out) / rejected['file']}")
+        reasons = "; ".join(f"{n:,} {reason}" for reason, n in rejected["by_reason"].items())
+        _say(f"rejected {rejected['count']:,} rows ({reasons}): see {Path(args.out) / rejected['file']}")
     _say(f"wrote {args.out}/ ({report['seconds']:.1f} s, {report['num_proc']} processes)")
     return 0
 

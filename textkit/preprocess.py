@@ -694,7 +694,8 @@ def preprocess(
     if pipeline is None or isinstance(pipeline, dict):
         pipeline = TextPipeline(**{**(pipeline or {}), "num_proc": 1})
     elif not isinstance(pipeline, TextPipeline):
-        raise TypeError(f"pipeline must be a TextPipeline, a dict of its options or None, got {type(pipeline).__name__}")
+        raise TypeError(f"pipeline must be a TextPipeline, a dict of its options or None, "
+                        f"got {type(pipeline).__name__}")
     else:
         pipeline.num_proc = 1  # parallelism is ours: one batch per worker
     pipeline.to_dict()  # refuses a custom tokenizer now, before any work
@@ -744,7 +745,8 @@ def preprocess(
             "rejected": rejected.summary(),
             "rules": {
                 "empty": ("rows with no tokens after cleaning and tokenizing are "
-                          + ("kept with length 0 (keep_empty)" if keep_empty else f"rejected: listed in {REJECTED_FILE}")),
+                          + ("kept with length 0 (keep_empty)" if keep_empty
+                             else f"rejected: listed in {REJECTED_FILE}")),
                 "max_length": (f"ids cut to {pipeline.max_length} ({pipeline.truncation}-truncation); "
                                f"'length' is the stored length") if pipeline.max_length else "no limit",
                 "labels": "ClassLabel ids into 'labels'",
@@ -869,7 +871,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 # ---------------------------------------------------------------- reading it back
 
-def load_preprocessed(directory: str | os.PathLike) -> tuple[dict, TextPipeline, dict[str, tuple[list[str], list[str]]]]:
+def load_preprocessed(directory: str | os.PathLike) -> tuple[dict, TextPipeline, dict[str, tuple[list, list]]]:
     """A ``preprocess`` output -> ``(report, pipeline, {split: (texts, label names)})``.
 
     Reads the shards' ``text`` and ``label`` columns (whole: training needs them in memory).
@@ -899,7 +901,8 @@ def load_preprocessed(directory: str | os.PathLike) -> tuple[dict, TextPipeline,
         for shard in info["shards"]:
             path = directory / shard
             if not path.exists():
-                raise FileNotFoundError(f"{path} is listed in {report_path} but does not exist; the directory is damaged")
+                raise FileNotFoundError(f"{path} is listed in {report_path} but does not exist; "
+                                        f"the directory is damaged")
             if path.suffix == ".arrow":
                 with pa.memory_map(str(path)) as source:
                     table = pa.ipc.open_stream(source).read_all().select(["text", "label"])
