@@ -39,6 +39,7 @@ from .pipeline import TextPipeline, check_texts
 from .training import (
     TrainConfig,
     TrainResult,
+    _is_number,
     atomic_write,
     predict_logits,
     resolve_device,
@@ -367,10 +368,6 @@ class TextClassifier:
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return torch.sigmoid(torch.from_numpy(logits)).numpy()
 
