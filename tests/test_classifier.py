@@ -40,8 +40,18 @@ def read_trec(name: str) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: as fast as two for these small models on an idle 2-core machine, and
+    it does not collapse when other processes share the cores (two spinning threads: 4-5x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
-def fitted() -> TextClassifier:
+def fitted(one_thread) -> TextClassifier:
     return quick("bow", epochs=15).fit(TEXTS, LABELS)
 
 
@@ -206,17 +216,7 @@ def test_constructor_errors_name_the_argument():
 
 
 # -- a published number, reproduced ------------------------------------------------------------------
-@pytest.fixture
-def one_thread():
-    """One torch thread: as fast as two for this small CNN on an idle 2-core machine, and it
-    does not collapse when other processes share the cores (two spinning threads did, 5x)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def test_cnn_reaches_88_percent_on_trec(one_thread):
+def test_cnn_reaches_88_percent_on_trec():
     """Kim's CNN-rand on TREC (Kim 2014 reports 91.2%): train on TREC train with early stopping
     on a seeded 10% split of train (never on test), then score the 500 test questions once."""
     train_texts, train_labels = read_trec("TREC.train.all")

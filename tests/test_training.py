@@ -63,6 +63,16 @@ class TinyModel(nn.Module):
         self.constraint_calls += 1
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: as fast as two for these tiny models, and robust when other processes
+    share the cores (two spinning threads made this file 2.6x slower under load)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def make_data(n: int = 240, num_classes: int = 3, seed: int = 0):
     """Class c texts hold a few copies of token 2 + c among noise tokens 10..39, lengths 2..24."""
     rng = np.random.default_rng(seed)
