@@ -1,6 +1,7 @@
 """The training loop: devices, seeding, batching, clipping, early stopping, resume, divergence."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -277,6 +278,10 @@ def test_resume_after_a_kill_reaches_the_uninterrupted_result(tmp_path):
     again = fresh_model(seed=5)
     train(again, data, valid, config, out_dir=tmp_path, resume=True)
     assert same_weights(weights(again), weights(straight)) and again.constraint_calls == 0
+    # A larger `epochs` continues the finished run for the extra epoch only.
+    longer = fresh_model(seed=9)
+    result = train(longer, data, valid, dataclasses.replace(config, epochs=4), out_dir=tmp_path, resume=True)
+    assert [r["epoch"] for r in result.history] == [1, 2, 3, 4] and longer.constraint_calls == 15
 
 
 def test_checkpoint_is_plain_data_loadable_with_weights_only(tmp_path):

@@ -587,7 +587,8 @@ def train(
         loader.batch_sampler.load_state_dict(state["sampler"])
         start_epoch, history, best_state = state["epoch"] + 1, state["history"], state["best_model"]
         best_metric, best_epoch, bad_epochs = state["best_metric"], state["best_epoch"], state["bad_epochs"]
-        finished, stopped_early = state["finished"], state["stopped_early"]
+        stopped_early = state["stopped_early"]
+        finished = stopped_early or state["epoch"] >= config.epochs  # a larger `epochs` continues the run
         set_rng_state(state["rng"])  # last: nothing above may draw random numbers after it
 
     # tqdm: progress=None lets tqdm decide (off when stderr is not a terminal).
