@@ -30,6 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import chain
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -40,7 +41,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from . import metrics
-from .padding import collate
+from .padding import Batch, pad_ragged
 
 CHECKPOINT_FORMAT = "textkit.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -252,29 +253,44 @@ def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
 
 # -- data ------------------------------------------------------------------------------------
 class EncodedDataset(Dataset):
-    """``(id list, label)`` pairs; the label is an int or a 0/1 float row (multi-label)."""
+    """Encoded texts stored back to back in one int64 array (plus each row's start and length),
+    so a whole batch is one vectorized gather instead of a Python loop over every id, every epoch.
 
-    def __init__(self, sequences: Sequence[Sequence[int]], labels: np.ndarray) -> None:
-        self.sequences = sequences
+    The DataLoader hands :meth:`batch` (as ``__getitems__``) all indices of a batch at once and
+    gets a padded :class:`~textkit.padding.Batch` back: each batch as wide as its longest row,
+    at least ``min_length``. Labels are class indices ``(N,)``, a 0/1 matrix ``(N, L)``, or ``None``.
+    """
+
+    def __init__(self, sequences: Sequence[Sequence[int]], labels: np.ndarray | None = None,
+                 min_length: int = 1) -> None:
+        self.lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+        self.flat = np.fromiter(chain.from_iterable(sequences), dtype=np.int64, count=int(self.lengths.sum()))
+        self.starts = np.cumsum(self.lengths) - self.lengths
         self.labels = labels
-
-    def __len__(self) -> int:
-        return len(self.sequences)
-
-    def __getitem__(self, index: int):
-        return self.sequences[index], self.labels[index]
-
-
-class Collator:
-    """Pads one batch to its own longest row, at least ``min_length`` (a module-level class,
-    not a lambda, so DataLoader worker processes can receive it)."""
-
-    def __init__(self, min_length: int = 1) -> None:
         self.min_length = min_length
 
-    def __call__(self, items):
-        sequences, labels = zip(*items)
-        return collate(sequences, labels, min_length=self.min_length)
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def batch(self, indices: Sequence[int]) -> Batch:
+        index = np.asarray(indices, dtype=np.int64)
+        lengths = self.lengths[index]
+        # Positions of the chosen rows' ids in self.flat, row after row.
+        offsets = np.cumsum(lengths) - lengths
+        positions = np.arange(int(lengths.sum())) + np.repeat(self.starts[index] - offsets, lengths)
+        ids, lengths = pad_ragged(self.flat[positions], lengths, min_length=self.min_length)
+        labels = None if self.labels is None else torch.from_numpy(self.labels[index])
+        return Batch(torch.from_numpy(ids), torch.from_numpy(lengths), labels)
+
+    __getitems__ = batch  # DataLoader fetches a whole batch of indices through this
+
+    def __getitem__(self, index: int) -> Batch:
+        return self.batch([index])
+
+
+def _whole_batch(batch: Batch) -> Batch:
+    """``collate_fn``: ``EncodedDataset.batch`` already built the batch."""
+    return batch
 
 
 class LengthBucketSampler(Sampler[list[int]]):
@@ -334,7 +350,7 @@ def make_loader(sequences: Sequence[Sequence[int]], labels: np.ndarray, *, batch
     """A DataLoader of :class:`~textkit.padding.Batch` over encoded data (see :class:`LengthBucketSampler`)."""
     sampler = LengthBucketSampler([len(s) for s in sequences], batch_size, shuffle=shuffle, bucket=bucket,
                                   chunk_batches=chunk_batches, seed=seed)
-    return DataLoader(EncodedDataset(sequences, labels), batch_sampler=sampler, collate_fn=Collator(min_length),
+    return DataLoader(EncodedDataset(sequences, labels, min_length), batch_sampler=sampler, collate_fn=_whole_batch,
                       num_workers=num_workers, pin_memory=pin_memory)
 
 
@@ -435,11 +451,11 @@ def predict_logits(model: nn.Module, sequences: Sequence[Sequence[int]], *, batc
     device = next(model.parameters()).device
     dtype = autocast_dtype(device, amp)
     min_length = getattr(model, "min_length", 1)
-    order = np.argsort([len(s) for s in sequences], kind="stable")
+    data = EncodedDataset(sequences, min_length=min_length)
+    order = np.argsort(data.lengths, kind="stable")
     outputs = []
     for start in range(0, len(order), batch_size):
-        batch = collate([sequences[i] for i in order[start:start + batch_size]], min_length=min_length)
-        batch = batch.to(device)
+        batch = data.batch(order[start:start + batch_size]).to(device)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             outputs.append(model(batch.ids, batch.lengths).float())
     if not outputs:
