@@ -546,8 +546,9 @@ def train(
 
     ``out_dir``: where ``checkpoint.pt`` (every epoch) and ``history.jsonl`` (one JSON line
     per epoch) go; ``None`` writes nothing. ``resume=True`` continues from
-    ``out_dir/checkpoint.pt`` when it exists (a finished run returns at once) and starts
-    fresh when it does not, so the same command can be rerun after a kill.
+    ``out_dir/checkpoint.pt`` when it exists (a finished run returns at once, unless
+    ``epochs`` grew) and starts fresh when it does not, so the same command can be rerun
+    after a kill.
     ``on_epoch_end(record)`` runs after each epoch's checkpoint is on disk.
 
     The model must follow textkit's contract: ``forward(ids, lengths) -> logits``; its
