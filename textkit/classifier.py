@@ -35,12 +35,12 @@ import numpy as np
 import torch
 
 from . import __version__, metrics
+from .fileio import atomic_write
 from .pipeline import TextPipeline, check_texts
 from .training import (
     TrainConfig,
     TrainResult,
     _is_number,
-    atomic_write,
     predict_logits,
     resolve_device,
     seed_everything,
@@ -163,8 +163,8 @@ class TextClassifier:
 
         seed_everything(config.seed)  # model initialisation is part of the seeded run
         pipeline = copy.deepcopy(self.pipeline) if self.pipeline is not None else TextPipeline()
-        pipeline.fit(texts)  # vocabulary from the training part only: no validation/test leakage
-        sequences = pipeline.encode(texts)
+        # vocabulary from the training part only: no validation/test leakage
+        sequences = pipeline.fit_encode(texts)
         if not any(sequences):
             raise ValueError(f"texts: every one of the {len(texts)} training texts cleans to nothing (no tokens "
                              f"after cleaning and tokenizing), e.g. {texts[0]!r}; check the texts or the "
@@ -317,7 +317,7 @@ class TextClassifier:
         weights = to_safetensors(tensors, metadata={"format": FORMAT, "version": str(FORMAT_VERSION)})
         self.pipeline_.save(directory / PIPELINE_FILE)  # first: it refuses what JSON cannot restore
         atomic_write(directory / WEIGHTS_FILE, lambda f: f.write(weights))
-        atomic_write(directory / CONFIG_FILE, lambda f: f.write(payload), mode="w")
+        atomic_write(directory / CONFIG_FILE, lambda f: f.write(payload), mode="w", encoding="utf-8")
 
     @classmethod
     def load(cls, directory: str | os.PathLike, *, device: str = "auto") -> "TextClassifier":

@@ -170,8 +170,17 @@ class TextPipeline:
         """Texts -> unpadded id lists (uncut: ``max_length`` applies when padding)."""
         texts = check_texts(texts)
         self._fitted_vocab()
-        flat, lengths = self._ragged(self._analyze_all(texts))
-        return [row.tolist() for row in np.split(flat, np.cumsum(lengths)[:-1])] if len(texts) else []
+        return self._rows(self._analyze_all(texts))
+
+    def fit_encode(self, texts: Iterable[str]) -> list[list[int]]:
+        """``fit`` then ``encode`` on the same texts, reading each text once."""
+        chunks = self._analyze_all(check_texts(texts), for_fit=True)
+        self._fit_chunks(chunks)
+        return self._rows(chunks)
+
+    def _rows(self, chunks: list[ChunkResult]) -> list[list[int]]:
+        flat, lengths = self._ragged(chunks)
+        return [row.tolist() for row in np.split(flat, np.cumsum(lengths)[:-1])] if len(lengths) else []
 
     def _analyze_all(self, texts: list[str], for_fit: bool = False) -> list[ChunkResult]:
         if for_fit and not texts:

@@ -26,7 +26,6 @@ import json
 import math
 import os
 import random
-import tempfile
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -41,6 +40,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from . import metrics
+from .fileio import atomic_write
 from .padding import Batch, pad_ragged
 
 CHECKPOINT_FORMAT = "textkit.checkpoint"
@@ -477,21 +477,6 @@ def score(logits: np.ndarray, labels: np.ndarray, multi_label: bool, threshold: 
 
 
 # -- checkpoints -----------------------------------------------------------------------------
-def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    """Write to a temporary file beside ``path``, flush to disk, then rename over ``path``:
-    a kill at any moment leaves either the old file or the new one, never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """``torch.save`` of plain dicts, lists, numbers and tensors, written atomically."""
     state = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
@@ -517,7 +502,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def _write_history(path: Path, history: list[dict]) -> None:
     lines = "".join(json.dumps(record) + "\n" for record in history)
-    atomic_write(path, lambda f: f.write(lines), mode="w")
+    atomic_write(path, lambda f: f.write(lines), mode="w", encoding="utf-8")
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
