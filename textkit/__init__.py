@@ -34,8 +34,12 @@ _EXPORTS = {
     "pad_sequences": "padding",
     "TextPipeline": "pipeline",
     "load_corpus": "corpora",
+    "list_corpora": "corpora",
+    "CorpusError": "corpora",
+    "load_vectors": "vectors",
     "build_model": "models",
     "TextClassifier": "classifier",
+    "TrainConfig": "training",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
