@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import difflib
 import html
+import inspect
 import re
 import unicodedata
 from functools import partial
@@ -209,29 +210,6 @@ def normalize_whitespace(text: str) -> str:
 
 
 # -- the composition -------------------------------------------------------------------
-_DEFAULTS: dict[str, Any] = {
-    "fix_unicode": True,
-    "normalize": "NFKC",
-    "html": True,
-    "control": True,
-    "urls": "replace",
-    "emails": "replace",
-    "mentions": "replace",
-    "hashtags": "keep",
-    "emoji": "keep",
-    "numbers": "keep",
-    "strip_accents": False,
-    "lowercase": True,
-    "max_repeats": 2,
-    "whitespace": True,
-    "url_token": "<url>",
-    "email_token": "<email>",
-    "user_token": "<user>",
-    "hashtag_token": "<hashtag>",
-    "number_token": "<number>",
-}
-
-
 def _choice(name: str, value: Any, choices: tuple) -> Any:
     if value not in choices:
         raise ValueError(f"TextCleaner option {name}= must be one of {choices}, got {value!r}")
@@ -377,3 +355,11 @@ class TextCleaner:
     def __repr__(self) -> str:
         changed = {k: v for k, v in self._config.items() if _DEFAULTS[k] != v}
         return f"TextCleaner({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+
+# Option -> default, read off the constructor so the two can never disagree.
+_DEFAULTS: dict[str, Any] = {
+    name: param.default
+    for name, param in inspect.signature(TextCleaner.__init__).parameters.items()
+    if param.kind is inspect.Parameter.KEYWORD_ONLY
+}
