@@ -191,32 +191,43 @@ def read_label_text(path: Path, options: ReadOptions) -> list[Rows]:
     """``<label> <text>`` per line; the label is everything before the first whitespace."""
     rows = Rows(str(path), "line")
     for number, line in _lines(_read_text(path, options), str(path)):
-        parts = line.split(None, 1)
-        if len(parts) < 2:
-            raise CorpusError(f"{path}, line {number}: expected '<label> <text>', got {line[:60]!r} "
-                              "(a label or the text is missing)")
-        rows.add(parts[1], parts[0], number)
+        rows.add(*parse_label_text_line(line, f"{path}, line {number}"), number)
     return [rows]
+
+
+def parse_label_text_line(line: str, where: str) -> tuple[str, str]:
+    """One ``<label> <text>`` line -> ``(text, label)``; ``where`` names it in errors."""
+    parts = line.split(None, 1)
+    if len(parts) < 2:
+        raise CorpusError(f"{where}: expected '<label> <text>', got {line[:60]!r} "
+                          "(a label or the text is missing)")
+    return parts[1], parts[0]
 
 
 def read_fasttext(path: Path, options: ReadOptions) -> list[Rows]:
     """``__label__<label> <text>`` per line. One label per line: multi-label lines raise."""
     rows = Rows(str(path), "line")
-    n = len(FASTTEXT_PREFIX)
     for number, line in _lines(_read_text(path, options), str(path)):
-        head, *rest = line.split(None, 1)
-        text = rest[0] if rest else ""
-        if not head.startswith(FASTTEXT_PREFIX) or not head[n:]:
-            raise CorpusError(f"{path}, line {number}: no label; fastText lines start with "
-                              f"'{FASTTEXT_PREFIX}<label> ', got {line[:60]!r}")
-        others = [t for t in text.split() if t.startswith(FASTTEXT_PREFIX)]
-        if others:
-            raise CorpusError(f"{path}, line {number}: several labels ({head}, {', '.join(others)}); "
-                              "multi-label corpora are not supported by load_corpus")
-        if not text.strip():
-            raise CorpusError(f"{path}, line {number}: label {head!r} has no text after it")
-        rows.add(text, head[n:], number)
+        rows.add(*parse_fasttext_line(line, f"{path}, line {number}"), number)
     return [rows]
+
+
+def parse_fasttext_line(line: str, where: str, reader: str = "load_corpus") -> tuple[str, str]:
+    """One ``__label__<label> <text>`` line -> ``(text, label)``; ``reader`` names the caller
+    in the multi-label error."""
+    n = len(FASTTEXT_PREFIX)
+    head, *rest = line.split(None, 1)
+    text = rest[0] if rest else ""
+    if not head.startswith(FASTTEXT_PREFIX) or not head[n:]:
+        raise CorpusError(f"{where}: no label; fastText lines start with "
+                          f"'{FASTTEXT_PREFIX}<label> ', got {line[:60]!r}")
+    others = [t for t in text.split() if t.startswith(FASTTEXT_PREFIX)]
+    if others:
+        raise CorpusError(f"{where}: several labels ({head}, {', '.join(others)}); "
+                          f"multi-label corpora are not supported by {reader}")
+    if not text.strip():
+        raise CorpusError(f"{where}: label {head!r} has no text after it")
+    return text, head[n:]
 
 
 _TREE_ROOT = re.compile(r"\s*\((\d+)\s")
@@ -238,11 +249,11 @@ def read_ptb_trees(path: Path, options: ReadOptions) -> list[Rows]:
 
 # ---------------------------------------------------------------- column formats
 
-def _as_list(columns: Column | Sequence[Column]) -> list[Column]:
+def as_list(columns: Column | Sequence[Column]) -> list[Column]:
     return [columns] if isinstance(columns, (str, int)) else list(columns)
 
 
-def _label_value(value: object, where: str, column: Column) -> str:
+def label_value(value: object, where: str, column: Column) -> str:
     if isinstance(value, (list, tuple, dict)):
         raise CorpusError(f"{where}: label column {column!r} holds {type(value).__name__} "
                           f"{value!r}; multi-label corpora are not supported by load_corpus")
@@ -252,7 +263,7 @@ def _label_value(value: object, where: str, column: Column) -> str:
     return label
 
 
-def _text_value(value: object, where: str, column: Column) -> str:
+def text_value(value: object, where: str, column: Column) -> str:
     if value is None:
         return ""
     if isinstance(value, (list, tuple, dict)):
@@ -261,19 +272,63 @@ def _text_value(value: object, where: str, column: Column) -> str:
     return str(value)
 
 
-def _join(parts: Iterable[str]) -> str:
+def join_texts(parts: Iterable[str]) -> str:
     # several text columns (AG News title + description) become one text; empty ones add nothing
     return " ".join(p for p in parts if p)
 
 
-def _read_delimited(path: Path, options: ReadOptions, delimiter: str) -> list[Rows]:
+@dataclass(frozen=True)
+class DelimitedColumns:
+    """Where a csv/tsv's label and text are: from ``delimited_header`` and ``delimited_columns``."""
+
+    names: list[str]  # the header, or "0", "1", ... without one
+    header: bool
+    label_i: int
+    text_is: list[int]
+
+    def parse_row(self, record: list[str], where: str) -> tuple[str, str]:
+        """One row's fields -> ``(text, label)``; ``where`` names it in errors."""
+        if len(record) != len(self.names):
+            what = "blank line" if not record else f"{len(record)} fields"
+            raise CorpusError(f"{where}: {what}, expected {len(self.names)} like the "
+                              f"{'header' if self.header else 'first row'}; check quoting/delimiter")
+        label = label_value(record[self.label_i], where,
+                            self.names[self.label_i] if self.header else self.label_i)
+        return join_texts(record[i] for i in self.text_is), label
+
+
+def delimited_header(path: Path, options: ReadOptions, no_header: str = "header=False",
+                     use_header: str = "header=True") -> tuple[Column, list[Column] | None, bool]:
+    """``(label column, text columns or None, header?)`` for a csv/tsv; ``no_header`` and
+    ``use_header`` spell the options in the error for named columns without a header."""
     label_col = options.label_column if options.label_column is not None else "label"
-    text_cols = None if options.text_column is None else _as_list(options.text_column)
+    text_cols = None if options.text_column is None else as_list(options.text_column)
     named = [c for c in [label_col, *(text_cols or [])] if isinstance(c, str)]
     header = bool(named) if options.header is None else options.header
     if named and not header:
-        raise CorpusError(f"{path}: columns {named} are names but header=False; "
-                          "use 0-based column numbers or header=True")
+        raise CorpusError(f"{path}: columns {named} are names but {no_header}; "
+                          f"use 0-based column numbers or {use_header}")
+    return label_col, text_cols, header
+
+
+def delimited_columns(path: Path, first: list[str], label_col: Column,
+                      text_cols: list[Column] | None, header: bool) -> DelimitedColumns:
+    """Resolve the label and text columns against the first row (the header, or data)."""
+    names = first if header else [str(i) for i in range(len(first))]
+    label_i = column_index(path, label_col, names, header)
+    if text_cols is not None:
+        text_is = [column_index(path, c, names, header) for c in text_cols]
+    elif header:
+        text_is = [column_index(path, "text", names, header)]
+    else:  # no header, no text_column: every column but the label is text
+        text_is = [i for i in range(len(names)) if i != label_i]
+    if label_i in text_is:
+        raise CorpusError(f"{path}: column {label_col!r} is both the label and a text column")
+    return DelimitedColumns(names, header, label_i, text_is)
+
+
+def _read_delimited(path: Path, options: ReadOptions, delimiter: str) -> list[Rows]:
+    label_col, text_cols, header = delimited_header(path, options)
     # TSV is read unquoted (its usual convention: no tabs or newlines inside fields)
     quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
     text = _read_text(path, options).rstrip("\r\n")
@@ -284,33 +339,18 @@ def _read_delimited(path: Path, options: ReadOptions, delimiter: str) -> list[Ro
         first = next(reader, None)
         if first is None:
             raise CorpusError(f"{path}: the file is empty")
-        names = first if header else [str(i) for i in range(len(first))]
-        label_i = _column_index(path, label_col, names, header)
-        if text_cols is not None:
-            text_is = [_column_index(path, c, names, header) for c in text_cols]
-        elif header:
-            text_is = [_column_index(path, "text", names, header)]
-        else:  # no header, no text_column: every column but the label is text
-            text_is = [i for i in range(len(names)) if i != label_i]
-        if label_i in text_is:
-            raise CorpusError(f"{path}: column {label_col!r} is both the label and a text column")
+        columns = delimited_columns(path, first, label_col, text_cols, header)
         number = 0
         for record in reader if header else itertools.chain([first], reader):
             number += 1
-            where = f"{path}, row {number} (line {reader.line_num})"
-            if len(record) != len(names):
-                what = "blank line" if not record else f"{len(record)} fields"
-                raise CorpusError(f"{where}: {what}, expected {len(names)} like the "
-                                  f"{'header' if header else 'first row'}; check quoting/delimiter")
-            label = _label_value(record[label_i], where, names[label_i] if header else label_i)
-            rows.add(_join(record[i] for i in text_is), label, number)
+            rows.add(*columns.parse_row(record, f"{path}, row {number} (line {reader.line_num})"), number)
     except csv.Error as e:
         raise CorpusError(f"{path}, line {reader.line_num}: {delimiter!r}-separated parse error: "
                           f"{e}; check quoting") from None
     return [rows]
 
 
-def _column_index(path: Path, column: Column, names: list[str], header: bool) -> int:
+def column_index(path: Path, column: Column, names: list[str], header: bool) -> int:
     if isinstance(column, int) and not isinstance(column, bool):
         if 0 <= column < len(names):
             return column
@@ -334,9 +374,9 @@ def read_tsv(path: Path, options: ReadOptions) -> list[Rows]:
     return _read_delimited(path, options, "\t")
 
 
-def _named_columns(path: Path, options: ReadOptions) -> tuple[str, list[str]]:
+def named_columns(path: Path, options: ReadOptions) -> tuple[str, list[str]]:
     label_col = options.label_column if options.label_column is not None else "label"
-    text_cols = _as_list(options.text_column if options.text_column is not None else "text")
+    text_cols = as_list(options.text_column if options.text_column is not None else "text")
     if not all(isinstance(c, str) for c in [label_col, *text_cols]):
         raise CorpusError(f"{path}: name the columns of a JSON lines/Parquet file by name, "
                           f"got label_column={label_col!r}, text_column={options.text_column!r}")
@@ -345,44 +385,54 @@ def _named_columns(path: Path, options: ReadOptions) -> tuple[str, list[str]]:
 
 def read_jsonl(path: Path, options: ReadOptions) -> list[Rows]:
     """One JSON object per line."""
-    label_col, text_cols = _named_columns(path, options)
+    label_col, text_cols = named_columns(path, options)
     rows = Rows(str(path), "line")
     for number, line in _lines(_read_text(path, options), str(path)):
-        where = f"{path}, line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise CorpusError(f"{where}: not JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(record, dict):
-            raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
-        for column in (label_col, *text_cols):
-            if column not in record:
-                raise CorpusError(f"{where}: no column {column!r}; this line has "
-                                  f"{', '.join(map(repr, record)) or 'no keys'}")
-        label = _label_value(record[label_col], where, label_col)
-        rows.add(_join(_text_value(record[c], where, c) for c in text_cols), label, number)
+        rows.add(*parse_jsonl_line(line, f"{path}, line {number}", label_col, text_cols), number)
     return [rows]
+
+
+def parse_jsonl_line(line: str, where: str, label_col: str, text_cols: list[str]) -> tuple[str, str]:
+    """One JSON-object line -> ``(text, label)``; ``where`` names it in errors."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise CorpusError(f"{where}: not JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(record, dict):
+        raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    for column in (label_col, *text_cols):
+        if column not in record:
+            raise CorpusError(f"{where}: no column {column!r}; this line has "
+                              f"{', '.join(map(repr, record)) or 'no keys'}")
+    return parse_named_values(record[label_col], [record[c] for c in text_cols], where,
+                              label_col, text_cols)
+
+
+def parse_named_values(label: object, texts: Sequence[object], where: str, label_col: str,
+                       text_cols: Sequence[str]) -> tuple[str, str]:
+    """A record's label value and text values (JSON lines, Parquet) -> ``(text, label)``."""
+    label = label_value(label, where, label_col)
+    return join_texts(text_value(value, where, c) for value, c in zip(texts, text_cols)), label
 
 
 def read_parquet(path: Path, options: ReadOptions) -> list[Rows]:
     """A Parquet table (read with pyarrow, only the columns needed)."""
     import pyarrow.parquet as pq  # pyarrow ships with `datasets`; imported here to keep import cheap
 
-    label_col, text_cols = _named_columns(path, options)
+    label_col, text_cols = named_columns(path, options)
     try:
         names = pq.read_schema(path).names
     except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for non-Parquet bytes
         raise CorpusError(f"{path}: not a Parquet file ({type(e).__name__}: {e})") from None
     for column in (label_col, *text_cols):
-        _column_index(path, column, names, header=True)
+        column_index(path, column, names, header=True)
     table = pq.read_table(path, columns=list(dict.fromkeys([label_col, *text_cols])))
     labels = table.column(label_col).to_pylist()
     texts = [table.column(c).to_pylist() for c in text_cols]
     rows = Rows(str(path), "row")
     for i, value in enumerate(labels):
-        where = f"{path}, row {i + 1}"
-        label = _label_value(value, where, label_col)
-        rows.add(_join(_text_value(col[i], where, c) for col, c in zip(texts, text_cols)), label, i + 1)
+        rows.add(*parse_named_values(value, [col[i] for col in texts], f"{path}, row {i + 1}",
+                                     label_col, text_cols), i + 1)
     return [rows]
 
 

@@ -70,18 +70,19 @@ from . import __version__
 from .analyzer import resolve_num_proc
 from .corpora import SPLITS, load_corpus
 from .formats import (
-    FASTTEXT_PREFIX,
     READERS,
     SPLIT_FOLDERS,
     CorpusError,
     ReadOptions,
-    _as_list,
-    _column_index,
-    _join,
-    _label_value,
-    _named_columns,
-    _text_value,
+    column_index,
+    delimited_columns,
+    delimited_header,
     infer_format,
+    named_columns,
+    parse_fasttext_line,
+    parse_jsonl_line,
+    parse_label_text_line,
+    parse_named_values,
 )
 from .pipeline import TextPipeline
 from .registry import canonical_name, get_card
@@ -351,28 +352,14 @@ def _record_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str]]
 
 def _stream_label_text(path: Path, options: ReadOptions) -> Iterator[Record]:
     for number, line in _record_lines(path, options):
-        parts = line.split(None, 1)
-        if len(parts) < 2:
-            raise CorpusError(f"{path}, line {number}: expected '<label> <text>', got {line[:60]!r} "
-                              "(a label or the text is missing)")
-        yield parts[1], parts[0], f"{path}, line {number}"
+        where = f"{path}, line {number}"
+        yield *parse_label_text_line(line, where), where
 
 
 def _stream_fasttext(path: Path, options: ReadOptions) -> Iterator[Record]:
-    n = len(FASTTEXT_PREFIX)
     for number, line in _record_lines(path, options):
-        head, *rest = line.split(None, 1)
-        text = rest[0] if rest else ""
-        if not head.startswith(FASTTEXT_PREFIX) or not head[n:]:
-            raise CorpusError(f"{path}, line {number}: no label; fastText lines start with "
-                              f"'{FASTTEXT_PREFIX}<label> ', got {line[:60]!r}")
-        others = [t for t in text.split() if t.startswith(FASTTEXT_PREFIX)]
-        if others:
-            raise CorpusError(f"{path}, line {number}: several labels ({head}, {', '.join(others)}); "
-                              "multi-label corpora are not supported by preprocess")
-        if not text.strip():
-            raise CorpusError(f"{path}, line {number}: label {head!r} has no text after it")
-        yield text, head[n:], f"{path}, line {number}"
+        where = f"{path}, line {number}"
+        yield *parse_fasttext_line(line, where, reader="preprocess"), where
 
 
 def _stream_csv(path: Path, options: ReadOptions) -> Iterator[Record]:
@@ -385,13 +372,8 @@ def _stream_tsv(path: Path, options: ReadOptions) -> Iterator[Record]:
 
 def _stream_delimited(path: Path, options: ReadOptions, delimiter: str) -> Iterator[Record]:
     """Rows of a csv/tsv, with ``textkit.formats``' header and column rules, one at a time."""
-    label_col = options.label_column if options.label_column is not None else "label"
-    text_cols = None if options.text_column is None else _as_list(options.text_column)
-    named = [c for c in [label_col, *(text_cols or [])] if isinstance(c, str)]
-    header = bool(named) if options.header is None else options.header
-    if named and not header:
-        raise CorpusError(f"{path}: columns {named} are names but --no-header was given; "
-                          "use 0-based column numbers or --header")
+    label_col, text_cols, header = delimited_header(path, options, no_header="--no-header was given",
+                                                    use_header="--header")
     quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE  # TSV: unquoted
     lines = (line + "\n" for _, line in _decoded_lines(path, options))
     reader = csv.reader(lines, delimiter=delimiter, quoting=quoting, strict=True)
@@ -401,17 +383,8 @@ def _stream_delimited(path: Path, options: ReadOptions, delimiter: str) -> Itera
             first = next(reader, None)
         if first is None:
             raise CorpusError(f"{path}: the file is empty")
-        names = first if header else [str(i) for i in range(len(first))]
-        label_i = _column_index(path, label_col, names, header)
-        if text_cols is not None:
-            text_is = [_column_index(path, c, names, header) for c in text_cols]
-        elif header:
-            text_is = [_column_index(path, "text", names, header)]
-        else:  # no header, no text column: every column but the label is text
-            text_is = [i for i in range(len(names)) if i != label_i]
-        if label_i in text_is:
-            raise CorpusError(f"{path}: column {label_col!r} is both the label and a text column")
-        label_name = names[label_i] if header else label_i
+        columns = delimited_columns(path, first, label_col, text_cols, header)
+        names = columns.names
         number, blank = 0, None
         for record in reader if header else chain([first], reader):
             if not record or (len(record) == 1 and not record[0].strip() and len(names) > 1):
@@ -422,45 +395,30 @@ def _stream_delimited(path: Path, options: ReadOptions, delimiter: str) -> Itera
             if blank is not None:
                 raise CorpusError(f"{path}, line {blank}: blank line, expected {len(names)} fields like the "
                                   f"{'header' if header else 'first row'}; remove it")
-            if len(record) != len(names):
-                raise CorpusError(f"{where}: {len(record)} fields, expected {len(names)} like the "
-                                  f"{'header' if header else 'first row'}; check quoting/delimiter")
-            label = _label_value(record[label_i], where, label_name)
-            yield _join(record[i] for i in text_is), label, where
+            yield *columns.parse_row(record, where), where
     except csv.Error as e:
         raise CorpusError(f"{path}, line {reader.line_num}: {delimiter!r}-separated parse error: {e}; "
                           f"check quoting") from None
 
 
 def _stream_jsonl(path: Path, options: ReadOptions) -> Iterator[Record]:
-    label_col, text_cols = _named_columns(path, options)
+    label_col, text_cols = named_columns(path, options)
     for number, line in _record_lines(path, options):
         where = f"{path}, line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise CorpusError(f"{where}: not JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(record, dict):
-            raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
-        for column in (label_col, *text_cols):
-            if column not in record:
-                raise CorpusError(f"{where}: no column {column!r}; this line has "
-                                  f"{', '.join(map(repr, record)) or 'no keys'}")
-        label = _label_value(record[label_col], where, label_col)
-        yield _join(_text_value(record[c], where, c) for c in text_cols), label, where
+        yield *parse_jsonl_line(line, where, label_col, text_cols), where
 
 
 def _stream_parquet(path: Path, options: ReadOptions) -> Iterator[Record]:
     import pyarrow.parquet as pq
 
-    label_col, text_cols = _named_columns(path, options)
+    label_col, text_cols = named_columns(path, options)
     try:
         parquet = pq.ParquetFile(path)
     except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for non-Parquet bytes
         raise CorpusError(f"{path}: not a Parquet file ({type(e).__name__}: {e})") from None
     names = parquet.schema_arrow.names
     for column in (label_col, *text_cols):
-        _column_index(path, column, names, header=True)
+        column_index(path, column, names, header=True)
     row = 0
     with parquet:
         for batch in parquet.iter_batches(batch_size=DEFAULT_BATCH_ROWS,
@@ -470,8 +428,7 @@ def _stream_parquet(path: Path, options: ReadOptions) -> Iterator[Record]:
             for i, value in enumerate(labels):
                 row += 1
                 where = f"{path}, row {row}"
-                label = _label_value(value, where, label_col)
-                yield _join(_text_value(col[i], where, c) for col, c in zip(texts, text_cols)), label, where
+                yield *parse_named_values(value, [col[i] for col in texts], where, label_col, text_cols), where
 
 
 # ---------------------------------------------------------------- worker processes
