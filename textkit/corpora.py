@@ -319,7 +319,7 @@ def _read_hub(card: CorpusCard, needed: set[str] | None, looked: list[str]) -> d
         labels = [names[v] if names else str(v) for v in ds[hub.label_column].to_pylist()]
         columns = [ds[c].to_pylist() for c in hub.text_columns]
         rows = Rows(f"hub:{hub.repo}[{hub_split}]", "row")
-        rows.texts = [" ".join(p for p in texts if p) for texts in zip(*columns)]  # as formats._join
+        rows.texts = [" ".join(p for p in texts if p) for texts in zip(*columns)]  # as formats.join_texts
         rows.labels, rows.where = labels, list(range(1, len(labels) + 1))
         parts[split] = rows
     return parts
