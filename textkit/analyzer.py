@@ -24,17 +24,17 @@ from .tokenization import Tokenizer, tokenizer_name, word_ngrams
 
 # Below this much text, starting processes costs more than it saves.
 PARALLEL_MIN_CHARS = 1_000_000
-_CHUNKS_PER_PROCESS = 4  # several chunks per worker keeps every core busy to the end
+_CHUNKS_PER_PROCESS = 8  # several small chunks per worker keep every core busy to the end
 
 
 @dataclass
 class ChunkResult:
     """One chunk, analyzed: ``flat[j]`` is an index into ``tokens``; rows lie back to back."""
 
-    tokens: list[str]    # distinct tokens of the chunk, in first-seen order
-    counts: np.ndarray   # (len(tokens),) int64
-    flat: np.ndarray     # (sum(lengths),) int32 local token ids
-    lengths: np.ndarray  # (rows,) int64
+    tokens: list[str] | None   # distinct tokens of the chunk, first-seen order (None: flat is final)
+    counts: np.ndarray | None  # (len(tokens),) int64
+    flat: np.ndarray           # (sum(lengths),) local token ids int32, or final ids int64
+    lengths: np.ndarray        # (rows,) int64
 
 
 class Analyzer:
@@ -68,8 +68,14 @@ class Analyzer:
             token_lists = [word_ngrams(tokens, self.ngram_range) for tokens in token_lists]
         return token_lists
 
-    def chunk(self, texts: Sequence[str]) -> ChunkResult:
+    def chunk(self, texts: Sequence[str], encode: Callable[[list[str]], list[int]] | None = None) -> ChunkResult:
+        """Analyze ``texts``; with ``encode`` (a fitted vocabulary's), return final ids directly."""
         token_lists = self.many(texts)
+        if encode is not None:  # vocabulary known: index here, in the worker, not in the parent
+            rows = list(map(encode, token_lists))
+            lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+            flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+            return ChunkResult(None, None, flat, lengths)
         counter = Counter(chain.from_iterable(token_lists))  # C-speed counting
         tokens = list(counter)
         local = {tok: i for i, tok in enumerate(tokens)}
@@ -92,34 +98,47 @@ def resolve_num_proc(num_proc: int | None) -> int:
     return num_proc
 
 
-def map_chunks(analyzer: Analyzer, texts: list[str], num_proc: int) -> Iterator[ChunkResult]:
-    """``analyzer.chunk`` over ``texts`` in order; in ``num_proc`` processes for large inputs.
-
-    Results are identical to one process: chunks are processed independently and
-    yielded in input order.
+def map_chunks(analyzer: Analyzer, texts: list[str], num_proc: int,
+               encode: Callable[[list[str]], list[int]] | None = None) -> Iterator[ChunkResult]:
+    """``analyzer.chunk(chunk, encode)`` over ``texts`` in order; in ``num_proc`` processes
+    for large inputs. Results are identical to one process: chunks are processed
+    independently and yielded in input order.
     """
     if num_proc == 1 or len(texts) < 2 * num_proc or sum(map(len, texts)) < PARALLEL_MIN_CHARS:
-        yield analyzer.chunk(texts)
+        yield analyzer.chunk(texts, encode)
         return
+    global _FORKED_TEXTS
     size = -(-len(texts) // (num_proc * _CHUNKS_PER_PROCESS))
-    chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
-    # fork hands the loaded analyzer to the workers for free; elsewhere (spawn) the
-    # initializer pickles it once per worker. Workers never touch torch.
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    with ctx.Pool(num_proc, initializer=_init_worker, initargs=(analyzer,)) as pool:
-        yield from pool.imap(_run_worker, chunks)
+    ranges = [(i, min(i + size, len(texts))) for i in range(0, len(texts), size)]
+    # fork hands the analyzer, the vocabulary and the texts to the workers for free, so a
+    # task is just (start, stop); elsewhere (spawn) the initializer pickles analyzer and
+    # vocabulary once per worker and each task carries its texts. Workers never touch torch.
+    forking = "fork" in multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if forking else None)
+    if forking:
+        _FORKED_TEXTS, tasks = texts, ranges
+    else:
+        tasks = [texts[start:stop] for start, stop in ranges]
+    try:
+        with ctx.Pool(num_proc, initializer=_init_worker, initargs=(analyzer, encode)) as pool:
+            yield from pool.imap(_run_worker, tasks)
+    finally:
+        _FORKED_TEXTS = None
 
 
-_WORKER_ANALYZER: Analyzer | None = None
+_WORKER: tuple[Analyzer, Callable | None] | None = None
+_FORKED_TEXTS: list[str] | None = None
 
 
-def _init_worker(analyzer: Analyzer) -> None:
-    global _WORKER_ANALYZER
-    _WORKER_ANALYZER = analyzer
+def _init_worker(analyzer: Analyzer, encode: Callable | None) -> None:
+    global _WORKER
+    _WORKER = (analyzer, encode)
 
 
-def _run_worker(chunk: list[str]) -> ChunkResult:
-    return _WORKER_ANALYZER.chunk(chunk)
+def _run_worker(task: list[str] | tuple[int, int]) -> ChunkResult:
+    analyzer, encode = _WORKER
+    texts = _FORKED_TEXTS[task[0]:task[1]] if isinstance(task, tuple) else task
+    return analyzer.chunk(texts, encode)
 
 
 def merge_counts(results: Sequence[ChunkResult]) -> Counter:
@@ -131,5 +150,7 @@ def merge_counts(results: Sequence[ChunkResult]) -> Counter:
 
 def to_global_ids(result: ChunkResult, lookup: Callable[[str], int]) -> np.ndarray:
     """Local ids of one chunk -> final ids, via one lookup per *distinct* token."""
+    if result.tokens is None:  # already final
+        return result.flat
     table = np.fromiter(map(lookup, result.tokens), dtype=np.int64, count=len(result.tokens))
     return table[result.flat]

@@ -185,7 +185,10 @@ class TextPipeline:
     def _analyze_all(self, texts: list[str], for_fit: bool = False) -> list[ChunkResult]:
         if for_fit and not texts:
             raise ValueError("fit() needs at least one text, got an empty list")
-        return list(map_chunks(self.analyzer, texts, resolve_num_proc(self.num_proc)))
+        # With a fitted vocabulary and no hashing, workers index directly; otherwise they
+        # return chunk-local ids that _ragged maps once per distinct token.
+        encode = None if for_fit or self.ngram_buckets else self.vocab.encode
+        return list(map_chunks(self.analyzer, texts, resolve_num_proc(self.num_proc), encode))
 
     def _ragged(self, chunks: list[ChunkResult]) -> tuple[np.ndarray, np.ndarray]:
         """All rows' final ids back to back, and each row's length."""
