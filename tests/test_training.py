@@ -343,3 +343,15 @@ def test_predict_logits_keeps_input_order_and_ignores_padding():
     together = predict_logits(model, sequences, batch_size=2)
     one_by_one = np.concatenate([predict_logits(model, [s]) for s in sequences])
     np.testing.assert_allclose(together, one_by_one, rtol=1e-5, atol=1e-6)
+
+
+def test_sparse_embeddings_need_plain_sgd_and_say_so():
+    from textkit.models import build_model
+
+    model = build_model("bow", vocab_size=20, num_classes=2, sparse=True)
+    data = ([[2, 3], [4, 5, 6], [7], [8, 9]], np.array([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match=r"sparse=True.*optimizer='sgd'.*got optimizer='adamw'"):
+        train(model, data, None, TrainConfig(epochs=1, batch_size=2, progress=False))
+    result = train(model, data, None, TrainConfig(epochs=1, batch_size=2, optimizer="sgd", clip_norm=None,
+                                                  progress=False))
+    assert len(result.history) == 1

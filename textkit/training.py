@@ -418,6 +418,19 @@ def make_optimizer(name: str, params: list[nn.Parameter], *, lr: float | None = 
     return cls(params, **options)
 
 
+def _check_sparse_support(model: nn.Module, config: TrainConfig) -> None:
+    """Sparse embedding gradients (``bow`` with ``sparse=True``) reach only torch's SGD, and
+    neither weight decay nor norm clipping accepts them: say so before the first step fails
+    deep inside torch."""
+    sparse = any(getattr(m, "sparse", False) for m in model.modules()
+                 if isinstance(m, (nn.Embedding, nn.EmbeddingBag)))
+    if sparse and (config.optimizer != "sgd" or config.weight_decay or config.clip_norm is not None):
+        raise ValueError(
+            f"the model has sparse embedding gradients (sparse=True), which train only with optimizer='sgd', "
+            f"weight_decay=0 and clip_norm=None; got optimizer={config.optimizer!r}, "
+            f"weight_decay={config.weight_decay!r}, clip_norm={config.clip_norm!r}")
+
+
 def lr_factor(step: int, *, schedule: str, warmup_steps: int, total_steps: int) -> float:
     """Multiplier of the base learning rate at optimizer step ``step`` (0-based)."""
     if step < warmup_steps:
@@ -561,6 +574,7 @@ def train(
                          bucket=config.bucket, chunk_batches=config.bucket_chunk, seed=config.seed,
                          num_workers=config.num_workers, pin_memory=on_cuda)
     steps_per_epoch = len(loader)
+    _check_sparse_support(model, config)
     optimizer = make_optimizer(config.optimizer, params, lr=config.lr, weight_decay=config.weight_decay,
                                momentum=config.momentum)
     scheduler = make_scheduler(optimizer, config.schedule, total_steps=config.epochs * steps_per_epoch,
