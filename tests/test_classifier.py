@@ -172,7 +172,7 @@ def test_load_errors_name_the_file(fitted, tmp_path):
 
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "version": 99}))
-    with pytest.raises(ValueError, match=r"config.json' has format version 99; .* reads versions up to 1"):
+    with pytest.raises(ValueError, match=r"config.json' has TextClassifier config format version 99; .* reads versions up to 1"):
         TextClassifier.load(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"config.json' does not exist"):
         TextClassifier.load(tmp_path / "nowhere")

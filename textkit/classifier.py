@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from . import __version__, metrics
-from .fileio import atomic_write
+from .fileio import atomic_write, read_versioned_json
 from .pipeline import TextPipeline, check_texts
 from .training import (
     TrainConfig,
@@ -443,23 +443,14 @@ def _vocab_fingerprint(pipeline: TextPipeline) -> str:
 
 
 def _read_config(path: Path) -> dict:
-    if not path.exists():
-        raise FileNotFoundError(f"{str(path)!r} does not exist: {str(path.parent)!r} is not a saved "
-                                f"TextClassifier directory (expected {CONFIG_FILE}, {PIPELINE_FILE}, {WEIGHTS_FILE})")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{str(path)!r} is not valid JSON ({exc}); the file is damaged") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ValueError(f"{str(path)!r} is not a TextClassifier config (expected \"format\": \"{FORMAT}\")")
-    version = config.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(f"{str(path)!r} has format version {version!r}; this textkit ({__version__}) reads "
-                         f"versions up to {FORMAT_VERSION}: upgrade textkit")
+    config, source = read_versioned_json(
+        path, name="TextClassifier config", format=FORMAT, version=FORMAT_VERSION,
+        missing_hint=f": {str(path.parent)!r} is not a saved TextClassifier directory "
+                     f"(expected {CONFIG_FILE}, {PIPELINE_FILE}, {WEIGHTS_FILE})")
     missing = [k for k in ("model", "vocab_sha256", "train_config", "multi_label", "valid_split", "threshold",
                            "tuned_threshold", "labels") if k not in config]
     if missing:
-        raise ValueError(f"{str(path)!r} is missing the key(s) {missing}; the file is damaged")
+        raise ValueError(f"{source} is missing the key(s) {missing}; the file is damaged")
     return config
 
 

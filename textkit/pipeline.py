@@ -15,7 +15,6 @@ import json
 import math
 import os
 from collections import Counter
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -24,7 +23,7 @@ import torch
 from . import __version__
 from .analyzer import Analyzer, ChunkResult, map_chunks, merge_counts, resolve_num_proc, to_global_ids
 from .cleaning import TextCleaner
-from .fileio import atomic_write
+from .fileio import atomic_write, check_version, read_versioned_json
 from .padding import Batch, _check_options, pad_ragged
 from .tokenization import Tokenizer, get_tokenizer, tokenizer_name, word_ngrams
 from .vocabulary import Vocab, hash_ngrams
@@ -239,17 +238,8 @@ class TextPipeline:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "pipeline dict") -> "TextPipeline":
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ValueError(f"{source} is not a textkit pipeline (expected \"format\": \"{FORMAT}\")")
-        if "version" not in data:
-            raise ValueError(f"{source} is missing the key 'version'; the file is damaged")
-        version = data["version"]
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise ValueError(f"{source} has an invalid pipeline format version {version!r} "
-                             f"(expected an int >= 1); the file is damaged")
-        if version > FORMAT_VERSION:
-            raise ValueError(f"{source} has pipeline format version {version!r}; this textkit "
-                             f"({__version__}) reads versions up to {FORMAT_VERSION}: upgrade textkit")
+        check_version(data, source, name="pipeline", format=FORMAT, version=FORMAT_VERSION,
+                      textkit_version=__version__)
         try:
             cleaner = data["cleaner"]
             pipe = cls(
@@ -280,19 +270,8 @@ class TextPipeline:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TextPipeline":
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise FileNotFoundError(f"pipeline file {str(path)!r} does not exist") from None
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"pipeline file {str(path)!r} is not UTF-8 JSON (byte {exc.start})") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"pipeline file {str(path)!r} is not valid JSON: {exc.msg} at line {exc.lineno} "
-                             f"column {exc.colno}") from None
-        return cls.from_dict(data, source=f"pipeline file {str(path)!r}")
+        data, source = read_versioned_json(path, name="pipeline", format=FORMAT, version=FORMAT_VERSION)
+        return cls.from_dict(data, source=source)
 
     def __repr__(self) -> str:
         vocab = "unfitted" if self.vocab is None else f"vocab={len(self.vocab)}"

@@ -84,6 +84,7 @@ from .formats import (
     parse_label_text_line,
     parse_named_values,
 )
+from .fileio import read_versioned_json
 from .pipeline import TextPipeline
 from .registry import canonical_name, get_card
 from .vocabulary import UNK_ID, Vocab
@@ -837,18 +838,9 @@ def load_preprocessed(directory: str | os.PathLike) -> tuple[dict, TextPipeline,
     import pyarrow as pa
 
     directory = Path(directory)
-    report_path = directory / REPORT_FILE
-    if not report_path.exists():
-        raise FileNotFoundError(f"{report_path} does not exist: {directory} is not a `textkit preprocess` output")
-    try:
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{report_path} is not valid JSON ({e}); the directory is damaged") from None
-    if not isinstance(report, dict) or report.get("format") != FORMAT:
-        raise ValueError(f"{report_path} is not a textkit preprocess report (expected \"format\": \"{FORMAT}\")")
-    if not isinstance(report.get("version"), int) or report["version"] > FORMAT_VERSION:
-        raise ValueError(f"{report_path} has version {report.get('version')!r}; this textkit reads versions up to "
-                         f"{FORMAT_VERSION}: upgrade textkit")
+    report, _ = read_versioned_json(
+        directory / REPORT_FILE, name="preprocess report", format=FORMAT, version=FORMAT_VERSION,
+        missing_hint=f": {str(directory)!r} is not a `textkit preprocess` output")
     pipeline = TextPipeline.load(directory / PIPELINE_FILE)
     names = report["labels"]
     splits = {}
@@ -858,7 +850,7 @@ def load_preprocessed(directory: str | os.PathLike) -> tuple[dict, TextPipeline,
         for shard in info["shards"]:
             path = directory / shard
             if not path.exists():
-                raise FileNotFoundError(f"{path} is listed in {report_path} but does not exist; "
+                raise FileNotFoundError(f"{path} is listed in {directory / REPORT_FILE} but does not exist; "
                                         f"the directory is damaged")
             if path.suffix == ".arrow":
                 with pa.memory_map(str(path)) as source:
