@@ -121,6 +121,22 @@ def test_ptb_trees_root_label_and_leaves(tmp_path):
     assert as_pairs(ds) == [("3", "The Rock is great"), ("1", "Bad .")]
 
 
+def test_ptb_phrases_every_distinct_node_once_and_explicit_drops(tmp_path):
+    trees = "(3 (2 (2 The) (2 Rock)) (4 (2 is) (4 great)))\n(1 (1 Bad) (2 (2 The) (2 Rock)))\n"
+    path = write(tmp_path / "trees.txt", trees)
+    ds = load_all(path, format="ptb-phrases")
+    assert as_pairs(ds) == [("2", "The"), ("2", "Rock"), ("2", "The Rock"), ("2", "is"), ("4", "great"),
+                            ("4", "is great"), ("3", "The Rock is great"), ("1", "Bad"),
+                            ("1", "Bad The Rock")]  # "The Rock" of line 2 is not repeated
+    binary = {"0": "negative", "1": "negative", "2": None, "3": "positive", "4": "positive"}
+    ds = load_all(path, format="ptb-phrases", label_names=binary)
+    assert ds.features["label"].names == ["negative", "positive"]
+    assert as_pairs(ds) == [("positive", "great"), ("positive", "is great"),
+                            ("positive", "The Rock is great"), ("negative", "Bad"), ("negative", "Bad The Rock")]
+    with raises(r"trees\.txt, line 1: label '2' is not one of the classes \['negative', 'positive'\]"):
+        load_all(path, format="ptb-phrases", label_names={k: v for k, v in binary.items() if k != "2"})
+
+
 def test_folders_tar_and_zip_give_the_same_dataset(tmp_path):
     tree = make_tree(tmp_path / "corpus")
     with tarfile.open(tmp_path / "c.tar.gz", "w:gz") as tf:
@@ -202,6 +218,10 @@ def raises(match):
     ("__label__a __label__b two labels\n", {"format": "fasttext"}, r"line 1: several labels .*multi-label"),
     ("__label__a\n", {"format": "fasttext"}, r"line 1: label '__label__a' has no text"),
     ("(3 (2 fine)\n", {"format": "ptb-trees"}, r"line 1: not a labelled tree"),
+    ("(3 (2 fine)\n", {"format": "ptb-phrases"}, r"line 1: not a labelled tree"),
+    ("(3 (2 a) (2 b)) (2 c)\n", {"format": "ptb-phrases"}, r"line 1: not a labelled tree"),
+    ("(x (2 a))\n", {"format": "ptb-phrases"}, r"line 1: not a labelled tree"),
+    ("(3 ())\n", {"format": "ptb-phrases"}, r"line 1: not a labelled tree"),
     ("a one\n", {"text_column": "x"}, r"text_column= does not apply to format 'label-text'"),
     ("a one\n", {"format": "xml"}, r"format='xml' is unknown; choose one of label-text, fasttext"),
     ("a one\n", {"encoding": "klingon"}, r"encoding='klingon' is not a codec"),

@@ -68,7 +68,7 @@ def load_corpus(
             they need are read.
         data_dir: the folder holding a registered corpus's files (instead of ``$TEXTKIT_DATA``).
         format: ``label-text``, ``fasttext``, ``csv``, ``tsv``, ``jsonl``, ``parquet``,
-            ``ptb-trees``, ``folders``, ``tar`` or ``zip``; inferred from the file name if None.
+            ``ptb-trees``, ``ptb-phrases``, ``folders``, ``tar`` or ``zip``; inferred from the file name if None.
         encoding, errors: how bytes become text (default ``utf-8``/``strict``, or the card's).
         text_column: column name/0-based index, or several, joined with a space (csv, tsv,
             jsonl, parquet; default ``"text"``, or every non-label column of a header-less csv).
@@ -78,7 +78,9 @@ def load_corpus(
         label_names: the classes, in ClassLabel order. A sequence: each raw label must be one
             of the names or a 0-based index into them. A mapping: raw label -> class name. For
             folders/archives it also selects which class folders are read. Default: the raw
-            labels, sorted (numerically when all are integers).
+            labels, sorted (numerically when all are integers). A mapping value of ``None``
+            drops that raw label's rows on purpose (SST's neutral ``"2"`` for the binary task);
+            every other unmapped label is still an error.
         valid_fraction: share of ``train`` held out, stratified, as ``valid`` when there is no
             valid split. None: 0.1, or 0 for cross-validation corpora. 0 disables.
         seed: seed of that split.
@@ -108,6 +110,10 @@ def load_corpus(
         parts = _read_paths(name_or_path, _needed(wanted, given_splits), format, options)
         fixed, description, citation = True, f"read from {name_or_path}", ""
         fix = "fix the file or pass label_names="
+    if isinstance(label_names, Mapping) and None in label_names.values():
+        dropped = {str(raw) for raw, name in label_names.items() if name is None}
+        parts = {split: _without_labels(rows, dropped) for split, rows in parts.items()}
+        label_names = {raw: name for raw, name in label_names.items() if name is not None}
     names, ids = _class_ids(parts, label_names, fix)
     splits = _to_datasets(parts, names, ids, description, citation)
     if valid_fraction is None:  # the protocol's default: CV corpora stay whole unless valid is asked for
@@ -332,6 +338,12 @@ def _natural_order(labels: set[str]) -> list[str]:
         return sorted(labels, key=int)  # "10" after "9"
     except ValueError:
         return sorted(labels)
+
+
+def _without_labels(rows: Rows, dropped: set[str]) -> Rows:
+    keep = [i for i, label in enumerate(rows.labels) if label not in dropped]
+    return Rows(rows.source, rows.unit, [rows.texts[i] for i in keep], [rows.labels[i] for i in keep],
+                [rows.where[i] for i in keep], rows.split)
 
 
 def _check_names(names: list) -> None:

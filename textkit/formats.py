@@ -17,6 +17,8 @@ jsonl       a line holding one JSON object                  ``.jsonl`` / ``.ndjs
 parquet     a row of a Parquet table                        ``.parquet`` / ``.pq``
 ptb-trees   a line ``(3 (2 The) (2 Rock))``: root label,    never (SST's ``*.txt``)
             leaf words joined with a space
+ptb-phrases every distinct labelled phrase (node) of such   never
+            trees, first occurrence; Kim 2014's SST training
 folders     a file ``[<split>/]<class>/<doc>``              a directory
 tar / zip   the same layout inside an archive, streamed     ``.tar.gz .tgz .tar .zip``
 ==========  ==============================================  =============================
@@ -244,6 +246,53 @@ def read_ptb_trees(path: Path, options: ReadOptions) -> list[Rows]:
             raise CorpusError(f"{path}, line {number}: not a labelled tree like "
                               f"'(3 (2 The) (2 Rock))', got {line[:60]!r}")
         rows.add(" ".join(word for _, word in leaves), root.group(1), number)
+    return [rows]
+
+
+_TREE_TOKEN = re.compile(r"\(|\)|[^\s()]+")
+
+
+def read_ptb_phrases(path: Path, options: ReadOptions) -> list[Rows]:
+    """Every labelled node of SST-style trees as ``(phrase, label)``, each distinct phrase once.
+
+    SST labels phrases, not node instances ("the" is one phrase however often it occurs), so a
+    phrase is kept at its first occurrence; ``where`` is that tree's line. This is the
+    phrase-level training set of Socher et al. 2013 and Kim 2014; test on the sentences.
+    """
+    rows = Rows(str(path), "line")
+    seen: set[str] = set()
+    for number, line in _lines(_read_text(path, options), str(path)):
+        stack: list[tuple[str, list[str]]] = []  # open nodes: (label, words so far)
+        tokens = _TREE_TOKEN.findall(line)
+        i, ok = 0, bool(tokens) and tokens[0] == "("
+        while ok and i < len(tokens):
+            token = tokens[i]
+            if token == "(":
+                ok = i + 1 < len(tokens) and tokens[i + 1].isdigit()
+                if ok:
+                    stack.append((tokens[i + 1], []))
+                i += 2
+                continue
+            if token == ")":
+                ok = bool(stack) and bool(stack[-1][1])
+                if ok:
+                    label, words = stack.pop()
+                    phrase = " ".join(words)
+                    if phrase not in seen:
+                        seen.add(phrase)
+                        rows.add(phrase, label, number)
+                    if stack:
+                        stack[-1][1].extend(words)
+                    else:
+                        ok = i == len(tokens) - 1  # the root closes the line
+            else:
+                ok = bool(stack)
+                if ok:
+                    stack[-1][1].append(token)
+            i += 1
+        if not ok or stack:
+            raise CorpusError(f"{path}, line {number}: not a labelled tree like "
+                              f"'(3 (2 The) (2 Rock))', got {line[:60]!r}")
     return [rows]
 
 
@@ -573,6 +622,7 @@ READERS: dict[str, Callable[[Path, ReadOptions], list[Rows]]] = {
     "jsonl": read_jsonl,
     "parquet": read_parquet,
     "ptb-trees": read_ptb_trees,
+    "ptb-phrases": read_ptb_phrases,
     "folders": read_folders,
     "tar": read_tar,
     "zip": read_zip,
