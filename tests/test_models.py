@@ -63,6 +63,7 @@ def small_model(name: str, **extra) -> nn.Module:
 
 ALL_MODELS = [(name, {}) for name in MODELS] + [("rnn", v) for v in RNN_VARIANTS] + [
     ("bow", {"hidden_dim": 8}),
+    ("bow", {"pooling": "sqrt", "distinct": True}),
     ("cnn", {"embedding_mode": "multichannel"}),
     ("rnn", {"num_layers": 2}),
 ]
@@ -221,6 +222,7 @@ def test_unknown_config_key_names_itself_and_the_valid_ones():
         ("rnn", {"num_layers": 0}, r"RNNConfig.num_layers must be an int >= 1, got 0"),
         ("bow", {"embed_dim": 2.5}, r"BOWConfig.embed_dim must be an int >= 1, got 2.5"),
         ("bow", {"hidden_dim": 0}, r"BOWConfig.hidden_dim must be an int >= 1, got 0"),
+        ("bow", {"pooling": "max"}, r"BOWConfig.pooling must be one of"),
     ],
 )
 def test_bad_config_values_are_named(name, options, message):
@@ -367,6 +369,18 @@ def test_bow_mean_ignores_pads_and_handles_ngram_ids():
     lengths = torch.tensor([3, 1])
     table = model.embedding.weight
     expected = torch.stack([table[[2, 999, 500]].mean(0), table[7]])  # (B, E)
+    assert torch.allclose(model(ids, lengths), model.fc(expected), atol=1e-6)
+    model.config.pooling = "sqrt"  # sum / sqrt(length): L2-normalised bag, as TF-IDF uses
+    expected = torch.stack([table[[2, 999, 500]].sum(0) / 3 ** 0.5, table[7]])
+    assert torch.allclose(model(ids, lengths), model.fc(expected), atol=1e-6)
+
+
+def test_bow_distinct_counts_each_id_once_per_text():
+    model = build_model("bow", vocab_size=10, num_classes=2, embed_dim=3, distinct=True, pooling="sqrt").eval()
+    ids = torch.tensor([[5, 3, 5, 5, 3, PAD_ID], [4, 4, PAD_ID, PAD_ID, PAD_ID, PAD_ID], [PAD_ID] * 6])
+    lengths = torch.tensor([5, 2, 0])
+    table = model.embedding.weight
+    expected = torch.stack([(table[3] + table[5]) / 2 ** 0.5, table[4], torch.zeros(3)])
     assert torch.allclose(model(ids, lengths), model.fc(expected), atol=1e-6)
 
 

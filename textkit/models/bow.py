@@ -5,6 +5,12 @@
     ids (B, T) ─► EmbeddingBag, weights mask/length ─► mean (B, E) ─► [Linear-ReLU (B, H)]
                ─► Dropout ─► Linear ─► logits (B, C)
 
+``distinct=True`` counts each id once per text (a bag is order-free, so the ids are sorted and
+repeats masked): the binary features that suit sentiment (Wang & Manning 2012) and keep a long
+document's repeated quotes and signatures from dominating it. ``pooling="sqrt"`` weighs each token 1/sqrt(length) instead of 1/length: the sum over an
+L2-normalised bag of words, the normalisation TF-IDF + logistic regression uses. A long text's
+evidence then adds up instead of averaging out (on MR's validation fold: see scripts/reproduce.py).
+
 ``ids`` may hold hashed n-gram ids past the word vocabulary (``Vocab`` + ``hash_ngrams``);
 ``vocab_size`` counts every id, words and buckets.
 
@@ -34,6 +40,7 @@ from ..vocabulary import PAD_ID
 from .base import (
     TextModel,
     check_bool,
+    check_choice,
     check_float,
     check_inputs,
     check_int,
@@ -43,6 +50,9 @@ from .base import (
 from .pooling import lengths_to_mask
 
 
+POOLINGS = ("mean", "sqrt")
+
+
 @dataclass
 class BOWConfig:
     """Bag-of-embeddings hyperparameters (fastText defaults: E=100, no hidden layer)."""
@@ -50,6 +60,8 @@ class BOWConfig:
     embed_dim: int = 100
     hidden_dim: int | None = None  # None: a linear classifier on the mean, like fastText
     dropout: float = 0.0  # on the pooled (or hidden) features
+    pooling: str = "mean"  # "mean" (fastText) or "sqrt": sum / sqrt(length)
+    distinct: bool = False  # count each distinct id of a text once (a binary bag of n-grams)
     freeze_embeddings: bool = False
     sparse: bool = False  # sparse embedding gradients; see the module docstring
 
@@ -58,6 +70,8 @@ class BOWConfig:
         if self.hidden_dim is not None:
             check_int("BOWConfig", "hidden_dim", self.hidden_dim, 1)
         check_float("BOWConfig", "dropout", self.dropout, 0.0, 1.0, high_open=True)
+        check_choice("BOWConfig", "pooling", self.pooling, POOLINGS)
+        check_bool("BOWConfig", "distinct", self.distinct)
         check_bool("BOWConfig", "freeze_embeddings", self.freeze_embeddings)
         check_bool("BOWConfig", "sparse", self.sparse)
 
@@ -105,8 +119,22 @@ class BagOfEmbeddings(TextModel):
         """``ids (B, T)``, ``lengths (B,)`` -> logits ``(B, C)``."""
         check_inputs(ids, lengths)
         mask = lengths_to_mask(lengths, ids.shape[1])  # (B, T)
-        # Each real token weighs 1/length, each pad 0: the weighted sum is the masked mean,
-        # and an empty row sums nothing, giving zeros.
-        weights = mask.to(self.embedding.weight.dtype) / lengths.clamp(min=1).unsqueeze(1)  # (B, T)
+        if self.config.distinct:
+            ids, mask, lengths = distinct_ids(ids, mask)
+        # Each real token weighs 1/length (or 1/sqrt(length)), each pad 0: the weighted sum is
+        # the masked mean, and an empty row sums nothing, giving zeros.
+        norm = lengths.clamp(min=1).unsqueeze(1).to(self.embedding.weight.dtype)  # (B, 1)
+        if self.config.pooling == "sqrt":
+            norm = norm.sqrt()
+        weights = mask.to(self.embedding.weight.dtype) / norm  # (B, T)
         pooled = self.embedding(ids, per_sample_weights=weights)  # (B, E)
         return self.fc(self.dropout(self.hidden(pooled)))  # (B, C)
+
+
+def distinct_ids(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``ids (B, T)``, ``mask (B, T)`` -> the ids sorted per row, a mask keeping the first of
+    each run of equal real ids, and the count of distinct ids ``(B,)``."""
+    ordered = ids.masked_fill(~mask, -1).sort(dim=1).values  # pads (-1) first
+    keep = ordered >= 0
+    keep[:, 1:] &= ordered[:, 1:] != ordered[:, :-1]
+    return ordered.clamp(min=PAD_ID), keep, keep.sum(1)
