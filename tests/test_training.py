@@ -287,7 +287,7 @@ def test_resume_after_a_kill_reaches_the_uninterrupted_result(tmp_path):
 def test_checkpoint_is_plain_data_loadable_with_weights_only(tmp_path):
     train(fresh_model(), make_data(40), make_data(20, seed=1), quiet(epochs=1), out_dir=tmp_path)
     state = torch.load(tmp_path / CHECKPOINT_FILE, weights_only=True)
-    assert {"model", "optimizer", "scheduler", "scaler", "rng", "epoch", "best_metric", "bad_epochs",
+    assert {"model", "optimizers", "schedulers", "scaler", "rng", "epoch", "best_metric", "bad_epochs",
             "sampler", "history"} <= set(state)
     assert not list(tmp_path.glob("*.tmp"))
     (tmp_path / CHECKPOINT_FILE).write_bytes((tmp_path / CHECKPOINT_FILE).read_bytes()[:500])
@@ -345,13 +345,42 @@ def test_predict_logits_keeps_input_order_and_ignores_padding():
     np.testing.assert_allclose(together, one_by_one, rtol=1e-5, atol=1e-6)
 
 
-def test_sparse_embeddings_need_plain_sgd_and_say_so():
+@pytest.mark.parametrize("optimizer, sparse_class", [("adamw", torch.optim.SparseAdam), ("sgd", torch.optim.SGD)])
+def test_sparse_embeddings_train_with_their_sparse_optimizer_decay_and_clipping(optimizer, sparse_class):
+    from textkit.models import build_model
+    from textkit.training import make_optimizers
+
+    torch.manual_seed(0)
+    model = build_model("bow", vocab_size=20, num_classes=2, embed_dim=8, sparse=True)
+    config = TrainConfig(epochs=30, batch_size=2, optimizer=optimizer, lr=0.05, weight_decay=0.01, clip_norm=1.0,
+                         progress=False, bucket=False)
+    dense, sparse = make_optimizers(config, model)
+    assert type(sparse) is sparse_class and sparse.param_groups[0]["params"] == [model.embedding.weight]
+    assert all(p is not model.embedding.weight for p in dense.param_groups[0]["params"])
+    data = ([[2, 3], [4, 5, 6], [7], [8, 9]], np.array([0, 1, 0, 1]))
+    before = model.embedding.weight.detach().clone()
+    result = train(model, data, None, config)
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    changed = (model.embedding.weight != before).any(1)
+    assert changed[[2, 3, 4, 5, 6, 7, 8, 9]].all() and not changed[10:].any()  # untouched rows stay put
+
+
+def test_sparse_embeddings_refuse_an_optimizer_without_sparse_support():
     from textkit.models import build_model
 
     model = build_model("bow", vocab_size=20, num_classes=2, sparse=True)
-    data = ([[2, 3], [4, 5, 6], [7], [8, 9]], np.array([0, 1, 0, 1]))
-    with pytest.raises(ValueError, match=r"sparse=True.*optimizer='sgd'.*got optimizer='adamw'"):
-        train(model, data, None, TrainConfig(epochs=1, batch_size=2, progress=False))
-    result = train(model, data, None, TrainConfig(epochs=1, batch_size=2, optimizer="sgd", clip_norm=None,
-                                                  progress=False))
-    assert len(result.history) == 1
+    data = ([[2, 3], [4, 5, 6]], np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"sparse=True.*optimizer='adadelta' cannot take; use 'adamw'"):
+        train(model, data, None, TrainConfig(epochs=1, batch_size=2, optimizer="adadelta", progress=False))
+
+
+def test_clip_grad_norm_counts_sparse_gradients_like_dense_ones():
+    from textkit.training import clip_grad_norm
+
+    sparse_param, dense_param = nn.Parameter(torch.zeros(4, 2)), nn.Parameter(torch.zeros(3))
+    # row 1 appears twice: the norm is over the summed (coalesced) gradient, [6, 8] -> 10
+    sparse_param.grad = torch.sparse_coo_tensor([[1, 1]], torch.tensor([[3.0, 4.0], [3.0, 4.0]]), (4, 2),
+                                               check_invariants=True)
+    dense_param.grad = torch.tensor([0.0, 0.0, 0.0])
+    clip_grad_norm([sparse_param, dense_param], 5.0)
+    assert torch.allclose(sparse_param.grad.to_dense()[1], torch.tensor([3.0, 4.0]), atol=1e-5)

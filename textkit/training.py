@@ -418,17 +418,45 @@ def make_optimizer(name: str, params: list[nn.Parameter], *, lr: float | None = 
     return cls(params, **options)
 
 
-def _check_sparse_support(model: nn.Module, config: TrainConfig) -> None:
-    """Sparse embedding gradients (``bow`` with ``sparse=True``) reach only torch's SGD, and
-    neither weight decay nor norm clipping accepts them: say so before the first step fails
-    deep inside torch."""
-    sparse = any(getattr(m, "sparse", False) for m in model.modules()
-                 if isinstance(m, (nn.Embedding, nn.EmbeddingBag)))
-    if sparse and (config.optimizer != "sgd" or config.weight_decay or config.clip_norm is not None):
-        raise ValueError(
-            f"the model has sparse embedding gradients (sparse=True), which train only with optimizer='sgd', "
-            f"weight_decay=0 and clip_norm=None; got optimizer={config.optimizer!r}, "
-            f"weight_decay={config.weight_decay!r}, clip_norm={config.clip_norm!r}")
+def sparse_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The trainable tables whose gradients are sparse (``bow`` with ``sparse=True``)."""
+    return [m.weight for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))
+            and m.sparse and m.weight.requires_grad]
+
+
+def make_optimizers(config: TrainConfig, model: nn.Module) -> list[torch.optim.Optimizer]:
+    """The configured optimizer over the dense parameters, plus, when the model has sparse
+    embedding gradients, its sparse counterpart over those tables (``SparseAdam`` for Adam/AdamW,
+    ``SGD`` without momentum for SGD): each step then touches only the rows a batch used, not
+    all ``(V, E)`` of a large n-gram table. Weight decay applies to the dense parameters only;
+    the two are stepped, scheduled and checkpointed together."""
+    sparse = sparse_parameters(model)
+    dense = [p for p in model.parameters() if p.requires_grad and all(p is not q for q in sparse)]
+    optimizers = [make_optimizer(config.optimizer, dense, lr=config.lr, weight_decay=config.weight_decay,
+                                 momentum=config.momentum)] if dense or not sparse else []
+    if sparse:
+        lr = OPTIMIZERS[config.optimizer][1] if config.lr is None else config.lr
+        if config.optimizer in ("adam", "adamw"):
+            optimizers.append(torch.optim.SparseAdam(sparse, lr=lr))
+        elif config.optimizer == "sgd":
+            optimizers.append(torch.optim.SGD(sparse, lr=lr))  # torch's momentum buffer would be dense
+        else:
+            raise ValueError(f"the model has sparse embedding gradients (sparse=True), which optimizer="
+                             f"{config.optimizer!r} cannot take; use 'adamw', 'adam' or 'sgd', or sparse=False")
+    return optimizers
+
+
+def clip_grad_norm(params: list[nn.Parameter], max_norm: float) -> None:
+    """``nn.utils.clip_grad_norm_`` that also takes sparse gradients: one global norm over
+    the dense gradients and the (coalesced) values of the sparse ones."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not any(g.is_sparse for g in grads):
+        nn.utils.clip_grad_norm_(params, max_norm)
+        return
+    norms = [(g.coalesce().values() if g.is_sparse else g).norm() for g in grads]
+    factor = (max_norm / (torch.stack(norms).norm() + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(factor)  # linear, so an uncoalesced sparse gradient scales correctly too
 
 
 def lr_factor(step: int, *, schedule: str, warmup_steps: int, total_steps: int) -> float:
@@ -574,11 +602,9 @@ def train(
                          bucket=config.bucket, chunk_batches=config.bucket_chunk, seed=config.seed,
                          num_workers=config.num_workers, pin_memory=on_cuda)
     steps_per_epoch = len(loader)
-    _check_sparse_support(model, config)
-    optimizer = make_optimizer(config.optimizer, params, lr=config.lr, weight_decay=config.weight_decay,
-                               momentum=config.momentum)
-    scheduler = make_scheduler(optimizer, config.schedule, total_steps=config.epochs * steps_per_epoch,
-                               warmup=config.warmup)
+    optimizers = make_optimizers(config, model)
+    schedulers = [make_scheduler(o, config.schedule, total_steps=config.epochs * steps_per_epoch,
+                                 warmup=config.warmup) for o in optimizers]
     amp_dtype = autocast_dtype(device, config.amp)
     # fp16 needs loss scaling against gradient underflow; bf16 has fp32's range and does not.
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
@@ -597,8 +623,10 @@ def train(
         state = load_checkpoint(checkpoint_path)
         _check_resumable(state, config, checkpoint_path, len(sequences), multi_label)
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        for optimizer, saved in zip(optimizers, state["optimizers"]):
+            optimizer.load_state_dict(saved)
+        for scheduler, saved in zip(schedulers, state["schedulers"]):
+            scheduler.load_state_dict(saved)
         scaler.load_state_dict(state["scaler"])
         loader.batch_sampler.load_state_dict(state["sampler"])
         start_epoch, history, best_state = state["epoch"] + 1, state["history"], state["best_model"]
@@ -625,20 +653,24 @@ def train(
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = model(batch.ids, batch.lengths)
                 loss = criterion(logits.float(), batch.labels)
-            optimizer.zero_grad(set_to_none=True)
+            for optimizer in optimizers:
+                optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if config.clip_norm is not None:
-                scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
-                nn.utils.clip_grad_norm_(params, config.clip_norm)
-            scaler.step(optimizer)  # skips the step if fp16 gradients overflowed
+                for optimizer in optimizers:
+                    scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
+                clip_grad_norm(params, config.clip_norm)
+            for optimizer in optimizers:
+                scaler.step(optimizer)  # skips the step if fp16 gradients overflowed
             scaler.update()
-            scheduler.step()
+            for scheduler in schedulers:
+                scheduler.step()
             if constrain is not None:
                 constrain()  # e.g. Kim's max-norm on the CNN's output layer
             pending.append(loss.detach())
             if len(pending) == check_every or step == steps_per_epoch:
                 values = torch.stack(pending).tolist()  # one GPU sync per interval
-                _check_finite(values, epoch, step - len(values) + 1, steps_per_epoch, optimizer, amp_dtype)
+                _check_finite(values, epoch, step - len(values) + 1, steps_per_epoch, optimizers[0], amp_dtype)
                 loss_sum += sum(values)
                 pending.clear()
             if step % config.log_interval == 0 or step == steps_per_epoch:
@@ -648,7 +680,7 @@ def train(
         bar.close()
         seconds = time.perf_counter() - started
         record = {"epoch": epoch, "train_loss": loss_sum / steps_per_epoch,
-                  "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 3),
+                  "lr": optimizers[0].param_groups[0]["lr"], "seconds": round(seconds, 3),
                   "tokens_per_s": round(tokens / max(seconds, 1e-9), 1)}
 
         # Validation and early stopping: the best weights are kept, not just reported.
@@ -675,8 +707,9 @@ def train(
         if out_dir is not None:
             save_checkpoint(checkpoint_path, {
                 "epoch": epoch, "config": config.to_dict(), "n_train": len(sequences), "multi_label": multi_label,
-                "model": model.state_dict(), "best_model": best_state, "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                "model": model.state_dict(), "best_model": best_state,
+                "optimizers": [o.state_dict() for o in optimizers],
+                "schedulers": [s.state_dict() for s in schedulers], "scaler": scaler.state_dict(),
                 "sampler": loader.batch_sampler.state_dict(), "rng": rng_state(), "history": history,
                 "best_metric": best_metric, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
                 "finished": finished, "stopped_early": stopped_early,
