@@ -11,6 +11,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -213,6 +214,39 @@ def test_train_from_preprocessed(files, tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--preprocessed", str(prep), "--max-length", "9", "--out", str(tmp_path / "x")]) == 2
     assert "--max-length cannot be used with --preprocessed" in error_line(capsys)
+
+
+def test_train_with_a_recipe_file_and_flags_over_it(files, tmp_path, capsys):
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"pipeline": {"ngram_range": [1, 2]},
+                                  "model_config": {"embed_dim": 8, "pooling": "sqrt", "sparse": True},
+                                  "train": {"optimizer": "adamw", "lr": 0.01, "epochs": 3}}))
+    out = tmp_path / "run"
+    assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), "--model", "bow",
+                 "--recipe", str(recipe), "--epochs", "2", "--device", "cpu", "--no-progress", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model_config"] == {"embed_dim": 8, "pooling": "sqrt", "sparse": True}
+    assert metrics["train_options"]["lr"] == 0.01 and metrics["train_options"]["epochs"] == 2  # the flag wins
+    assert len(metrics["history"]) <= 2
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["model"]["pooling"] == "sqrt" and config["model"]["sparse"] is True
+    assert json.loads((out / "model" / "pipeline.json").read_text())["ngrams"]["range"] == [1, 2]
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"train": {"lr": 0.1},}', r"recipe\.json, line 1, column 23: not JSON"),
+    ('[1, 2]', r"recipe\.json: expected an object with .* got a JSON list"),
+    ('{"model": {}}', r"recipe\.json: 'model' is not one of \('pipeline', 'model_config', 'train'\)"),
+    ('{"model_config": {"embed_dimm": 4}}', r"embed_dimm"),
+])
+def test_train_bad_recipe_is_one_line_and_writes_nothing(files, tmp_path, capsys, content, message):
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(content)
+    out = tmp_path / "run"
+    assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), "--model", "bow",
+                 "--recipe", str(recipe), "--out", str(out)]) == 2
+    assert re.search(message, error_line(capsys))
+    assert not out.exists()
 
 
 def test_train_on_real_corpus(shared, tmp_path, capsys):

@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     _file_flags(p)
     _pipeline_flags(p)
     _model_flags(p)
+    p.add_argument("--recipe", metavar="JSON",
+                   help='a file {"pipeline": {...}, "model_config": {...}, "train": {...}} (each optional) of '
+                        "TextPipeline, model and TrainConfig options, as scripts/reproduce.py's RECIPES; flags "
+                        "given here override it")
     p.add_argument("--cv", type=int, metavar="K", help="K-fold stratified cross-validation (K >= 2)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (must not exist; see --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it is earlier textkit output")
@@ -281,10 +285,37 @@ def _read_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _pipeline_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The pipeline flags given, over the --recipe's pipeline options (train only)."""
     options = {"tokenizer": args.tokenizer, "max_length": args.max_length, "min_freq": args.min_freq,
                "max_vocab_size": args.max_vocab_size, "ngram_buckets": args.ngram_buckets,
                "ngram_range": tuple(args.ngram_range) if args.ngram_range else None}
-    return {k: v for k, v in options.items() if v is not None}
+    return {**_recipe(args)["pipeline"], **{k: v for k, v in options.items() if v is not None}}
+
+
+RECIPE_PARTS = ("pipeline", "model_config", "train")
+
+
+def _recipe(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """``--recipe FILE`` -> its pipeline / model_config / train option dicts (empty without one)."""
+    path = getattr(args, "recipe", None)
+    if path is None:
+        return {part: {} for part in RECIPE_PARTS}
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"--recipe {path}: cannot read it ({getattr(e, 'strerror', None) or e})") from None
+    try:
+        recipe = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--recipe {path}, line {e.lineno}, column {e.colno}: not JSON ({e.msg})") from None
+    expected = 'an object with "pipeline", "model_config" and/or "train" objects'
+    if not isinstance(recipe, dict):
+        raise ValueError(f"--recipe {path}: expected {expected}, got a JSON {type(recipe).__name__}")
+    for key, value in recipe.items():
+        if key not in RECIPE_PARTS or not isinstance(value, dict):
+            raise ValueError(f"--recipe {path}: {key!r} is not one of {RECIPE_PARTS} holding an object; "
+                             f"expected {expected}")
+    return {part: dict(recipe.get(part, {})) for part in RECIPE_PARTS}
 
 
 def _split_lists(dataset) -> tuple[list[str], list[str]]:
@@ -485,9 +516,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_output_directory(Path(args.out), overwrite=args.overwrite)  # before any training
     if args.cv is not None and args.cv < 2:
         raise ValueError(f"--cv must be an int >= 2 (folds), got {args.cv}")
-    train_options = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                                       "device": args.device, "seed": args.seed, "progress": args.progress}.items()
-                     if v is not None}
+    flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "device": args.device,
+             "seed": args.seed, "progress": args.progress}
+    train_options = {**_recipe(args)["train"], **{k: v for k, v in flags.items() if v is not None}}
     _new_classifier(args, _pipeline_options(args), train_options)  # bad options fail now, not after loading
     data, pipeline, description = _training_data(args)
     if "test" not in data and args.cv is None:
@@ -517,8 +548,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if cv:
             metrics["cv"] = cv
         metrics.update({"data": description, "sizes": {s: len(t) for s, (t, _) in data.items()},
-                        "model": args.model, "train_options": train_options, "seed": args.seed,
-                        "history": clf.history_, "command": _command_line(args.argv),
+                        "model": args.model, "model_config": _recipe(args)["model_config"],
+                        "train_options": train_options, "seed": args.seed, "history": clf.history_, "command": _command_line(args.argv),
                         "textkit_version": __version__, "seconds": round(time.perf_counter() - started, 1)})
         clf.save(tmp / "model")
         _write_json(tmp / "metrics.json", metrics)
@@ -550,7 +581,8 @@ def _training_data(args: argparse.Namespace):
                                           ("--text-column", args.text_column), ("--label-column", args.label_column),
                                           ("--encoding", args.encoding), ("--header", args.header),
                                           ("--errors", args.errors)) if value is not None]
-        given += [f"--{k.replace('_', '-')}" for k in _pipeline_options(args)]
+        given += [f"--{k.replace('_', '-')}" for k in _pipeline_options(args) if k not in _recipe(args)["pipeline"]]
+        given += ["--recipe's pipeline options"] if _recipe(args)["pipeline"] else []
         if given:
             raise ValueError(f"{', '.join(given)} cannot be used with --preprocessed: its splits and "
                              f"pipeline.json hold the data and the pipeline options")
@@ -584,7 +616,8 @@ def _non_test(data: dict) -> tuple[list[str], list[str]]:
 def _new_classifier(args: argparse.Namespace, pipeline, train_options: dict):
     from . import TextClassifier
 
-    return TextClassifier(args.model, pipeline=pipeline or None, **train_options)
+    return TextClassifier(args.model, pipeline=pipeline or None, model_config=_recipe(args)["model_config"] or None,
+                          **train_options)
 
 
 def _cross_validate(args: argparse.Namespace, data: dict, pipeline, train_options: dict) -> dict:
