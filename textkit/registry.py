@@ -127,7 +127,9 @@ CARDS: dict[str, CorpusCard] = {card.name: card for card in [
         references=_kim(82.7, 86.8, 87.2, 88.1), reference_source=KIM_2014, bundled=True,
         hub=HubSource("SetFit/sst2", label_column="label_text",
                       splits={"train": "train", "validation": "valid", "test": "test"}),
-        notes="Kim 2014 also trains on labelled phrases; these files are sentences only. "
+        notes="Kim 2014 trains on the labelled phrases of the training trees; these files are sentences "
+              "only: load_corpus('<sst_trees>/train.txt', format='ptb-phrases', label_names={'0': 'negative', "
+              "'1': 'negative', '2': None, '3': 'positive', '4': 'positive'}) gives those phrases. "
               "GLUE's SST-2 is a different packaging (phrase-level train, no test labels).",
     ),
     CorpusCard(
