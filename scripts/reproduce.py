@@ -313,15 +313,21 @@ def main(argv: list[str] | None = None) -> int:
                                                              "small slices of every split")
     args = parser.parse_args(argv)
     if args.render:
-        merged = {}  # a run repeated across files counts once (the last file wins)
+        merged, sources = {}, []  # a run repeated across files counts once (the last file wins)
         for path in args.render:
-            for r in json.loads(path.read_text(encoding="utf-8"))["runs"]:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            sources.append({k: payload.get(k) for k in ("command", "wall_seconds", "plan", "recipes")})
+            for r in payload["runs"]:
                 merged[(r["dataset"], r["model"], r["seed"], r["fold"])] = r
         records = list(merged.values())
         table = make_table(records)
         print(table)
         if args.md:
             args.md.write_text(table + "\n", encoding="utf-8")
+        if args.out:  # one file holding every run and the commands that made them
+            tmp = args.out.with_suffix(args.out.suffix + ".tmp")
+            tmp.write_text(json.dumps({"sources": sources, "runs": records}, indent=1, default=list), encoding="utf-8")
+            os.replace(tmp, args.out)
         return 0
     if not 1 <= args.folds <= 10:
         parser.error(f"--folds must be between 1 and 10, got {args.folds}")
