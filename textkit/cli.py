@@ -33,7 +33,8 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 MODELS = ("bow", "cnn", "rnn")  # textkit.models.MODELS, listed here so --help needs no torch
 TOKENIZERS = ("regex", "whitespace", "char", "spacy", "nltk-treebank", "nltk-tweet")
-FORMATS = ("label-text", "fasttext", "csv", "tsv", "jsonl", "parquet", "ptb-trees", "ptb-phrases", "folders", "tar", "zip")
+FORMATS = ("label-text", "fasttext", "csv", "tsv", "jsonl", "parquet", "ptb-trees", "ptb-phrases", "folders", "tar",
+           "zip")
 SPLITS = ("train", "valid", "test")
 QUICKSTART_EPOCHS = 5
 MESSY_EXAMPLE = "<p>Sooooo... WHAT's the fee to call https://example.com from Paris &amp; Rome??? \U0001F600</p>"
@@ -549,7 +550,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             metrics["cv"] = cv
         metrics.update({"data": description, "sizes": {s: len(t) for s, (t, _) in data.items()},
                         "model": args.model, "model_config": _recipe(args)["model_config"],
-                        "train_options": train_options, "seed": args.seed, "history": clf.history_, "command": _command_line(args.argv),
+                        "train_options": train_options, "seed": args.seed, "history": clf.history_,
+                        "command": _command_line(args.argv),
                         "textkit_version": __version__, "seconds": round(time.perf_counter() - started, 1)})
         clf.save(tmp / "model")
         _write_json(tmp / "metrics.json", metrics)

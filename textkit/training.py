@@ -71,7 +71,9 @@ class TrainConfig:
     optimizer: ``"adamw"``, ``"adam"``, ``"adadelta"`` (Kim's choice) or ``"sgd"`` (momentum).
     lr: learning rate; ``None`` picks the optimizer's usual one (Adam/AdamW 1e-3,
         Adadelta 1.0, SGD 0.1).
-    weight_decay: decoupled for AdamW, L2 for the others.
+    weight_decay: decoupled for AdamW, L2 for the others. A model with sparse embedding
+        gradients (``bow`` with ``sparse=True``) trains those tables with ``SparseAdam``
+        (Adam/AdamW) or momentum-free SGD, without weight decay (see ``make_optimizers``).
     momentum: SGD only.
     schedule: ``"constant"``, ``"linear"`` or ``"cosine"`` decay to 0 over all steps,
         after ``warmup`` (a fraction of all steps) of linear warmup from 0.

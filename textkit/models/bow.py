@@ -5,11 +5,12 @@
     ids (B, T) ─► EmbeddingBag, weights mask/length ─► mean (B, E) ─► [Linear-ReLU (B, H)]
                ─► Dropout ─► Linear ─► logits (B, C)
 
-``distinct=True`` counts each id once per text (a bag is order-free, so the ids are sorted and
-repeats masked): the binary features that suit sentiment (Wang & Manning 2012) and keep a long
-document's repeated quotes and signatures from dominating it. ``pooling="sqrt"`` weighs each token 1/sqrt(length) instead of 1/length: the sum over an
-L2-normalised bag of words, the normalisation TF-IDF + logistic regression uses. A long text's
-evidence then adds up instead of averaging out (on MR's validation fold: see scripts/reproduce.py).
+``pooling="sqrt"`` weighs each token 1/sqrt(length) instead of 1/length: the sum over an
+L2-normalised bag of words, the normalisation TF-IDF + logistic regression uses, so a long
+text's evidence adds up instead of averaging out. ``distinct=True`` counts each id once per
+text (a bag is order-free, so the ids are sorted and repeats masked): binary features, which
+suit sentiment (Wang & Manning 2012) and keep a long document's repeated quotes and
+signatures from dominating it. Both were chosen on validation data in scripts/reproduce.py.
 
 ``ids`` may hold hashed n-gram ids past the word vocabulary (``Vocab`` + ``hash_ngrams``);
 ``vocab_size`` counts every id, words and buckets.
