@@ -31,7 +31,8 @@ Cost: the default run is the full protocol (3 seeds; 10 CV folds x 3 seeds on MR
 2 seeds on IMDB, 1 on 20 Newsgroups, whose TF-IDF+LR alone takes ~20 min) with the neural
 models only where validation chose them (cnn on TREC, rnn on SST-2); ``--models bow cnn rnn``
 adds the others wherever they have a recipe. On this project's 2 CPU cores, as three processes
-(one torch thread each, see "commands" in reproduce_results.json), it took about 70 minutes.
+(one torch thread each; see reproduce_results.md), the committed table took 70 minutes with the
+SST-2 rnn run for one seed instead of three (it costs ~18 min per seed there).
 The protocol column always states the seeds/folds that actually ran.
 
 One protocol can be split over processes and merged (this is how the committed
