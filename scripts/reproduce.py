@@ -411,26 +411,26 @@ def main(argv: list[str] | None = None) -> int:
                       f"valid={result.get('valid_accuracy', float('nan')):.4f} ({seconds:.0f}s)",
                       file=sys.stderr, flush=True)
                 if args.out:  # rewritten after every run: a killed job keeps what it finished
-                    write_json(args.out, records, args, plan, time.perf_counter() - started)
+                    write_json(args.out, records, recipes, plan, time.perf_counter() - started)
     table = valid_table(records) if args.valid_only else make_table(records)
     wall = time.perf_counter() - started
     print(table)
     print(f"\nwall time {wall / 60:.1f} min; command: python scripts/reproduce.py {' '.join(sys.argv[1:])}")
     if args.out:
-        write_json(args.out, records, args, plan, wall)
+        write_json(args.out, records, recipes, plan, wall)
     if args.md:
         args.md.write_text(table + "\n", encoding="utf-8")
     return 0
 
 
-def write_json(path: Path, records: list[dict], args, plan: dict, wall: float) -> None:
+def write_json(path: Path, records: list[dict], recipes: dict, plan: dict, wall: float) -> None:
     payload = {
         "command": "python scripts/reproduce.py " + " ".join(sys.argv[1:]),
         "wall_seconds": round(wall, 1),
         "textkit_version": tk.__version__,
         "python": platform.python_version(),
         "plan": {name: {"seeds": seeds, "folds": folds} for name, (seeds, folds) in plan.items()},
-        "recipes": {name: RECIPES[name] for name in plan},
+        "recipes": {name: recipes[name] for name in plan},  # --recipe overrides included
         "runs": records,
     }
     tmp = path.with_suffix(path.suffix + ".tmp")
