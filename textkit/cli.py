@@ -297,8 +297,12 @@ RECIPE_PARTS = ("pipeline", "model_config", "train")
 
 
 def _recipe(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The ``--recipe`` read by ``cmd_train`` (empty dicts for commands without one)."""
+    return getattr(args, "recipe_options", None) or {part: {} for part in RECIPE_PARTS}
+
+
+def _read_recipe(path: str | None) -> dict[str, dict[str, Any]]:
     """``--recipe FILE`` -> its pipeline / model_config / train option dicts (empty without one)."""
-    path = getattr(args, "recipe", None)
     if path is None:
         return {part: {} for part in RECIPE_PARTS}
     try:
@@ -517,6 +521,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_output_directory(Path(args.out), overwrite=args.overwrite)  # before any training
     if args.cv is not None and args.cv < 2:
         raise ValueError(f"--cv must be an int >= 2 (folds), got {args.cv}")
+    args.recipe_options = _read_recipe(args.recipe)  # read once; every step below uses this copy
     flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "device": args.device,
              "seed": args.seed, "progress": args.progress}
     train_options = {**_recipe(args)["train"], **{k: v for k, v in flags.items() if v is not None}}
