@@ -13,7 +13,7 @@ from textkit import TextPipeline
 from textkit.classifier import TextClassifier
 from textkit.models import MODELS
 
-TREC = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "trec"
+TREC = Path(__file__).resolve().parents[1] / "textkit" / "data" / "trec"  # the copy the package ships
 TREC_NAMES = {"0": "DESC", "1": "ENTY", "2": "ABBR", "3": "HUM", "4": "LOC", "5": "NUM"}
 
 # Tiny separable corpus: each class has its own words.
@@ -145,11 +145,22 @@ def test_save_load_gives_identical_predictions(fitted, tmp_path):
     fitted.save(tmp_path / "clf")
     assert sorted(p.name for p in (tmp_path / "clf").iterdir()) == ["config.json", "model.safetensors",
                                                                      "pipeline.json"]
-    loaded = TextClassifier.load(tmp_path / "clf")
+    loaded = TextClassifier.load(tmp_path / "clf", device="cpu")  # the device it was fitted on
     probe = TEXTS + ["an unseen sentence about nothing", ""]
     np.testing.assert_array_equal(loaded.predict_proba(probe), fitted.predict_proba(probe))
     assert loaded.predict(probe) == fitted.predict(probe)
     assert loaded.classes_ == fitted.classes_
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_cpu_fitted_classifier_loads_onto_the_gpu(fitted, tmp_path):
+    fitted.save(tmp_path / "clf")
+    loaded = TextClassifier.load(tmp_path / "clf")  # device="auto": the GPU here
+    assert next(loaded.model_.parameters()).is_cuda
+    probe = TEXTS + ["an unseen sentence about nothing", ""]
+    # AMP (bf16 logits) on the GPU vs fp32 on the CPU: the same labels, probabilities within 1e-2
+    np.testing.assert_allclose(loaded.predict_proba(probe), fitted.predict_proba(probe), atol=1e-2)
+    assert loaded.predict(probe) == fitted.predict(probe)
     config = json.loads((tmp_path / "clf" / "config.json").read_text())
     assert config["version"] == 1 and config["model"]["name"] == "bow" and config["labels"] == fitted.classes_
 
