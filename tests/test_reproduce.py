@@ -28,10 +28,36 @@ def test_quick_run_writes_the_table_and_every_run(data, tmp_path, capsys):
     assert all(0 <= r["accuracy"] <= 1 for r in runs) and runs[0]["best_epoch"] >= 1
 
 
-def test_valid_only_never_scores_the_test_split(data, tmp_path, capsys):
+def test_valid_only_replays_the_protocol_without_the_test_split(data, tmp_path, capsys, monkeypatch):
+    real_runs_of = reproduce.runs_of
+
+    def runs_with_marked_test_texts(*args, **kwargs):
+        runs = real_runs_of(*args, **kwargs)
+        for run in runs:
+            run["test"] = (["TEST " + text for text in run["test"][0]], run["test"][1])
+        return runs
+
+    fitted = []  # every run a model was fitted and scored on
+
+    def spy(fit):
+        def wrapped(*args, **kwargs):
+            fitted.append(next(a for a in args if isinstance(a, dict) and "test" in a))
+            return fit(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(reproduce, "runs_of", runs_with_marked_test_texts)
+    monkeypatch.setattr(reproduce, "run_textkit", spy(reproduce.run_textkit))
+    monkeypatch.setattr(reproduce, "run_linear", spy(reproduce.run_linear))
     out = tmp_path / "runs.json"
-    assert reproduce.main([*data, "--quick", "--datasets", "trec", "--models", "bow", "--valid-only",
+    assert reproduce.main([*data, "--quick", "--datasets", "trec", "sst2", "--models", "bow", "--valid-only",
                            "--out", str(out)]) == 0
-    assert "valid accuracy % (mean over runs)" in capsys.readouterr().out
+    assert "accuracy % on valid, protocol replayed" in capsys.readouterr().out
+    assert len(fitted) == 6  # TREC: one run; SST-2: its dev set halved, each half scored once; x2 models
+    assert not any(text.startswith("TEST ") for run in fitted for part in ("train", "valid", "test")
+                   for text in run[part][0])
+    sst2 = [run for run in fitted if run["dataset"] == "sst2"]
+    assert sst2[0]["valid"] == sst2[-1]["test"] and sst2[0]["test"] == sst2[-1]["valid"]  # halves swap roles
     runs = json.loads(out.read_text())["runs"]
-    assert all("accuracy" not in r and 0 <= r["valid_accuracy"] <= 1 for r in runs)
+    assert [(r["dataset"], r.get("half")) for r in runs if r["model"] == "bow"] == \
+        [("trec", None), ("sst2", 0), ("sst2", 1)]
+    assert all(0 <= r["accuracy"] <= 1 for r in runs)
