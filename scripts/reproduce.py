@@ -1,9 +1,10 @@
-"""Reproduce the classic sentence/document classification table with textkit, on CPU.
+"""Reproduce the classic sentence/document classification table with textkit (CPU by default).
 
     python scripts/reproduce.py                          # default run (see "Cost" below)
     python scripts/reproduce.py --datasets trec mr --seeds 1 --folds 2
     python scripts/reproduce.py --quick                  # smoke test of the script itself (~1 min)
-    python scripts/reproduce.py --datasets mr --folds 3 --seeds 1 --valid-only   # tuning: test never read
+    python scripts/reproduce.py --datasets mr --seeds 2 --valid-only   # tuning: test never read
+    python scripts/reproduce.py --datasets sst2 --models rnn --device cuda  # textkit models on a GPU
 
 Rows and protocols (corpora read from ``--data``, default ``../shared/corpora`` beside the repo):
 
@@ -21,6 +22,8 @@ For every (dataset, seed[, fold]) the script trains each textkit model of that d
 best epoch count; and a TF-IDF (word 1-2 grams, sublinear tf) + logistic regression baseline
 whose C is chosen on the same valid split and then refitted on train + valid. Both use the valid
 split the same way. No test set is ever used to choose anything. No pretrained vectors.
+``--valid-only`` is the tuning mode: the same protocol replayed with each run's valid split as
+its test split (see ``replayed_on_valid``).
 
 The table reports mean ± sd of test accuracy (%) over all runs of a row (seeds x folds), the
 published numbers (Kim 2014 CNN-rand / CNN-non-static, fastText bigram where the card has one)
@@ -94,7 +97,12 @@ LR_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 #    0.792; Subj 0.932 vs 0.917. Tried and dropped on MR (chooser): word 1-3 grams (0.756 on
 #    fold 0), E=100 (0.792), E=64 + dropout 0.5 (0.772), word dropout 0.3/0.5 (0.778/0.751; the
 #    option was then removed), keeping character repeats (0.787), lr 1e-2 (0.763).
-#    SST-2 keeps lr 2e-3: replayed on seed 0 (dev halves) bow 82.2, lr 5e-4 80.2, TF-IDF+LR 82.1.
+#    MR's own recipe (_MR_BOW), replayed over MR's 10 folds x seeds 0-1 (TF-IDF+LR 78.24):
+#    lr 2e-3 above 77.76; lr 5e-4 (up to 20 epochs, patience 3) 78.56; lr 5e-4 + distinct=True
+#    78.74 <- chosen. Seed 0 only: lr 1e-3 77.96, lr 2.5e-4 77.85, min_freq=2 (lr 2e-3) 77.06;
+#    plain SGD at lr 0.2/0.5 was unstable (a refit fell to 0.55) and was stopped.
+#    SST-2 keeps this recipe: replayed on seeds 0-1 (dev halves) it scores 81.48, TF-IDF+LR 82.11;
+#    lr 1e-3 81.25, E=64 81.02, batch 256 80.73; seed 0 only: lr 5e-4 80.2 (this recipe 82.2).
 #  * bow, documents: chosen on 20 Newsgroups' valid split (seed 0; TF-IDF+LR there: 0.940 at
 #    C=100): keep e-mail addresses (emails="keep": senders identify groups), E=32 0.915 -> E=100
 #    0.921 -> E=100 + distinct=True (a binary bag: repeated quotes and signatures stop dominating
@@ -102,6 +110,9 @@ LR_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 #    without the e-mail setting (its earlier check, E=32 without distinct: valid 0.914 at epoch 9
 #    of 10 vs TF-IDF+LR 0.904); its valid accuracy is in every run's JSON record.
 #    Also tried: distinct=True (binary bag): MR 0.800, Subj 0.929 - a wash, so left off here.
+#    IMDB's own recipe (_IMDB_BOW), replayed on seed 0 (TF-IDF+LR 90.36): lr 2e-3 90.32;
+#    lr 5e-4, up to 30 epochs 90.96 <- chosen. 20 Newsgroups was not replayed (its baseline
+#    alone takes ~20 min a run here), so it keeps lr 2e-3.
 #  * cnn: Kim's architecture with E=300 as in Kim 2014 (TREC seed-0 valid 0.877 vs 0.864 at the
 #    library's E=128; not lower-casing, as Kim's TREC code does: 0.864, no gain), AdamW 1e-3,
 #    batch 50, up to 20 epochs, patience 4. On SST-2's phrases it peaks at epoch 1 (valid 0.823;
@@ -117,18 +128,21 @@ LR_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 _SENTENCE_BOW = dict(pipeline=dict(ngram_range=(1, 2)),
                      model_config=dict(embed_dim=32, pooling="sqrt", sparse=True),
                      train=dict(optimizer="adamw", lr=2e-3, epochs=10, patience=2, batch_size=64))
+_MR_BOW = dict(_SENTENCE_BOW, model_config=dict(_SENTENCE_BOW["model_config"], distinct=True),
+               train=dict(_SENTENCE_BOW["train"], lr=5e-4, epochs=20, patience=3))
 _DOC_BOW = dict(pipeline=dict(ngram_range=(1, 2)),
                 model_config=dict(embed_dim=100, pooling="sqrt", distinct=True, sparse=True),
                 train=dict(optimizer="adamw", lr=2e-3, epochs=15, patience=3, batch_size=64))
+_IMDB_BOW = dict(_DOC_BOW, train=dict(_DOC_BOW["train"], lr=5e-4, epochs=30))
 _NEWS_BOW = dict(_DOC_BOW, pipeline=dict(ngram_range=(1, 2), cleaner=dict(emails="keep")))
 _CNN = dict(pipeline=dict(), model_config=dict(embed_dim=300), train=dict(epochs=20, patience=4))
 _RNN = dict(pipeline=dict(), model_config=dict(), train=dict(epochs=5, patience=1))
 RECIPES: dict[str, dict[str, dict]] = {
     "trec": {"cnn": _CNN, "bow": dict(_SENTENCE_BOW, train=dict(_SENTENCE_BOW["train"], epochs=20))},
     "sst2": {"rnn": _RNN, "cnn": _CNN, "bow": _SENTENCE_BOW},
-    "mr": {"cnn": _CNN, "bow": _SENTENCE_BOW},
+    "mr": {"cnn": _CNN, "bow": _MR_BOW},
     "subj": {"cnn": _CNN, "bow": _SENTENCE_BOW},
-    "imdb": {"bow": _DOC_BOW},
+    "imdb": {"bow": _IMDB_BOW},
     "20newsgroups": {"bow": _NEWS_BOW},
 }
 # The default run: the full protocol, with the neural models only where validation picked
@@ -384,7 +398,9 @@ def main(argv: list[str] | None = None) -> int:
         merged, sources = {}, []  # a run repeated across files counts once (the last file wins)
         for path in args.render:
             payload = json.loads(path.read_text(encoding="utf-8"))
-            sources.append({k: payload.get(k) for k in ("command", "wall_seconds", "plan", "recipes")})
+            # an earlier --render --out file brings the sources it merged
+            sources += payload.get("sources") or [{k: payload.get(k) for k in ("command", "wall_seconds", "plan",
+                                                                                  "recipes")}]
             for r in payload["runs"]:
                 merged[(r["dataset"], r["model"], r["seed"], r["fold"])] = r
         records = list(merged.values())
