@@ -34,8 +34,10 @@ Cost: the default run is the full protocol (3 seeds; 10 CV folds x 3 seeds on MR
 2 seeds on IMDB, 1 on 20 Newsgroups, whose TF-IDF+LR alone takes ~20 min) with the neural
 models only where validation chose them (cnn on TREC, rnn on SST-2); ``--models bow cnn rnn``
 adds the others wherever they have a recipe. On this project's 2 CPU cores, as three processes
-(one torch thread each; see reproduce_results.md), the committed table took 70 minutes with the
-SST-2 rnn run for one seed instead of three (it costs ~18 min per seed there).
+(one torch thread each), the first full table took 70 minutes with the SST-2 rnn run for one
+seed instead of three (~18 min per seed there; 2-4 min per seed with --device cuda on an H200
+that ran 14 other jobs at the same time).
+The committed table merges two rounds of runs: reproduce_results.md lists every command.
 The protocol column always states the seeds/folds that actually ran.
 
 One protocol can be split over processes and merged (this is how the committed
@@ -367,7 +369,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="textkit models to run (default: each dataset's recipe); a model without a "
                              "recipe for a dataset is skipped there")
     parser.add_argument("--seeds", type=int, default=None,
-                        help="seeds 0..n-1 per dataset (default: DEFAULT_SEEDS)")
+                        help="seeds per dataset, counted from --first-seed (default: DEFAULT_SEEDS)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="start at this seed (--seeds counts from it), to split seeds over processes or "
+                             "devices whose --out files --render merges")
     parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
                         help=f"CV folds to run for MR/Subj, the first n of 10 (default {DEFAULT_FOLDS})")
     parser.add_argument("--first-fold", type=int, default=0,
@@ -426,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
             recipes[name][args.models[0]] = {part: tried.get(part, {}) for part in ("pipeline", "model_config", "train")}
     if args.seeds is not None and args.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {args.seeds}")
+    if args.first_seed < 0:
+        parser.error(f"--first-seed must be >= 0, got {args.first_seed}")
     if not args.data.is_dir():
         parser.error(f"--data {args.data} is not a folder (expected the shared corpora)")
     folds = 2 if args.quick else args.folds
@@ -436,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = {}
     for name in args.datasets:
         n = 1 if args.quick else (args.seeds or DEFAULT_SEEDS[name])
-        plan[name] = (list(range(n)), folds if name in CV_DATASETS else None)
+        plan[name] = (list(range(args.first_seed, args.first_seed + n)), folds if name in CV_DATASETS else None)
 
     records: list[dict] = []
     started = time.perf_counter()

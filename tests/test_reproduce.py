@@ -61,3 +61,12 @@ def test_valid_only_replays_the_protocol_without_the_test_split(data, tmp_path, 
     assert [(r["dataset"], r.get("half")) for r in runs if r["model"] == "bow"] == \
         [("trec", None), ("sst2", 0), ("sst2", 1)]
     assert all(0 <= r["accuracy"] <= 1 for r in runs)
+
+
+def test_first_seed_runs_the_seeds_after_it(data, tmp_path):
+    out = tmp_path / "runs.json"
+    assert reproduce.main([*data, "--quick", "--datasets", "trec", "--models", "bow", "--no-linear",
+                           "--first-seed", "2", "--out", str(out)]) == 0
+    assert [(r["model"], r["seed"]) for r in json.loads(out.read_text())["runs"]] == [("bow", 2)]
+    with pytest.raises(SystemExit):
+        reproduce.main([*data, "--first-seed", "-1"])
