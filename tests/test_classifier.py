@@ -150,6 +150,8 @@ def test_save_load_gives_identical_predictions(fitted, tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(probe), fitted.predict_proba(probe))
     assert loaded.predict(probe) == fitted.predict(probe)
     assert loaded.classes_ == fitted.classes_
+    config = json.loads((tmp_path / "clf" / "config.json").read_text())
+    assert config["version"] == 1 and config["model"]["name"] == "bow" and config["labels"] == fitted.classes_
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -161,8 +163,6 @@ def test_a_cpu_fitted_classifier_loads_onto_the_gpu(fitted, tmp_path):
     # AMP (bf16 logits) on the GPU vs fp32 on the CPU: the same labels, probabilities within 1e-2
     np.testing.assert_allclose(loaded.predict_proba(probe), fitted.predict_proba(probe), atol=1e-2)
     assert loaded.predict(probe) == fitted.predict(probe)
-    config = json.loads((tmp_path / "clf" / "config.json").read_text())
-    assert config["version"] == 1 and config["model"]["name"] == "bow" and config["labels"] == fitted.classes_
 
 
 def test_load_errors_name_the_file(fitted, tmp_path):
