@@ -100,7 +100,7 @@ LR_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 #    fold 0), E=100 (0.792), E=64 + dropout 0.5 (0.772), word dropout 0.3/0.5 (0.778/0.751; the
 #    option was then removed), keeping character repeats (0.787), lr 1e-2 (0.763).
 #    MR's own recipe (_MR_BOW), replayed over MR's 10 folds x seeds 0-1 (TF-IDF+LR 78.24):
-#    lr 2e-3 above 77.76; lr 5e-4 (up to 20 epochs, patience 3) 78.56; lr 5e-4 + distinct=True
+#    the recipe above (lr 2e-3) 77.76; lr 5e-4 (up to 20 epochs, patience 3) 78.56; lr 5e-4 + distinct=True
 #    78.74 <- chosen. Seed 0 only: lr 1e-3 77.96, lr 2.5e-4 77.85, min_freq=2 (lr 2e-3) 77.06;
 #    plain SGD at lr 0.2/0.5 was unstable (a refit fell to 0.55) and was stopped.
 #    SST-2 keeps this recipe: replayed on seeds 0-1 (dev halves) it scores 81.48, TF-IDF+LR 82.11;
@@ -115,7 +115,7 @@ LR_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 #    Also tried: distinct=True (binary bag): MR 0.800, Subj 0.929 - a wash, so left off here.
 #    IMDB's own recipe (_IMDB_BOW), replayed on seed 0 (TF-IDF+LR 90.36): lr 2e-3 90.32;
 #    lr 5e-4, up to 30 epochs 90.96 <- chosen. 20 Newsgroups was not replayed (its baseline
-#    alone takes ~20 min a run here). It was given IMDB's lr 5e-4 once, untested, in a full
+#    alone takes ~20 min a run here). It was given IMDB's lr 5e-4 once, without a replay, in a full
 #    run: its early-stopped valid accuracy fell from 0.941 to 0.927 (seed 0, same split), so
 #    it keeps lr 2e-3. That run's test accuracy, 84.7 (85.7 at lr 2e-3), is in the README.
 #  * cnn: Kim's architecture with E=300 as in Kim 2014 (TREC seed-0 valid 0.877 vs 0.864 at the
