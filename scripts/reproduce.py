@@ -317,6 +317,16 @@ def protocol_of(name: str, rows: list[dict]) -> str:
     return f"train/test × {seeds_txt}"
 
 
+def paired_margin(rows: list[dict], model: str) -> str:
+    """``model`` minus TF-IDF+LR in points, over the runs both have (same seed and fold), ± the
+    standard error of that mean difference: how safe a "yes" is."""
+    linear = {(r["seed"], r["fold"]): r["accuracy"] for r in rows if r["model"] == "tfidf-lr"}
+    diffs = [100 * (r["accuracy"] - linear[r["seed"], r["fold"]]) for r in rows
+             if r["model"] == model and (r["seed"], r["fold"]) in linear]
+    se = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else 0.0
+    return f"{statistics.fmean(diffs):+.2f} ± {se:.2f} vs LR, paired over {len(diffs)} run{'s' * (len(diffs) > 1)}"
+
+
 def make_table(records: list[dict]) -> str:
     models = [m for m in ("bow", "cnn", "rnn") if any(r["model"] == m for r in records)]
     cols = ["dataset", "protocol"] + [f"textkit {m}" for m in models] + [
@@ -342,7 +352,8 @@ def make_table(records: list[dict]) -> str:
                 short.append(f"{best - rand:+.2f} vs Kim")
             if best < means["tfidf-lr"]:
                 short.append(f"{best - means['tfidf-lr']:+.2f} vs LR")
-            met = f"yes ({best_model})" if not short else f"NO ({best_model}: {', '.join(short)})"
+            met = (f"yes ({best_model}: {paired_margin(rows, best_model)})" if not short
+                   else f"NO ({best_model}: {', '.join(short)})")
         fmt = lambda x: "–" if x is None else f"{x:.1f}"  # noqa: E731
         cells = [NAMES[name], protocol_of(name, rows)] + [
             f"{mean_sd(acc[m])} (n={len(acc[m])})" if acc[m] else "–" for m in models] + [

@@ -70,3 +70,14 @@ def test_first_seed_runs_the_seeds_after_it(data, tmp_path):
     assert [(r["model"], r["seed"]) for r in json.loads(out.read_text())["runs"]] == [("bow", 2)]
     with pytest.raises(SystemExit):
         reproduce.main([*data, "--first-seed", "-1"])
+
+
+def test_met_column_shows_the_paired_margin_over_the_baseline():
+    def run(model, seed, accuracy):
+        return dict(dataset="imdb", model=model, seed=seed, fold=None, accuracy=accuracy)
+
+    records = [run("bow", 0, 0.910), run("tfidf-lr", 0, 0.900), run("bow", 1, 0.915), run("tfidf-lr", 1, 0.895)]
+    row = reproduce.make_table(records).splitlines()[-1]
+    assert row.endswith("| yes (bow: +1.50 ± 0.50 vs LR, paired over 2 runs) |")  # diffs 1.0 and 2.0 points
+    records[0]["accuracy"] = 0.870  # bow mean 89.25 vs 89.75
+    assert reproduce.make_table(records).splitlines()[-1].endswith("| NO (bow: -0.50 vs LR) |")
