@@ -65,6 +65,7 @@ ALL_MODELS = [(name, {}) for name in MODELS] + [("rnn", v) for v in RNN_VARIANTS
     ("bow", {"hidden_dim": 8}),
     ("bow", {"pooling": "sqrt", "distinct": True}),
     ("cnn", {"embedding_mode": "multichannel"}),
+    ("cnn", {"wide": True}),
     ("rnn", {"num_layers": 2}),
 ]
 ALL_IDS = [f"{name}-" + "-".join(map(str, cfg.values())) if cfg else name for name, cfg in ALL_MODELS]
@@ -188,6 +189,7 @@ def test_min_length_follows_the_largest_kernel():
     assert small_model("rnn").min_length == 1
     assert build_model("cnn", vocab_size=VOCAB, num_classes=2).min_length == 5
     assert small_model("cnn", kernel_sizes=[2, 7]).min_length == 7
+    assert small_model("cnn", kernel_sizes=[2, 7], wide=True).min_length == 1  # pads inside the conv
 
 
 def test_unknown_model_name_lists_the_choices():
@@ -201,7 +203,7 @@ def test_unknown_config_key_names_itself_and_the_valid_ones():
     with pytest.raises(
         TypeError,
         match=r"unknown config key 'kernel_size' for model 'cnn' \(did you mean 'kernel_sizes'\?\); "
-        r"valid keys: embed_dim, kernel_sizes, num_filters, dropout, max_norm, embedding_mode",
+        r"valid keys: embed_dim, kernel_sizes, num_filters, dropout, max_norm, embedding_mode, wide",
     ):
         build_model("cnn", vocab_size=VOCAB, num_classes=2, kernel_size=3)
     with pytest.raises(TypeError, match=r"unknown config key 'bidirectinal' for model 'rnn' \(did you mean 'bidirectional'"):
@@ -216,6 +218,7 @@ def test_unknown_config_key_names_itself_and_the_valid_ones():
         ("cnn", {"kernel_sizes": (3, 0)}, r"CNNConfig.kernel_sizes\[...\] must be an int >= 1, got 0"),
         ("cnn", {"embedding_mode": "static-ish"}, r"CNNConfig.embedding_mode must be one of \('rand', 'static', "),
         ("cnn", {"max_norm": 0}, r"CNNConfig.max_norm must be > 0 or None, got 0"),
+        ("cnn", {"wide": "yes"}, r"CNNConfig.wide must be True or False, got 'yes'"),
         ("rnn", {"cell": "transformer"}, r"RNNConfig.cell must be one of \('lstm', 'gru'\), got 'transformer'"),
         ("rnn", {"pooling": "min"}, r"RNNConfig.pooling must be one of \('last', 'max', 'mean', 'attention'\)"),
         ("rnn", {"bidirectional": 1}, r"RNNConfig.bidirectional must be True or False, got 1"),
@@ -334,6 +337,23 @@ def test_cnn_max_norm_clips_output_rows():
     before = unconstrained.fc.weight.clone()
     unconstrained.apply_constraints()
     assert torch.equal(unconstrained.fc.weight, before)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_cnn_wide_is_narrow_over_k_minus_1_pads_at_each_end(k):
+    """A wide convolution scores a text exactly as a narrow one scores the same text with k-1
+    zero tokens written at both ends: each token, the first included, fills all k slots of a
+    window. One kernel size, so the narrow model has no smaller kernel to see extra all-pad windows."""
+    wide = small_model("cnn", kernel_sizes=(k,), wide=True)
+    narrow = small_model("cnn", kernel_sizes=(k,))
+    narrow.load_state_dict(wide.state_dict())  # Conv1d padding is not a weight: same parameters
+    ids, lengths = make_batch([1, 4, 9])
+    framed = torch.full((3, ids.shape[1] + 2 * (k - 1)), PAD_ID, dtype=torch.long)
+    framed[:, k - 1 : k - 1 + ids.shape[1]] = ids
+    # the narrow model reads pads at the front as real zero tokens: the PAD row is zero
+    assert torch.allclose(wide(ids, lengths), narrow(framed, lengths + 2 * (k - 1)), atol=1e-6)
+    # which is not what the narrow model makes of the bare text
+    assert not torch.allclose(wide(ids, lengths), narrow(ids, lengths))
 
 
 @pytest.mark.parametrize("name", ["bow", "rnn"])
