@@ -343,7 +343,8 @@ def test_cnn_max_norm_clips_output_rows():
 def test_cnn_wide_is_narrow_over_k_minus_1_pads_at_each_end(k):
     """A wide convolution scores a text exactly as a narrow one scores the same text with k-1
     zero tokens written at both ends: each token, the first included, fills all k slots of a
-    window. One kernel size, so the narrow model has no smaller kernel to see extra all-pad windows."""
+    window. One kernel size, so the narrow model has no smaller kernel to see extra all-pad
+    windows."""
     wide = small_model("cnn", kernel_sizes=(k,), wide=True)
     narrow = small_model("cnn", kernel_sizes=(k,))
     narrow.load_state_dict(wide.state_dict())  # Conv1d padding is not a weight: same parameters
