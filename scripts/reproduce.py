@@ -128,9 +128,10 @@ LR_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 #    dropout 0.3 87.74: nothing above the noise, so the recipe stays.
 #    wide=True (Kim's code pads each sentence with max(k)-1 zeros at both ends; ours had read
 #    only the windows inside a text, so a question's first word filled one window per size),
-#    replayed on TREC seeds 0-4: 87.89 vs 86.57 narrow, better on 4 of the 5 seeds (paired
-#    +1.32 +- 0.42) <- chosen. SST-2, replayed on seed 0's dev halves: 82.57 vs 80.50 narrow
-#    (80.73/84.40 vs 79.13/81.88; TF-IDF+LR 82.11, bow 81.48 on seeds 0-1) <- chosen there too.
+#    replayed on TREC seeds 0-4: 87.89 vs 86.57 narrow (per seed 87.16/89.72/88.07/88.07/86.42
+#    vs 87.52/87.89/86.42/86.24/84.77) <- chosen. SST-2, replayed on seed 0's dev halves:
+#    82.57 vs 80.50 narrow (80.73/84.40 vs 79.13/81.88; TF-IDF+LR 82.11 and bow 81.48 on
+#    seeds 0-1) <- chosen there too.
 #  * rnn on SST-2: the library's BiLSTM (E=128, H=128 per direction, max pooling, dropout 0.5),
 #    AdamW 1e-3, batch 50: valid 0.814 / 0.831 / 0.834 after epochs 1-3 (73 s each), the only
 #    model above TF-IDF+LR there; SST-2's bow (valid 0.813-0.817 at lr 2e-3 .. 2e-4) is not.
