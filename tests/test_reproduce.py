@@ -81,3 +81,16 @@ def test_met_column_shows_the_paired_margin_over_the_baseline():
     assert row.endswith("| yes (bow: +1.50 ± 0.50 vs LR, paired over 2 runs) |")  # diffs 1.0 and 2.0 points
     records[0]["accuracy"] = 0.870  # bow mean 89.25 vs 89.75
     assert reproduce.make_table(records).splitlines()[-1].endswith("| NO (bow: -0.50 vs LR) |")
+
+
+def test_readme_recipe_example_is_the_mr_rows_recipe():
+    # The README's `--recipe` example claims to be the MR row's bow; keep it from going stale.
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"the MR row's bow of the reproduction table below:\s*`(\{.*?\})`", readme, re.S)
+    assert match, "README no longer shows the MR row's recipe"
+    shown = json.loads(match.group(1))
+    recipe = json.loads(json.dumps(reproduce.RECIPES["mr"]["bow"]))  # tuples -> lists, as JSON has them
+    recipe["train"].pop("optimizer")  # "adamw" is TrainConfig's default, so the README leaves it out
+    assert shown == recipe
