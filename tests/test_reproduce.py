@@ -1,5 +1,6 @@
 """scripts/reproduce.py end to end on a tiny slice (--quick): the table and the tuning mode."""
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -85,8 +86,6 @@ def test_met_column_shows_the_paired_margin_over_the_baseline():
 
 def test_readme_recipe_example_is_the_mr_rows_recipe():
     # The README's `--recipe` example claims to be the MR row's bow; keep it from going stale.
-    import re
-
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     match = re.search(r"the MR row's bow of the reproduction table below:\s*`(\{.*?\})`", readme, re.S)
     assert match, "README no longer shows the MR row's recipe"
