@@ -5,6 +5,7 @@
     python scripts/reproduce.py --quick                  # smoke test of the script itself (~1 min)
     python scripts/reproduce.py --datasets mr --seeds 2 --valid-only   # tuning: test never read
     python scripts/reproduce.py --datasets sst2 --models rnn --device cuda  # textkit models on a GPU
+    python scripts/reproduce.py --datasets 20newsgroups --models         # the TF-IDF+LR baseline alone
 
 Rows and protocols (corpora read from ``--data``, default ``../shared/corpora`` beside the repo):
 
@@ -398,9 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    parser.add_argument("--models", nargs="+", default=None, choices=("bow", "cnn", "rnn"),
+    parser.add_argument("--models", nargs="*", default=None, choices=("bow", "cnn", "rnn"),
                         help="textkit models to run (default: each dataset's recipe); a model without a "
-                             "recipe for a dataset is skipped there")
+                             "recipe for a dataset is skipped there; --models with no name runs the "
+                             "TF-IDF+LR baseline alone")
     parser.add_argument("--seeds", type=int, default=None,
                         help="seeds per dataset, counted from --first-seed (default: DEFAULT_SEEDS)")
     parser.add_argument("--first-seed", type=int, default=0,
@@ -451,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
             tmp.write_text(json.dumps({"sources": sources, "runs": records}, indent=1, default=list), encoding="utf-8")
             os.replace(tmp, args.out)
         return 0
+    if args.models == [] and args.no_linear:
+        parser.error("--models with no name runs the baseline alone, and --no-linear skips it: nothing to run")
     if not 1 <= args.folds <= 10:
         parser.error(f"--folds must be between 1 and 10, got {args.folds}")
     if not 0 <= args.first_fold <= 10 - args.folds:
@@ -484,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         runs = runs_of(name, args.data, seeds, nfolds or 1, args.first_fold)
         print(f"[{name}] loaded {len(runs)} run(s) in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-        models = [m for m in (args.models or DEFAULT_MODELS[name]) if m in recipes[name]]
+        models = [m for m in (DEFAULT_MODELS[name] if args.models is None else args.models) if m in recipes[name]]
         if args.quick:
             runs = [subsample(run, 600, 200) for run in runs]
         if args.valid_only:  # from here on the test split is out of reach

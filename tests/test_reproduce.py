@@ -93,3 +93,13 @@ def test_readme_recipe_example_is_the_mr_rows_recipe():
     recipe = json.loads(json.dumps(reproduce.RECIPES["mr"]["bow"]))  # tuples -> lists, as JSON has them
     recipe["train"].pop("optimizer")  # "adamw" is TrainConfig's default, so the README leaves it out
     assert shown == recipe
+
+
+def test_models_with_no_name_runs_the_baseline_alone(data, tmp_path, capsys):
+    out = tmp_path / "runs.json"
+    assert reproduce.main([*data, "--quick", "--datasets", "trec", "--models", "--out", str(out)]) == 0
+    assert [r["model"] for r in json.loads(out.read_text())["runs"]] == ["tfidf-lr"]
+    with pytest.raises(SystemExit) as exit_info:
+        reproduce.main([*data, "--datasets", "trec", "--models", "--no-linear"])
+    assert exit_info.value.code == 2
+    assert "nothing to run" in capsys.readouterr().err
