@@ -105,7 +105,7 @@ def test_names_aliases_and_suggestions():
 
 
 def test_format_options_are_refused_for_registered_corpora():
-    with pytest.raises(CorpusError, match=r"text_column apply to files, not to the registered corpus 'trec'"):
+    with pytest.raises(CorpusError, match=r"text_column applies to files, not to the registered corpus 'trec'"):
         load_corpus("trec", text_column=1)
 
 
@@ -161,6 +161,29 @@ def test_offline_hub_error_is_one_line_and_says_where_it_looked(tmp_path, monkey
     assert "hub 'fancyzhx/dbpedia_14' failed" in message and "TEXTKIT_DATA/dbpedia/" in message
     with pytest.raises(CorpusError, match=r"corpus 'cr' not found: looked in .*cr, and it has no hub copy"):
         load_corpus("cr")
+
+
+def test_hub_retry_warnings_do_not_bury_the_one_line_error(tmp_path, monkeypatch, capfd):
+    # offline, huggingface_hub logs "Retrying in 1s [Retry 1/5]" and friends before failing
+    import logging
+
+    import datasets
+
+    def offline_load_dataset(repo, config=None):
+        logging.getLogger("huggingface_hub.utils._http").warning("Retrying in 1s [Retry 1/5].")
+        raise ConnectionError(f"Couldn't reach {repo!r} on the Hub (LocalEntryNotFoundError)")
+
+    logging.getLogger().addHandler(handler := logging.StreamHandler())  # as if logging were set up
+    level = logging.getLogger("huggingface_hub").level
+    monkeypatch.setattr(datasets, "load_dataset", offline_load_dataset)
+    monkeypatch.setenv("TEXTKIT_DATA", str(tmp_path))
+    try:
+        with pytest.raises(CorpusError, match=r"hub 'fancyzhx/dbpedia_14' failed \(ConnectionError"):
+            load_corpus("dbpedia")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert "Retrying" not in capfd.readouterr().err
+    assert logging.getLogger("huggingface_hub").level == level  # restored
 
 
 def test_hub_rows_are_mapped_to_our_columns_and_class_names(tmp_path, monkeypatch):

@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from datasets import ClassLabel, Dataset
+
 from textkit.corpora import CorpusError, load_corpus
 
 # (label, text): 3 classes; texts with commas, quotes and non-ASCII to stress quoting/encoding
@@ -195,13 +197,123 @@ def test_mapping_of_split_files_reads_only_what_is_asked(tmp_path):
     dd = load_corpus({"train": tmp_path / "tr.csv", "test": tmp_path / "te.csv"}, seed=1)
     assert {k: len(v) for k, v in dd.items()} == {"train": 18, "valid": 2, "test": 2}
     assert sorted(dd["valid"]["label"]) == [0, 1]  # stratified: one of each class
-    dd = load_corpus({"train": tmp_path / "missing.csv", "test": tmp_path / "te.csv"}, split="test")
+    # with label_names the class ids are known without reading train: only the asked split is read
+    dd = load_corpus({"train": tmp_path / "missing.csv", "test": tmp_path / "te.csv"}, split="test",
+                     label_names=["a", "b"])
     assert list(dd) == ["test"] and len(dd["test"]) == 2
-    dd = load_corpus({"train": tmp_path / "missing.csv", "valid": tmp_path / "te.csv"}, split="valid")
+    dd = load_corpus({"train": tmp_path / "missing.csv", "valid": tmp_path / "te.csv"}, split="valid",
+                     label_names=["a", "b"])
     assert list(dd) == ["valid"] and len(dd["valid"]) == 2  # a given valid file: train not needed
+    with raises(r"missing\.csv: no such file"):  # without them every split is read (next test)
+        load_corpus({"train": tmp_path / "missing.csv", "test": tmp_path / "te.csv"}, split="test")
     dd = load_corpus({"train": tmp_path / "tr.csv", "test": tmp_path / "te.csv"}, valid_fraction=0)
     assert list(dd) == ["train", "test"]
     assert dd["test"].features["label"] == dd["train"].features["label"]
+
+
+def test_one_split_numbers_the_classes_as_the_full_load(tmp_path):
+    # test lacks class "b": read alone, its "c" would become id 1 instead of 2
+    write(tmp_path / "tr.csv", "label,text\na,x\nb,y\nc,z\n")
+    write(tmp_path / "te.csv", "label,text\na,x\nc,z\n")
+    files = {"train": tmp_path / "tr.csv", "test": tmp_path / "te.csv"}
+    full = load_corpus(files, valid_fraction=0)
+    test = load_corpus(files, valid_fraction=0, split="test")["test"]
+    assert test.features["label"].names == ["a", "b", "c"] == full["test"].features["label"].names
+    assert test["label"] == full["test"]["label"] == [0, 2]
+    # folders too: a class only the test folder has keeps its id in split="train"
+    for split, cls in [("train", "pos"), ("train", "neg"), ("test", "pos"), ("test", "neg"), ("test", "neutral")]:
+        (tmp_path / "tree" / split / cls).mkdir(parents=True, exist_ok=True)
+        write(tmp_path / "tree" / split / cls / "1.txt", f"{split} {cls}")
+    train = load_corpus(tmp_path / "tree", split="train", valid_fraction=0)["train"]
+    assert train.features["label"].names == ["neg", "neutral", "pos"]
+
+
+def test_json_and_parquet_numbers_and_datasets_class_names(tmp_path):
+    # 1 and 1.0 are one class; a Parquet file written by datasets keeps its ClassLabel names
+    write(tmp_path / "n.jsonl", '{"label": 1, "text": "a"}\n{"label": 1.0, "text": "b"}\n{"label": 0, "text": "c"}\n')
+    assert as_pairs(load_all(tmp_path / "n.jsonl")) == [("1", "a"), ("1", "b"), ("0", "c")]
+    ds = Dataset.from_dict({"text": ["x", "y", "z"], "label": [1, 0, 1]})
+    ds.cast_column("label", ClassLabel(names=["neg", "pos"])).to_parquet(tmp_path / "hf.parquet")
+    assert as_pairs(load_all(tmp_path / "hf.parquet")) == [("pos", "x"), ("neg", "y"), ("pos", "z")]
+
+
+def test_line_endings_bom_and_trees_in_a_txt_file(tmp_path):
+    # classic Mac line endings (CR alone) are lines, not one record holding them all
+    (tmp_path / "mac.all").write_bytes(b"1 a\r0 b\r1 c\r")
+    assert as_pairs(load_all(tmp_path / "mac.all")) == [("1", "a"), ("0", "b"), ("1", "c")]
+    # a BOM before __label__ still makes the file fastText
+    (tmp_path / "bom.txt").write_bytes("\ufeff__label__pos good\n__label__neg bad\n".encode("utf-8"))
+    assert as_pairs(load_all(tmp_path / "bom.txt")) == [("pos", "good"), ("neg", "bad")]
+    # SST trees saved as .txt are not '<label> <text>' lines with the label '(3'
+    write(tmp_path / "trees.txt", "(3 (2 The) (3 good))\n")
+    with raises(r"trees\.txt: line 1 is a labelled tree .*format='ptb-trees'"):
+        load_corpus(tmp_path / "trees.txt")
+    assert as_pairs(load_all(tmp_path / "trees.txt", format="ptb-trees")) == [("3", "The good")]
+
+
+def test_a_header_read_as_data_is_questioned_not_kept(tmp_path):
+    # columns by number default to header=False; a header row would become a class of one row
+    path = write(tmp_path / "h.csv", "label,text\npos,good\nneg,bad\npos,fine\n")
+    with raises(r"h\.csv, row 1: label 'label' occurs in no other row; if row 1 names the columns "
+                r"pass header=True, if it is data pass header=False"):
+        load_corpus(path, label_column=0, text_column=1)
+    assert as_pairs(load_all(path, label_column=0, text_column=1, header=True))[0] == ("pos", "good")
+    assert len(load_all(path, label_column=0, text_column=1, header=False)) == 4  # the user's call
+    # a one-row class that is a class number is data, not a header
+    path = write(tmp_path / "n.csv", "3,x\n1,y\n1,z\n")
+    assert len(load_all(path, label_column=0)) == 3
+
+
+def test_long_fields_and_duplicate_header_names(tmp_path):
+    long = "word " * 40_000  # 200,000 characters: over csv's default field limit
+    write(tmp_path / "long.csv", f'label,text\na,"{long}"\nb,short\n')
+    assert load_all(tmp_path / "long.csv")["text"][0] == long
+    write(tmp_path / "dup.csv", "label,text,text\na,x,y\n")
+    with raises(r"dup\.csv: the header has 2 columns named 'text' \(numbers 1, 2\); pick one by its"):
+        load_corpus(tmp_path / "dup.csv")
+
+
+def test_small_classes_stay_in_train_and_small_files_say_what_to_do(tmp_path):
+    # ten "a" rows and five one-row classes: valid_fraction may not take a class's only row
+    lines = ["a x"] * 10 + [f"c{i} y" for i in range(5)]
+    for seed in range(5):
+        dd = load_corpus(write(tmp_path / "s.all", "\n".join(lines) + "\n"), seed=seed)
+        names = dd["train"].features["label"].names
+        assert {names[i] for i in dd["train"]["label"]} == set(names)
+        assert len(dd["valid"]) == 2  # still round(0.1 * 15) rows held out, from class "a"
+    with raises(r"s4\.all: cannot hold out valid_fraction=0\.1 of train as the valid split .*"
+                r"pass valid_fraction=0"):
+        load_corpus(write(tmp_path / "s4.all", "a x\nb y\na z\nb w\n"))
+    with raises(r"s4\.all: no test split; it holds train"):
+        load_corpus(tmp_path / "s4.all", split="test")
+
+
+def test_folder_names_that_only_end_like_a_split_and_split_archives(tmp_path):
+    # "unit_test/" alone is a folder name, not the test split of a corpus without train
+    for cls in ("pos", "neg"):
+        (tmp_path / "data" / "unit_test" / cls).mkdir(parents=True)
+        write(tmp_path / "data" / "unit_test" / cls / "1.txt", cls)
+    assert list(load_corpus(tmp_path / "data", valid_fraction=0)) == ["train"]
+    # train.zip holding train/<class>/ and test.zip holding test/<class>/, passed as a mapping
+    for split in ("train", "test"):
+        with zipfile.ZipFile(tmp_path / f"{split}.zip", "w") as zf:
+            for i, cls in enumerate(["pos", "neg", "pos"]):
+                zf.writestr(f"{split}/{cls}/{i}.txt", f"{split} {cls}")
+    dd = load_corpus({"train": tmp_path / "train.zip", "test": tmp_path / "test.zip"}, valid_fraction=0)
+    assert {k: len(v) for k, v in dd.items()} == {"train": 3, "test": 3}
+    with raises(r"test\.zip: holds its own splits \(test\); pass it as the whole corpus, not as split 'train'"):
+        load_corpus({"train": tmp_path / "test.zip"})
+
+
+def test_documents_below_a_class_folder_are_not_skipped(tmp_path):
+    root = tmp_path / "tree"
+    for name in ("pos/1.txt", "pos/2.txt", "pos/sub/3.txt", "neg/1.txt"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        write(root / name, name)
+    with raises(r"unexpected layout at 'pos/sub/3\.txt': a subfolder of the class folder 'pos'"):
+        load_corpus(root, label_names=["neg", "pos"])
+    with raises(r"unexpected layout at 'pos/sub/3\.txt'"):
+        load_corpus(root)
 
 
 # ---------------------------------------------------------------- bad input: one error class, one line
@@ -337,7 +449,7 @@ def test_archive_links_and_missing_class_folders_are_refused(tmp_path):
     with raises(r"l\.tar: member 'pos/link\.txt' is a link or device"):
         load_corpus(path)
     make_tree(tmp_path / "tree")
-    with raises(r"tree: no class folder 'positive'; folders holding documents: neg, neu, pos"):
+    with raises(r"tree: no documents in a class folder 'positive'; folders holding documents: neg, neu, pos"):
         load_corpus(tmp_path / "tree", label_names=["neg", "positive"])
     write(tmp_path / "bad.tar.gz", "not a tar")
     with raises(r"bad\.tar\.gz: not a readable tar archive"):

@@ -20,9 +20,11 @@ corpus evaluated by cross-validation (MR, Subj, CR, MPQA) comes whole as ``train
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -94,7 +96,8 @@ def load_corpus(
     if isinstance(name_or_path, str) and _names_a_corpus(name_or_path):
         given = [k for k, v in fmt_options.items() if v is not None]
         if given:
-            raise CorpusError(f"{', '.join(given)} apply to files, not to the registered corpus "
+            raise CorpusError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to files, "
+                              f"not to the registered corpus "
                               f"{name_or_path!r}, which knows its own format")
         card = get_card(name_or_path)
         parts, label_names, where = _read_card(card, data_dir, wanted, encoding, errors)
@@ -107,7 +110,10 @@ def load_corpus(
                               text_column=text_column, label_column=label_column, header=header,
                               classes=_folder_names(label_names))
         given_splits = list(name_or_path) if isinstance(name_or_path, Mapping) else None
-        parts = _read_paths(name_or_path, _needed(wanted, given_splits), format, options)
+        # Without label_names the classes are the labels found, so every split is read: a
+        # split="test" load must number the classes as the full load does.
+        needed = _needed(wanted, given_splits) if label_names is not None else None
+        parts = _read_paths(name_or_path, needed, format, options)
         fixed, description, citation = True, f"read from {name_or_path}", ""
         fix = "fix the file or pass label_names="
     if isinstance(label_names, Mapping) and None in label_names.values():
@@ -116,11 +122,18 @@ def load_corpus(
         label_names = {raw: name for raw, name in label_names.items() if name is not None}
     names, ids = _class_ids(parts, label_names, fix)
     splits = _to_datasets(parts, names, ids, description, citation)
+    absent = [s for s in wanted or () if s not in splits and not (s == "valid" and "train" in splits)]
+    if absent:
+        raise CorpusError(f"{name_or_path}: no {' or '.join(absent)} split; it holds {', '.join(splits)}")
     if valid_fraction is None:  # the protocol's default: CV corpora stay whole unless valid is asked for
         valid_fraction = DEFAULT_VALID_FRACTION if fixed or (wanted and "valid" in wanted) else 0.0
     # carved whenever train is read, so split="train" gives the same rows as the full load
     if "train" in splits and "valid" not in splits and valid_fraction:
-        splits["train"], splits["valid"] = stratified_split(splits["train"], valid_fraction, seed=seed)
+        try:
+            splits["train"], splits["valid"] = stratified_split(splits["train"], valid_fraction, seed=seed)
+        except CorpusError as e:
+            raise CorpusError(f"{name_or_path}: cannot hold out valid_fraction={valid_fraction} of train as "
+                              f"the valid split ({e}); pass valid_fraction=0 or a valid file") from None
     missing = [s for s in wanted or () if s not in splits]
     if missing:
         raise CorpusError(f"split {', '.join(missing)} not found in {name_or_path}; it has "
@@ -159,7 +172,9 @@ def stratified_split(dataset: Dataset, fraction: float, *, seed: int = 0) -> tup
     """Split off ``fraction`` of ``dataset`` with the same class proportions: ``(rest, held_out)``.
 
     Deterministic for a seed. Each class gives ``fraction`` of its rows (largest remainders
-    round up, so the total is ``round(fraction * len)``); both parts keep the original order.
+    round up, so the total is ``round(fraction * len)``), but never its last row: every class
+    keeps at least one row in ``rest``, the part a model trains on. Both parts keep the
+    original order.
     """
     if not 0.0 < fraction < 1.0:
         raise CorpusError(f"fraction must be in (0, 1), got {fraction!r}")
@@ -167,9 +182,12 @@ def stratified_split(dataset: Dataset, fraction: float, *, seed: int = 0) -> tup
     rng = np.random.default_rng(seed)
     classes, counts = np.unique(labels, return_counts=True)
     exact = counts * fraction
-    take = np.floor(exact).astype(int)
+    take = np.floor(exact).astype(int)  # < counts, as fraction < 1
     short = int(np.floor(len(labels) * fraction + 0.5)) - take.sum()
-    take[np.argsort(-(exact - take), kind="stable")[:short]] += 1
+    # rounding up may not hold out a class's last row (a 1-row class would vanish from training)
+    remainder = np.where(take + 1 < counts, exact - take, -np.inf)
+    order = np.argsort(-remainder, kind="stable")[:short]
+    take[order[np.isfinite(remainder[order])]] += 1
     held = np.sort(np.concatenate([
         rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take)]))
     if len(held) == 0 or len(held) == len(labels):
@@ -245,8 +263,13 @@ def _read_paths(data: PathLike | Mapping[str, PathLike], needed: set[str] | None
                 format: str | None, options: ReadOptions, base: Path | None = None) -> dict[str, Rows]:
     if not isinstance(data, Mapping):
         parts: dict[str, Rows] = {}
-        for rows in read(base / data if base else data, format, options):
+        path = base / data if base else data
+        for rows in read(path, format, options):
             parts[rows.split or "train"] = rows
+        absent = sorted((needed or set()) - set(parts) - ({"valid"} if "train" in parts else set()))
+        if absent:  # say what the file holds, not only what is left after filtering
+            raise CorpusError(f"{path}: no {' or '.join(absent)} split; it holds {', '.join(parts)} "
+                              f"(a single file or class-folder tree is train; valid is carved from it)")
         return {s: r for s, r in parts.items() if needed is None or s in needed}
     parts = {}
     for split, path in data.items():
@@ -255,7 +278,7 @@ def _read_paths(data: PathLike | Mapping[str, PathLike], needed: set[str] | None
         if needed is not None and split not in needed:
             continue
         found = read(base / path if base else path, format, options)
-        if len(found) != 1 or found[0].split is not None:
+        if len(found) != 1 or found[0].split not in (None, split):  # train.zip may hold train/<class>/
             raise CorpusError(f"{path}: holds its own splits ({', '.join(r.split for r in found)}); "
                               f"pass it as the whole corpus, not as split {split!r}")
         parts[split] = found[0]
@@ -307,7 +330,8 @@ def _read_hub(card: CorpusCard, needed: set[str] | None, looked: list[str]) -> d
 
     hub = card.hub
     try:
-        remote = load_dataset(hub.repo, hub.config)
+        with _quiet_hub_retries():
+            remote = load_dataset(hub.repo, hub.config)
     except Exception as e:  # offline, unknown repo, auth...: all end here as one line
         reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         raise CorpusError(f"corpus {card.name!r} not found: {where}, and the Hugging Face hub "
@@ -329,6 +353,19 @@ def _read_hub(card: CorpusCard, needed: set[str] | None, looked: list[str]) -> d
         rows.labels, rows.where = labels, list(range(1, len(labels) + 1))
         parts[split] = rows
     return parts
+
+
+@contextlib.contextmanager
+def _quiet_hub_retries() -> Iterator[None]:
+    """Offline, huggingface_hub logs two warnings per retry (11 lines over ~20 s) before it
+    gives up; the one-line error that follows says all of it."""
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hub_logger.setLevel(level)
 
 
 # ---------------------------------------------------------------- rows -> Arrow

@@ -23,10 +23,11 @@ folders     a file ``[<split>/]<class>/<doc>``              a directory
 tar / zip   the same layout inside an archive, streamed     ``.tar.gz .tgz .tar .zip``
 ==========  ==============================================  =============================
 
-Lines are split on ``\\n`` only (``\\r\\n`` is accepted): ``str.splitlines`` would also split
-on U+0085, which is what byte 0x85 ("...") becomes when cp1252-ish corpora such as MR or
-Subj are read as latin-1. Blank lines at the end of a file are a terminator; a blank line
-anywhere else is an error, not a record to skip.
+Lines are split on ``\\n`` only (``\\r\\n`` is accepted; a file without any ``\\n`` is split on
+``\\r``, classic Mac line endings): ``str.splitlines`` would also split on U+0085, which is
+what byte 0x85 ("...") becomes when cp1252-ish corpora such as MR or Subj are read as latin-1.
+Blank lines at the end of a file are a terminator; a blank line anywhere else is an error,
+not a record to skip.
 """
 from __future__ import annotations
 
@@ -37,11 +38,14 @@ import itertools
 import json
 import os
 import re
+import sys
 import tarfile
 import zipfile
+from contextlib import contextmanager
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, Union
+from typing import Callable, Iterable, Iterator, Mapping, Sequence, Union
 
 Column = Union[str, int]
 FASTTEXT_PREFIX = "__label__"
@@ -125,9 +129,13 @@ def infer_format(path: Path) -> str:
     if fmt == "label-text":
         # `.all`/`.txt` is label-text unless the file says otherwise; only fastText marks labels
         with open(path, "rb") as fh:
-            first = fh.readline().lstrip()
+            first = fh.readline().removeprefix(codecs.BOM_UTF8).lstrip()
         if first.startswith(FASTTEXT_PREFIX.encode()):
             return "fasttext"
+        if re.match(rb"\(\d+ ", first):  # read as label-text, '(3' would become a label
+            raise CorpusError(f"{path}: line 1 is a labelled tree like '(3 (2 The) (2 Rock))', not "
+                              "'<label> <text>'; pass format='ptb-trees' (one record per tree) or "
+                              "format='ptb-phrases' (every labelled phrase)")
     return fmt
 
 
@@ -172,7 +180,9 @@ def decode(data: bytes, where: str, options: ReadOptions) -> str:
 
 
 def _lines(text: str, where: str) -> Iterator[tuple[int, str]]:
-    lines = text.split("\n")  # not splitlines(): U+0085 and friends are text here, not breaks
+    # not splitlines(): U+0085 and friends are text here, not breaks; "\r" alone ends lines
+    # only in a file that has no "\n" at all (classic Mac line endings)
+    lines = text.split("\n" if "\n" in text or "\r" not in text else "\r")
     while lines and not lines[-1].strip():
         lines.pop()
     for number, line in enumerate(lines, 1):
@@ -306,6 +316,8 @@ def label_value(value: object, where: str, column: Column) -> str:
     if isinstance(value, (list, tuple, dict)):
         raise CorpusError(f"{where}: label column {column!r} holds {type(value).__name__} "
                           f"{value!r}; multi-label corpora are not supported by load_corpus")
+    if isinstance(value, float):  # JSON/Parquet numbers: 1.0 is the class "1", NaN is no label
+        value = None if value != value else int(value) if value.is_integer() else value
     label = "" if value is None else str(value).strip()
     if not label:
         raise CorpusError(f"{where}: empty label in column {column!r}; fill it in or remove the row")
@@ -376,6 +388,28 @@ def delimited_columns(path: Path, first: list[str], label_col: Column,
     return DelimitedColumns(names, header, label_i, text_is)
 
 
+@contextmanager
+def unlimited_fields() -> Iterator[None]:
+    """csv refuses fields over 131,072 characters by default; a long document is not an error."""
+    old = csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def check_first_row(source: str, first: str | None, counts: Mapping[str, int], options: ReadOptions,
+                    use_header: str = "header=True", no_header: str = "header=False") -> None:
+    """A header read as data becomes a class of one row. Ask, rather than guess, when the
+    header option was left to its default (False for columns given by number) and row 1's
+    label ``first`` is a word (not a class number) found in no other row, while other classes
+    repeat. ``counts``: rows per label over the whole file."""
+    if (options.header is None and first is not None and not first.lstrip("-").isdigit()
+            and counts[first] == 1 and sum(counts.values()) - 1 > len(counts) - 1):
+        raise CorpusError(f"{source}, row 1: label {first!r} occurs in no other row; if row 1 names "
+                          f"the columns pass {use_header}, if it is data pass {no_header}")
+
+
 def _read_delimited(path: Path, options: ReadOptions, delimiter: str) -> list[Rows]:
     label_col, text_cols, header = delimited_header(path, options)
     # TSV is read unquoted (its usual convention: no tabs or newlines inside fields)
@@ -385,17 +419,20 @@ def _read_delimited(path: Path, options: ReadOptions, delimiter: str) -> list[Ro
                         strict=True)
     rows = Rows(str(path), "row")
     try:
-        first = next(reader, None)
-        if first is None:
-            raise CorpusError(f"{path}: the file is empty")
-        columns = delimited_columns(path, first, label_col, text_cols, header)
-        number = 0
-        for record in reader if header else itertools.chain([first], reader):
-            number += 1
-            rows.add(*columns.parse_row(record, f"{path}, row {number} (line {reader.line_num})"), number)
+        with unlimited_fields():
+            first = next(reader, None)
+            if first is None:
+                raise CorpusError(f"{path}: the file is empty")
+            columns = delimited_columns(path, first, label_col, text_cols, header)
+            number = 0
+            for record in reader if header else itertools.chain([first], reader):
+                number += 1
+                rows.add(*columns.parse_row(record, f"{path}, row {number} (line {reader.line_num})"), number)
     except csv.Error as e:
         raise CorpusError(f"{path}, line {reader.line_num}: {delimiter!r}-separated parse error: "
                           f"{e}; check quoting") from None
+    if not header:
+        check_first_row(str(path), rows.labels[0] if rows.labels else None, Counter(rows.labels), options)
     return [rows]
 
 
@@ -405,6 +442,10 @@ def column_index(path: Path, column: Column, names: list[str], header: bool) -> 
             return column
         raise CorpusError(f"{path}: no column {column}; it has {len(names)} columns "
                           f"(0..{len(names) - 1}){': ' + ', '.join(names) if header else ''}")
+    if names.count(column) > 1:
+        raise CorpusError(f"{path}: the header has {names.count(column)} columns named {column!r} "
+                          f"(numbers {', '.join(str(i) for i, n in enumerate(names) if n == column)}); "
+                          "pick one by its 0-based number, with header=True")
     if column in names:
         return names.index(column)
     hint = ("; if the first row is data, not a header, pass 0-based column numbers" if header
@@ -464,19 +505,42 @@ def parse_named_values(label: object, texts: Sequence[object], where: str, label
     return join_texts(text_value(value, where, c) for value, c in zip(texts, text_cols)), label
 
 
+def parquet_class_names(schema, column: str) -> list[str] | None:
+    """The class names a ``datasets`` ``ClassLabel`` column keeps in a Parquet file's schema
+    metadata (``Dataset.to_parquet`` writes them), so its ids read back as names, not "0", "1"."""
+    try:
+        features = json.loads((schema.metadata or {})[b"huggingface"])["info"]["features"]
+        feature = features[column]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return list(feature["names"]) if feature.get("_type") == "ClassLabel" and "names" in feature else None
+
+
+def class_label_names(ids: list, names: list[str], where: Callable[[int], str]) -> list:
+    """ClassLabel ids -> names; an id outside the names (or -1, "no label") is an error."""
+    for i, value in enumerate(ids):
+        if value is not None and not 0 <= value < len(names):
+            raise CorpusError(f"{where(i)}: class id {value} is outside the {len(names)} class names "
+                              f"the file's metadata lists ({', '.join(names)})")
+    return [None if v is None else names[v] for v in ids]
+
+
 def read_parquet(path: Path, options: ReadOptions) -> list[Rows]:
     """A Parquet table (read with pyarrow, only the columns needed)."""
     import pyarrow.parquet as pq  # pyarrow ships with `datasets`; imported here to keep import cheap
 
     label_col, text_cols = named_columns(path, options)
     try:
-        names = pq.read_schema(path).names
+        schema = pq.read_schema(path)
     except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for non-Parquet bytes
         raise CorpusError(f"{path}: not a Parquet file ({type(e).__name__}: {e})") from None
     for column in (label_col, *text_cols):
-        column_index(path, column, names, header=True)
+        column_index(path, column, schema.names, header=True)
     table = pq.read_table(path, columns=list(dict.fromkeys([label_col, *text_cols])))
     labels = table.column(label_col).to_pylist()
+    class_names = parquet_class_names(schema, label_col)
+    if class_names is not None:
+        labels = class_label_names(labels, class_names, lambda i: f"{path}, row {i + 1}")
     texts = [table.column(c).to_pylist() for c in text_cols]
     rows = Rows(str(path), "row")
     for i, value in enumerate(labels):
@@ -537,9 +601,12 @@ def _is_metadata(parts: list[str]) -> bool:
     return any(p.startswith(".") or p == "__MACOSX" for p in parts)
 
 
-def _split_folder(name: str) -> str | None:
+def _split_folder(name: str) -> tuple[str | None, bool]:
+    """``(split, exact)``: "test" is exactly a split; "20news-bydate-test" names one by its end."""
     name = name.lower()
-    return SPLIT_FOLDERS.get(name) or SPLIT_FOLDERS.get(re.split(r"[-_.]", name)[-1])
+    if name in SPLIT_FOLDERS:
+        return SPLIT_FOLDERS[name], True
+    return SPLIT_FOLDERS.get(re.split(r"[-_.]", name)[-1]), False
 
 
 def _read_layout(source: Path, files: Iterable[tuple[str, Callable[[], bytes]]],
@@ -552,6 +619,7 @@ def _read_layout(source: Path, files: Iterable[tuple[str, Callable[[], bytes]]],
     """
     wanted = None if options.classes is None else set(options.classes)
     by_split: dict[str | None, Rows] = {}
+    exact_splits: set[str | None] = set()
     seen_folders: set[str] = set()
     layout = None  # (depth, prefix, has_split) of the first document; all others must match
     for name, load in files:
@@ -562,11 +630,17 @@ def _read_layout(source: Path, files: Iterable[tuple[str, Callable[[], bytes]]],
         if folder is not None:
             seen_folders.add(folder)
         if wanted is not None and folder not in wanted:
+            nested = next((p for p in parts[:-2] if p in wanted), None)
+            if nested is not None:  # skipping it would lose a document of that class
+                raise CorpusError(f"{source}: unexpected layout at {name!r}: a subfolder of the class "
+                                  f"folder {nested!r}; put documents directly in their class folder")
             continue
         if folder is None:
             raise CorpusError(f"{source}: {name!r} is not inside a class folder; expected "
                               "<class>/<doc> or <split>/<class>/<doc>")
-        split = _split_folder(parts[-3]) if len(parts) >= 3 else None
+        split, exact = _split_folder(parts[-3]) if len(parts) >= 3 else (None, True)
+        if exact:
+            exact_splits.add(split)
         this = (len(parts), parts[: -3 if split else -2], split is not None)
         layout = layout or this
         if this != layout:
@@ -581,11 +655,17 @@ def _read_layout(source: Path, files: Iterable[tuple[str, Callable[[], bytes]]],
         rows.add(text, parts[-2], name)
     missing = sorted((wanted or set()) - {label for r in by_split.values() for label in r.labels})
     if missing:
-        raise CorpusError(f"{source}: no class folder {', '.join(map(repr, missing))}; folders holding "
-                          f"documents: {', '.join(sorted(seen_folders)) or 'none'}")
+        raise CorpusError(f"{source}: no documents in a class folder {', '.join(map(repr, missing))}; "
+                          f"folders holding documents: {', '.join(sorted(seen_folders)) or 'none'}")
     if not by_split:
         raise CorpusError(f"{source}: no documents found; expected <class>/<doc> or "
                           "<split>/<class>/<doc> files")
+    if len(by_split) == 1 and not exact_splits:
+        # one folder such as "unit_test/" or "reviews-dev/" is a name, not a split of the corpus;
+        # "20news-bydate-test" counts as a split beside "20news-bydate-train"
+        rows = next(iter(by_split.values()))
+        rows.split = None
+        by_split = {None: rows}
     for rows in by_split.values():
         _sort_by_member(rows)
     return list(by_split.values())

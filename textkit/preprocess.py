@@ -72,8 +72,11 @@ from .corpora import SPLITS, load_corpus
 from .formats import (
     READERS,
     SPLIT_FOLDERS,
+    Column,
     CorpusError,
     ReadOptions,
+    check_first_row,
+    class_label_names,
     column_index,
     delimited_columns,
     delimited_header,
@@ -83,6 +86,8 @@ from .formats import (
     parse_jsonl_line,
     parse_label_text_line,
     parse_named_values,
+    parquet_class_names,
+    unlimited_fields,
 )
 from .fileio import read_versioned_json
 from .pipeline import TextPipeline
@@ -310,7 +315,8 @@ def _streamer(path: Path, fmt: str, options: ReadOptions) -> Callable[[], Iterat
 
 
 def _decoded_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str]]:
-    """``(line number, line)`` split on ``\\n`` only (as ``textkit.formats``), ``\\r`` kept.
+    """``(line number, line)`` split on ``\\n`` only (as ``textkit.formats``), ``\\r`` kept; in a
+    file without any ``\\n``, on ``\\r``.
 
     Decoded incrementally, so an undecodable byte is reported with its exact line.
     """
@@ -330,7 +336,12 @@ def _decoded_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str]
             pending += text
             if number == 0 and pending:
                 pending = pending.removeprefix("\ufeff")  # a BOM is not part of the first record
-            *lines, pending = pending.split("\n")
+            if raw is None and number == 0 and pending and "\n" not in pending:
+                # the file had no b"\n" at all, so this is all of it: "\r" alone ends its lines
+                # (classic Mac line endings), as in textkit.formats
+                *lines, pending = pending.rstrip("\r").split("\r") + [""]
+            else:
+                *lines, pending = pending.split("\n")
             for line in lines:
                 number += 1
                 yield number, line
@@ -378,28 +389,40 @@ def _stream_delimited(path: Path, options: ReadOptions, delimiter: str) -> Itera
     quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE  # TSV: unquoted
     lines = (line + "\n" for _, line in _decoded_lines(path, options))
     reader = csv.reader(lines, delimiter=delimiter, quoting=quoting, strict=True)
+    counts: Counter = Counter()  # rows per label: one entry per class, so memory stays bounded
     try:
-        first = next(reader, None)
-        while first is not None and not first:  # leading blank lines of an empty file
-            first = next(reader, None)
-        if first is None:
-            raise CorpusError(f"{path}: the file is empty")
-        columns = delimited_columns(path, first, label_col, text_cols, header)
-        names = columns.names
-        number, blank = 0, None
-        for record in reader if header else chain([first], reader):
-            if not record or (len(record) == 1 and not record[0].strip() and len(names) > 1):
-                blank = blank or reader.line_num  # trailing blank lines end the file
-                continue
-            number += 1
-            where = f"{path}, row {number} (line {reader.line_num})"
-            if blank is not None:
-                raise CorpusError(f"{path}, line {blank}: blank line, expected {len(names)} fields like the "
-                                  f"{'header' if header else 'first row'}; remove it")
-            yield *columns.parse_row(record, where), where
+        with unlimited_fields():
+            yield from _delimited_records(path, reader, label_col, text_cols, header, counts)
     except csv.Error as e:
         raise CorpusError(f"{path}, line {reader.line_num}: {delimiter!r}-separated parse error: {e}; "
                           f"check quoting") from None
+    if not header and counts:  # Counter keeps first-seen order: its first key is row 1's label
+        check_first_row(str(path), next(iter(counts)), counts, options, use_header="--header",
+                        no_header="--no-header")
+
+
+def _delimited_records(path: Path, reader, label_col: Column, text_cols: list[Column] | None, header: bool,
+                       counts: Counter) -> Iterator[Record]:
+    first = next(reader, None)
+    while first is not None and not first:  # leading blank lines of an empty file
+        first = next(reader, None)
+    if first is None:
+        raise CorpusError(f"{path}: the file is empty")
+    columns = delimited_columns(path, first, label_col, text_cols, header)
+    names = columns.names
+    number, blank = 0, None
+    for record in reader if header else chain([first], reader):
+        if not record or (len(record) == 1 and not record[0].strip() and len(names) > 1):
+            blank = blank or reader.line_num  # trailing blank lines end the file
+            continue
+        number += 1
+        where = f"{path}, row {number} (line {reader.line_num})"
+        if blank is not None:
+            raise CorpusError(f"{path}, line {blank}: blank line, expected {len(names)} fields like the "
+                              f"{'header' if header else 'first row'}; remove it")
+        text, label = columns.parse_row(record, where)
+        counts[label] += 1
+        yield text, label, where
 
 
 def _stream_jsonl(path: Path, options: ReadOptions) -> Iterator[Record]:
@@ -420,11 +443,14 @@ def _stream_parquet(path: Path, options: ReadOptions) -> Iterator[Record]:
     names = parquet.schema_arrow.names
     for column in (label_col, *text_cols):
         column_index(path, column, names, header=True)
+    class_names = parquet_class_names(parquet.schema_arrow, label_col)
     row = 0
     with parquet:
         for batch in parquet.iter_batches(batch_size=DEFAULT_BATCH_ROWS,
                                           columns=list(dict.fromkeys([label_col, *text_cols]))):
             labels = batch.column(label_col).to_pylist()
+            if class_names is not None:
+                labels = class_label_names(labels, class_names, lambda i, row=row: f"{path}, row {row + i + 1}")
             texts = [batch.column(c).to_pylist() for c in text_cols]
             for i, value in enumerate(labels):
                 row += 1
