@@ -191,10 +191,11 @@ def test_train_cross_validation(files, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     cv = metrics["cv"]
     assert cv["folds"] == 2 and len(cv["accuracy"]["per_fold"]) == 2 and len(cv["macro_f1"]["per_fold"]) == 2
-    for key in ("accuracy", "macro_f1"):
+    for key in ("accuracy", "macro_f1", "micro_f1", "weighted_f1"):  # every score evaluate gives
         values = cv[key]["per_fold"]
         assert cv[key]["mean"] == pytest.approx(sum(values) / 2)
         assert cv[key]["sd"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
+    for key in ("accuracy", "macro_f1"):
         assert metrics[key] == cv[key]["mean"]  # no test file: the CV mean is the score
     assert "cross-validation" in metrics["evaluated_on"]
     assert "cv (2 folds): accuracy" in capsys.readouterr().out

@@ -228,7 +228,7 @@ class TextCleaner:
     >>> TextCleaner()("Sooooo GOOD!!! <br />See https://x.io &amp; @bob")
     'soo good!!! see <url> & <user>'
     >>> TextCleaner(lowercase=False, urls="keep").steps[0][0]
-    'fix_unicode'
+    'html'
     """
 
     def __init__(

@@ -2,7 +2,7 @@
 
 ::
 
-    textkit quickstart                                   # the README's tour, about a minute on 2 cores
+    textkit quickstart                                   # the README's tour, under a minute on 2 cores
     textkit corpora                                      # registered corpora and where they were found
     textkit preprocess train=a.csv test=b.csv --out prep # -> Parquet shards + pipeline.json + report.json
     textkit train --corpus trec --model cnn --out runs/trec
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "pass), then train a classifier and compare with Kim (2014).")
     p.add_argument("--model", choices=MODELS, default="cnn", help="model to train (default: cnn)")
     p.add_argument("--epochs", type=int, default=QUICKSTART_EPOCHS,
-                   help=f"training epochs (default: {QUICKSTART_EPOCHS}, about a minute on 2 CPU cores)")
+                   help=f"training epochs (default: {QUICKSTART_EPOCHS}, under a minute on 2 CPU cores)")
     p.add_argument("--seed", type=int, default=0, help="seed of the valid split, initialisation and batch order")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
     p.add_argument("--threads", type=int, default=1, metavar="N",
@@ -639,7 +639,7 @@ def _cross_validate(args: argparse.Namespace, data: dict, pipeline, train_option
     dataset = Dataset.from_dict({"text": texts, "label": [index[y] for y in labels]},
                                 features=Features({"text": Value("string"), "label": ClassLabel(names=names)}))
     folds = kfold(dataset, args.cv, seed=args.seed)
-    scores: dict[str, list[float]] = {"accuracy": [], "macro_f1": []}
+    scores: dict[str, list[float]] = {"accuracy": [], "macro_f1": [], "micro_f1": [], "weighted_f1": []}
     for i, (train_part, test_part) in enumerate(folds, 1):
         clf = _new_classifier(args, pipeline, train_options).fit(*_split_lists(train_part))
         result = clf.evaluate(*_split_lists(test_part))
