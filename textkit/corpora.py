@@ -66,8 +66,9 @@ def load_corpus(
             ``{"train": path, "valid": path, "test": path}`` (any subset). A string that is a
             registered name is the corpus even if a same-named folder exists: pass
             ``Path("imdb")`` or ``"./imdb"`` for the folder.
-        split: only these splits (e.g. ``"test"``, or ``["train", "valid"]``); only the files
-            they need are read.
+        split: only these splits (e.g. ``"test"``, or ``["train", "valid"]``). A registered
+            corpus, or files given with ``label_names``, read only the files those splits
+            need; other files are read whole, so that the class ids are those of the full load.
         data_dir: the folder holding a registered corpus's files (instead of ``$TEXTKIT_DATA``).
         format: ``label-text``, ``fasttext``, ``csv``, ``tsv``, ``jsonl``, ``parquet``,
             ``ptb-trees``, ``ptb-phrases``, ``folders``, ``tar`` or ``zip``; inferred from the file name if None.
