@@ -398,3 +398,30 @@ def test_subprocess_predict_from_stdin(trained):
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
     assert record["text"] == "a superb charming film" and set(record["probabilities"]) == {"neg", "pos"}
+
+
+@pytest.mark.parametrize("signal_name, status, what", [("SIGINT", 130, "interrupted"),
+                                                       ("SIGTERM", 143, "terminated (SIGTERM)")])
+def test_a_signal_to_the_process_group_mid_preprocess_leaves_nothing(tmp_path, signal_name, status, what):
+    # Ctrl-C (SIGINT) and kill/schedulers (SIGTERM) reach the worker processes too; a worker
+    # that died holding the pool's queue used to hang the parent's cleanup, or print tracebacks
+    import signal
+    import time
+
+    rows = "".join(f"{'pos' if i % 2 else 'neg'},review {i} of the movie: sooo good or bad {i % 97}\n"
+                   for i in range(300_000))
+    (tmp_path / "big.csv").write_text("label,text\n" + rows)
+    out = tmp_path / "prep"
+    process = subprocess.Popen([sys.executable, "-m", "textkit", "preprocess", str(tmp_path / "big.csv"),
+                                "--out", str(out), "--num-proc", "2"],
+                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("prep.tmp-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the run is under way once its temporary directory exists
+    time.sleep(1.0)  # workers busy
+    assert process.poll() is None, "preprocess ended before the signal; make the input larger"
+    os.killpg(process.pid, getattr(signal, signal_name))
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == status
+    assert err.decode().splitlines() == [f"textkit: error: {what}; no output was left behind"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]

@@ -11,7 +11,10 @@ in one or many processes alike.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.pool
 import os
+import signal
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from itertools import chain
@@ -119,11 +122,27 @@ def map_chunks(analyzer: Analyzer, texts: list[str], num_proc: int,
         _FORKED_TEXTS, tasks = texts, ranges
     else:
         tasks = [texts[start:stop] for start, stop in ranges]
+    pool = ctx.Pool(num_proc, initializer=_init_worker, initargs=(analyzer, encode))
     try:
-        with ctx.Pool(num_proc, initializer=_init_worker, initargs=(analyzer, encode)) as pool:
-            yield from pool.imap(_run_worker, tasks)
+        yield from pool.imap(_run_worker, tasks)
     finally:
+        stop_pool(pool)
         _FORKED_TEXTS = None
+
+
+def stop_pool(pool: multiprocessing.pool.Pool, timeout: float = 5.0) -> None:
+    """``pool.terminate()``, bounded. A worker stopped by a signal while it was sending a
+    result leaves half a message in the pool's pipe, and ``terminate`` then waits forever
+    for the rest; after ``timeout`` seconds the workers are killed and the pool abandoned
+    (its threads are daemons), so an interrupted run still cleans up and exits."""
+    stopper = threading.Thread(target=pool.terminate, daemon=True)
+    stopper.start()
+    stopper.join(timeout)
+    if stopper.is_alive():
+        for process in getattr(pool, "_pool", ()):  # the worker processes (CPython's Pool)
+            process.kill()
+        return
+    pool.join()
 
 
 _WORKER: tuple[Analyzer, Callable | None] | None = None
@@ -132,7 +151,23 @@ _FORKED_TEXTS: list[str] | None = None
 
 def _init_worker(analyzer: Analyzer, encode: Callable | None) -> None:
     global _WORKER
+    worker_signals()
     _WORKER = (analyzer, encode)
+
+
+def worker_signals() -> None:
+    """In a pool worker. A worker killed outright while it waits for a task dies holding the
+    pool's queue lock, and the parent's ``Pool.terminate`` then hangs on that lock. So:
+    Ctrl-C, which reaches the whole process group, is ignored (the parent handles it and
+    terminates its workers); SIGTERM (from ``terminate``, or sent to the whole group) exits
+    through Python, whose ``with lock:`` blocks release the lock on the way out, and not
+    through a handler inherited from the parent (the CLI's)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_quietly)
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # a worker's SystemExit ends it without a traceback
 
 
 def _run_worker(task: list[str] | tuple[int, int]) -> ChunkResult:

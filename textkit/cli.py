@@ -20,8 +20,10 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import statistics
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -30,7 +32,8 @@ from typing import Any, Sequence
 from . import __version__
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 MODELS = ("bow", "cnn", "rnn")  # textkit.models.MODELS, listed here so --help needs no torch
 TOKENIZERS = ("regex", "whitespace", "char", "spacy", "nltk-treebank", "nltk-tweet")
 FORMATS = ("label-text", "fasttext", "csv", "tsv", "jsonl", "parquet", "ptb-trees", "ptb-phrases", "folders", "tar",
@@ -226,13 +229,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"textkit: error: --threads must be >= 1, got {args.threads} (see 'textkit {args.command} --help')",
               file=sys.stderr)
         return EXIT_USAGE
-    with warnings.catch_warnings(), _torch_threads(getattr(args, "threads", None)):
+    with warnings.catch_warnings(), _torch_threads(getattr(args, "threads", None)), _terminate_as_interrupt():
         warnings.showwarning = _show_warning
         try:
             return args.func(args) or 0
-        except KeyboardInterrupt:
-            print("textkit: error: interrupted (no output was left behind)", file=sys.stderr)
-            return EXIT_INTERRUPTED
+        except KeyboardInterrupt as stop:
+            what = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+            print(f"textkit: error: {what}; no output was left behind", file=sys.stderr)
+            return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
         except BrokenPipeError:  # `textkit predict ... | head`: the reader has seen enough
             with contextlib.suppress(OSError, ValueError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
@@ -243,6 +247,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ValueError, TypeError, OSError, LookupError) as error:
             print(f"textkit: error: {_one_line(error)}", file=sys.stderr)
             return EXIT_USAGE
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler), raised where the command is, so it unwinds through
+    the same cleanup as Ctrl-C: temporary output removed, worker processes stopped."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    def stop(signum, frame):
+        raise Terminated()
+
+    if threading.current_thread() is not threading.main_thread():  # signals go to the main thread only
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 @contextlib.contextmanager

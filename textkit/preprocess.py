@@ -67,7 +67,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import __version__
-from .analyzer import resolve_num_proc
+from .analyzer import resolve_num_proc, stop_pool, worker_signals
 from .corpora import SPLITS, load_corpus
 from .formats import (
     READERS,
@@ -468,6 +468,11 @@ def _init_worker(pipeline: TextPipeline) -> None:
     _WORKER_PIPELINE = pipeline
 
 
+def _init_pool_worker(pipeline: TextPipeline) -> None:
+    worker_signals()  # the parent handles Ctrl-C (see textkit.analyzer)
+    _init_worker(pipeline)
+
+
 def _count_tokens(texts: list[str]) -> tuple[list[str], np.ndarray]:
     """Pass 1 in a worker: one batch's distinct tokens and their counts."""
     chunk = _WORKER_PIPELINE.analyzer.chunk(texts)
@@ -506,7 +511,7 @@ class _Workers:
             # workers never touch torch
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-            self.pool = ctx.Pool(self.num_proc, initializer=_init_worker, initargs=(self.pipeline,))
+            self.pool = ctx.Pool(self.num_proc, initializer=_init_pool_worker, initargs=(self.pipeline,))
         pending: deque = deque()
         for batch in chain(head, batches):
             pending.append((batch, self.pool.apply_async(fn, ([r[0] for r in batch],))))
@@ -519,9 +524,8 @@ class _Workers:
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-            self.pool = None
+            pool, self.pool = self.pool, None
+            stop_pool(pool)
 
 
 def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
