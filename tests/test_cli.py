@@ -292,7 +292,8 @@ def test_evaluate_without_matplotlib_still_writes_json(trained, files, tmp_path,
 def test_evaluate_unknown_labels_is_an_error(trained, tmp_path, capsys):
     other = write_csv(tmp_path / "other.csv", [("meh", "a so-so film")])
     assert main(["evaluate", str(trained), "--test", str(other), "--out", str(tmp_path / "e")]) == 2
-    assert "training never saw" in error_line(capsys) and not (tmp_path / "e").exists()
+    assert "record 1: label 'meh' never occurs in the classes the model" in error_line(capsys)
+    assert not (tmp_path / "e").exists()
 
 
 # ---------------------------------------------------------------- predict
@@ -425,3 +426,27 @@ def test_a_signal_to_the_process_group_mid_preprocess_leaves_nothing(tmp_path, s
     assert process.returncode == status
     assert err.decode().splitlines() == [f"textkit: error: {what}; no output was left behind"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
+
+
+def test_a_class_only_test_has_is_refused_before_training(files, trained, tmp_path, capsys, monkeypatch):
+    # caught after training, this cost the whole fit; and the message named no file
+    test = write_csv(tmp_path / "odd.csv", corpus_rows(3) + [("meh", "an okay film")])
+    import textkit.classifier as classifier_module
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(classifier_module.TextClassifier, "fit", no_fit)
+    assert main(["train", "--train", str(files["train"]), "--test", str(test), *FAST,
+                 "--out", str(tmp_path / "run")]) == 2
+    assert error_line(capsys) == (f"textkit: error: {test}, record 4: label 'meh' never occurs in the training "
+                                  f"data ({files['train']}); fix the label, or add examples of that class to the "
+                                  f"training data")
+    assert main(["train", "--train", str(files["train"]), "--valid", str(test), "--test", str(files["test"]),
+                 *FAST, "--out", str(tmp_path / "run")]) == 2
+    assert f"{test}, record 4: label 'meh' never occurs" in error_line(capsys)
+    assert main(["evaluate", str(trained), "--test", str(test)]) == 2
+    assert error_line(capsys) == (f"textkit: error: {test}, record 4: label 'meh' never occurs in the classes "
+                                  f"the model was trained on (neg, pos); fix the label, or evaluate a model "
+                                  f"trained with that class")
+    assert not (tmp_path / "run").exists()

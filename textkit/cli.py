@@ -556,6 +556,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                "preprocess a test file too (test=PATH), or pass --cv K" if args.preprocessed else
                "pass --test FILE, or --cv K to cross-validate")
         raise ValueError(f"no test data in {description}: {fix}")
+    known = set(data["train"][1]) | (set(data["valid"][1]) if args.cv and "valid" in data else set())
+    for split in ("valid", "test"):  # now, not after training: a class without examples cannot be learnt
+        if split in data and not (args.cv and split == "valid"):
+            where = getattr(args, split, None) or f"{description} [{split}]"
+            train = args.train or f"{description} [train]"
+            _check_known_labels(data[split][1], known, where, f"the training data ({train})",
+                                "fix the label, or add examples of that class to the training data")
     sizes = ", ".join(f"{split} {len(texts):,}" for split, (texts, _) in data.items())
     _say(f"data: {description} ({sizes}; {len(set(data['train'][1]))} classes)")
     started = time.perf_counter()
@@ -593,6 +600,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     _say(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'model'}/ "
          f"({time.perf_counter() - started:.0f} s)")
     return 0
+
+
+def _check_known_labels(labels: Sequence[str], known: set, where: str, trained_on: str, fix: str) -> None:
+    """The first label outside ``known``, by record number (1-based, in file order)."""
+    for i, label in enumerate(labels, 1):
+        if label not in known:
+            others = sorted({y for y in labels if y not in known})
+            raise ValueError(f"{where}, record {i}: label {label!r} never occurs in {trained_on}"
+                             f"{f' (nor do {others[1:6]!r})' if len(others) > 1 else ''}; {fix}")
 
 
 def _protocol(corpus: str) -> str:
@@ -699,6 +715,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         texts, labels = _split_lists(corpus["test"])
         source = f"file {args.test}"
     clf = TextClassifier.load(model_dir, device=args.device)
+    _check_known_labels(labels, {str(c) for c in clf.classes_}, args.test or source,
+                        f"the classes the model was trained on ({', '.join(map(str, clf.classes_))})",
+                        "fix the label, or evaluate a model trained with that class")
     metrics = clf.evaluate(texts, labels)
     _print_report(metrics, source, len(texts))
     if not args.out:
