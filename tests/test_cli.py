@@ -170,6 +170,12 @@ def test_preprocess_refuses_existing_output(files, tmp_path, capsys):
     out.mkdir()
     assert main(["preprocess", str(files["train"]), "--out", str(out)]) == 2
     assert "already exists; pass --overwrite" in error_line(capsys)
+    # a file where --out needs a folder: refused before any work, for every command that writes
+    (tmp_path / "afile").write_text("")
+    for command in (["preprocess", str(files["train"])], ["train", "--train", str(files["train"]), *FAST]):
+        assert main([*command, "--out", str(tmp_path / "afile" / "sub")]) == 2
+        assert error_line(capsys).endswith(f"--out {tmp_path / 'afile' / 'sub'}: {tmp_path / 'afile'} is a file, "
+                                           f"not a folder; choose another --out")
 
 
 # ---------------------------------------------------------------- train
@@ -326,8 +332,27 @@ def test_predict_from_arguments_file_and_stdin(trained, tmp_path, monkeypatch, c
 def test_predict_errors(trained, tmp_path, capsys):
     assert main(["predict", str(tmp_path / "nothing"), "text"]) == 2
     assert "no such directory" in error_line(capsys)
+    (tmp_path / "train.txt").write_text("pos fine\n")  # a data file given where the model goes
+    assert main(["predict", str(tmp_path / "train.txt"), "text"]) == 2
+    assert "train.txt: is a file; MODEL_DIR is the folder a 'textkit train --out' wrote" in error_line(capsys)
     assert main(["predict", str(trained), "--file", str(tmp_path / "missing.txt")]) == 2
     assert "missing.txt: no such file" in error_line(capsys)
+    assert main(["predict", str(trained), "--file", str(tmp_path)]) == 2
+    assert error_line(capsys).endswith(f"{tmp_path}: is a folder; --file takes a file with one text per line")
+    legacy = tmp_path / "legacy.txt"
+    legacy.write_bytes(b"great\ncaf\xe9 noir\n")  # latin-1: the bad byte is on line 2
+    assert main(["predict", str(trained), "--file", str(legacy)]) == 2
+    assert error_line(capsys) == (f"textkit: error: {legacy}, line 2: cannot decode b'\\xe9' as utf-8; "
+                                  f"pass --encoding (e.g. latin-1 or cp1252)")
+    assert main(["predict", str(trained), "--file", str(legacy), "--encoding", "latin-1"]) == 0
+    assert [r["text"] for r in predictions(capsys)] == ["great", "café noir"]
+
+
+def test_predict_drops_a_bom(trained, tmp_path, capsys):
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes("\ufeffgreat fun\nterrible".encode("utf-8"))  # Notepad's UTF-8, no final newline
+    assert main(["predict", str(trained), "--file", str(bom)]) == 0
+    assert [r["text"] for r in predictions(capsys)] == ["great fun", "terrible"]
 
 
 # ---------------------------------------------------------------- bad input: exit 2, one line, nothing written

@@ -368,6 +368,9 @@ def _model_directory(path: str) -> Path:
     if not directory.exists():
         raise FileNotFoundError(f"{directory}: no such directory (expected a 'textkit train' output or a "
                                 f"TextClassifier.save directory)")
+    if not directory.is_dir():
+        raise NotADirectoryError(f"{directory}: is a file; MODEL_DIR is the folder a 'textkit train --out' "
+                                 f"wrote (or a TextClassifier.save folder)")
     if not (directory / "config.json").exists() and (directory / "model" / "config.json").exists():
         return directory / "model"
     return directory
@@ -827,18 +830,35 @@ def _lines(path: str, encoding: str):
     import codecs
 
     codecs.lookup(encoding)  # LookupError (exit 2) for an unknown --encoding, now
+    if path != "-" and Path(path).is_dir():
+        raise IsADirectoryError(f"{path}: is a folder; --file takes a file with one text per line")
     if path != "-" and not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such file (working directory: {Path.cwd()})")
+    name = "stdin" if path == "-" else path
+
+    def decoded(raw_lines):
+        # bytes, decoded line by line, so an undecodable byte is reported on its own line
+        decoder = codecs.getincrementaldecoder(encoding)()
+        pending = ""
+        for number, raw in enumerate(raw_lines, 1):
+            try:
+                pending += decoder.decode(raw)
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{name}, line {number}: cannot decode {e.object[e.start:e.end]!r} as {encoding}; "
+                                 f"pass --encoding (e.g. latin-1 or cp1252)") from None
+            if number == 1:
+                pending = pending.removeprefix("\ufeff")  # a BOM is not text
+            *done, pending = pending.split("\n")  # \n only, as everywhere in textkit
+            yield from (line.removesuffix("\r") for line in done)
+        if pending:
+            yield pending.removesuffix("\r")
 
     def read():
         if path == "-":
-            stream = sys.stdin
-            if hasattr(stream, "reconfigure"):
-                stream.reconfigure(encoding=encoding)
-            yield from (line.rstrip("\r\n") for line in stream)
+            yield from decoded(getattr(sys.stdin, "buffer", None) or (line.encode(encoding) for line in sys.stdin))
             return
-        with open(path, encoding=encoding, newline="\n") as stream:  # split on \n only
-            yield from (line.rstrip("\r\n") for line in stream)
+        with open(path, "rb") as stream:
+            yield from decoded(stream)
 
     return read()
 

@@ -162,6 +162,9 @@ def _fresh_sibling(out: Path, kind: str) -> Path:
 def check_output_directory(out: Path, *, overwrite: bool) -> None:
     """Raise ``FileExistsError`` unless ``out`` may be written (see :func:`atomic_directory`)."""
     if not out.exists():
+        blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        if blocked is not None:  # mkdir would fail only at the end, after all the work
+            raise FileExistsError(f"--out {out}: {blocked} is a file, not a folder; choose another --out")
         return
     if not out.is_dir():
         raise FileExistsError(f"{out} exists and is not a directory; choose another --out")
