@@ -368,6 +368,13 @@ BAD_INPUTS = {
     "jsonl missing column": ("data.jsonl", '{"label": "a", "text": "x"}\n{"label": "b"}\n',
                              r"data\.jsonl, line 2: no column 'text'"),
     "unknown corpus": (None, "trecc", r"unknown corpus 'trecc'.*did you mean 'trec'"),
+    # the fixes are flags here, not load_corpus's keyword arguments
+    "undecodable bytes": ("data.all", b"pos caf\xe9\n", r"data\.all, line 1, byte offset 7: cannot decode "
+                                                        r"b'\\xe9' as utf-8; pass --encoding .* --errors replace$"),
+    "trees in a .txt": ("data.txt", "(3 (2 a) (3 b))\n", r"data\.txt: line 1 is a labelled tree .* pass --format "
+                                                        r"ptb-trees .* or --format ptb-phrases"),
+    "empty file": ("data.all", "", r"data\.all: no records found; is it the right file and format \(label-text\)"),
+    "header-only csv": ("data.csv", "label,text\n", r"data\.csv: no records found"),
 }
 
 
@@ -378,7 +385,7 @@ def bad_input(tmp_path, case) -> str:
     if case == "unknown corpus":
         return content
     path = tmp_path / name
-    path.write_text(content, encoding="utf-8")
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     return str(path)
 
 

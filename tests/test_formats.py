@@ -305,6 +305,24 @@ def test_folder_names_that_only_end_like_a_split_and_split_archives(tmp_path):
         load_corpus({"train": tmp_path / "test.zip"})
 
 
+def test_layout_errors_name_the_member_read_first_and_the_registered_corpus(tmp_path):
+    # the stray file read first set the layout; blaming only the next document misled
+    with tarfile.open(tmp_path / "reviews.tar.gz", "w:gz") as tf:
+        for name in ("top/README", "top/train/pos/a.txt", "top/train/neg/b.txt"):
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tf.addfile(info, io.BytesIO(b"hi"))
+    with raises(r"unexpected layout at 'top/train/pos/a\.txt': it is top/<split>/<class>/<doc>, but "
+                r"'top/README', read first, is <class>/<doc>;"):
+        load_corpus(tmp_path / "reviews.tar.gz")
+    # a registered corpus's file given as a path: say its name
+    (tmp_path / "mr").mkdir()
+    (tmp_path / "mr" / "rt-polarity.all").write_bytes(b"1 caf\xe9\n0 b\n")
+    with raises(r"cannot decode .*; or, as this is the 'mr' corpus's file, load it by name: "
+                r"load_corpus\('mr', data_dir='.*mr'\)$"):
+        load_corpus(tmp_path / "mr" / "rt-polarity.all")
+
+
 def test_documents_below_a_class_folder_are_not_skipped(tmp_path):
     root = tmp_path / "tree"
     for name in ("pos/1.txt", "pos/2.txt", "pos/sub/3.txt", "neg/1.txt"):

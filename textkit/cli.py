@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import statistics
 import sys
@@ -285,8 +286,16 @@ def _torch_threads(threads: int | None):
         torch.set_num_threads(before)
 
 
+# load_corpus's fixes name its keyword arguments; on the command line they are flags
+_API_HINTS = [(re.compile(r"\bheader=True\b"), "--header"), (re.compile(r"\bheader=False\b"), "--no-header"),
+              (re.compile(r"\b(format|encoding|errors|text_column|label_column)=(?:'([^']*)')?"),
+               lambda m: f"--{m[1].replace('_', '-')}" + (f" {m[2]}" if m[2] is not None else ""))]
+
+
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split()) if str(error) else type(error).__name__
+    for pattern, flag in _API_HINTS:
+        text = pattern.sub(flag, text)
     return text if not isinstance(error, OSError) or error.filename is None or str(error.filename) in text \
         else f"{text}: {error.filename}"
 

@@ -114,7 +114,14 @@ def load_corpus(
         # Without label_names the classes are the labels found, so every split is read: a
         # split="test" load must number the classes as the full load does.
         needed = _needed(wanted, given_splits) if label_names is not None else None
-        parts = _read_paths(name_or_path, needed, format, options)
+        try:
+            parts = _read_paths(name_or_path, needed, format, options)
+        except CorpusError as e:
+            card = None if isinstance(name_or_path, Mapping) else _card_of_file(Path(name_or_path))
+            if card is None:
+                raise
+            raise CorpusError(f"{e}; or, as this is the {card.name!r} corpus's file, load it by name: "
+                              f"load_corpus({card.name!r}, data_dir={str(Path(name_or_path).parent)!r})") from None
         fixed, description, citation = True, f"read from {name_or_path}", ""
         fix = "fix the file or pass label_names="
     if isinstance(label_names, Mapping) and None in label_names.values():
@@ -284,6 +291,11 @@ def _read_paths(data: PathLike | Mapping[str, PathLike], needed: set[str] | None
                               f"pass it as the whole corpus, not as split {split!r}")
         parts[split] = found[0]
     return parts
+
+
+def _card_of_file(path: Path) -> CorpusCard | None:
+    """The registered corpus whose files include ``path``'s name (aclImdb_v1.tar.gz: imdb)."""
+    return next((card for card in CARDS.values() if path.name in card.files_for(None)), None)
 
 
 def _candidates(card: CorpusCard, data_dir: PathLike | None) -> list[tuple[str, Path]]:

@@ -621,7 +621,7 @@ def _read_layout(source: Path, files: Iterable[tuple[str, Callable[[], bytes]]],
     by_split: dict[str | None, Rows] = {}
     exact_splits: set[str | None] = set()
     seen_folders: set[str] = set()
-    layout = None  # (depth, prefix, has_split) of the first document; all others must match
+    layout = first = None  # (depth, prefix, has_split) of the first document (named first); all must match
     for name, load in files:
         parts = name.split("/")
         if _is_metadata(parts):
@@ -642,10 +642,12 @@ def _read_layout(source: Path, files: Iterable[tuple[str, Callable[[], bytes]]],
         if exact:
             exact_splits.add(split)
         this = (len(parts), parts[: -3 if split else -2], split is not None)
-        layout = layout or this
+        layout, first = layout or this, first or name
         if this != layout:
-            raise CorpusError(f"{source}: unexpected layout at {name!r}: documents must all be "
-                              f"<split>/<class>/<doc> or all <class>/<doc> under one folder")
+            raise CorpusError(f"{source}: unexpected layout at {name!r}: it is {_shape(this)}, but {first!r}, "
+                              f"read first, is {_shape(layout)}; documents must all be <split>/<class>/<doc> "
+                              f"or all <class>/<doc> under one folder (pass label_names= to read only the "
+                              f"class folders and skip stray files)")
         rows = by_split.setdefault(split, Rows(str(source), "member", split=split))
         try:
             data = load()
@@ -669,6 +671,12 @@ def _read_layout(source: Path, files: Iterable[tuple[str, Callable[[], bytes]]],
     for rows in by_split.values():
         _sort_by_member(rows)
     return list(by_split.values())
+
+
+def _shape(layout: tuple[int, list[str], bool]) -> str:
+    """``(depth, prefix, has_split)`` -> e.g. ``aclImdb/<split>/<class>/<doc>``."""
+    _, prefix, has_split = layout
+    return "/".join([*prefix, *(["<split>"] if has_split else []), "<class>", "<doc>"])
 
 
 def _sort_by_member(rows: Rows) -> None:

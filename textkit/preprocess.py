@@ -762,16 +762,22 @@ def _fit(pipeline: TextPipeline, by_split: dict[str, list[Source]], workers: _Wo
         with _progress(f"pass 1/2 {split}", progress) as bar:
             for source in sources:
                 batches = _batches(source.records(), batch_rows)
+                read = 0
                 if split != "train":  # read (and check) every record for its label only
                     for batch in batches:
                         labels.update(r[1] for r in batch)
+                        read += len(batch)
                         bar.update(len(batch))
-                    continue
-                for batch, (tokens, token_counts) in workers.map(_count_tokens, batches):
-                    labels.update(r[1] for r in batch)
-                    counts.update(dict(zip(tokens, token_counts.tolist())))
-                    train_rows += len(batch)
-                    bar.update(len(batch))
+                else:
+                    for batch, (tokens, token_counts) in workers.map(_count_tokens, batches):
+                        labels.update(r[1] for r in batch)
+                        counts.update(dict(zip(tokens, token_counts.tolist())))
+                        read += len(batch)
+                        bar.update(len(batch))
+                    train_rows += read
+                if not read:  # as load_corpus says of an empty file
+                    raise CorpusError(f"{source.name}: no records found; is it the right file and format "
+                                      f"({source.format})?")
     if not counts:
         raise CorpusError(f"every one of the {train_rows} train rows has no token after cleaning and tokenizing; "
                           f"check the text column and the cleaner options")
