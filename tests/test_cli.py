@@ -348,6 +348,14 @@ def test_predict_errors(trained, tmp_path, capsys):
     assert [r["text"] for r in predictions(capsys)] == ["great", "café noir"]
 
 
+def test_predict_texts_may_follow_options(trained, capsys):
+    assert main(["predict", str(trained), "--proba", "a wonderful film", "an awful film"]) == 0
+    assert [r["text"] for r in predictions(capsys)] == ["a wonderful film", "an awful film"]
+    assert main(["predict", str(trained), "--bogus", "a film"]) == 2  # an unknown option is still one
+    assert error_line(capsys) == ("textkit: error: unrecognized arguments: --bogus a film "
+                                  "(see 'textkit predict --help')")
+
+
 def test_predict_drops_a_bom(trained, tmp_path, capsys):
     bom = tmp_path / "bom.txt"
     bom.write_bytes("\ufeffgreat fun\nterrible".encode("utf-8"))  # Notepad's UTF-8, no final newline

@@ -222,7 +222,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``textkit`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and getattr(args, "command", None) == "predict" and not any(a.startswith("-") for a in extra):
+            args.texts += extra  # `predict MODEL --proba "a text"`: texts after an option are texts too
+        elif extra:
+            command = f"textkit {args.command}" if getattr(args, "command", None) else "textkit"
+            parser.exit(EXIT_USAGE, f"textkit: error: unrecognized arguments: {' '.join(extra)} "
+                                    f"(see '{command} --help')\n")
     except SystemExit as exit_:  # --help, --version and usage errors
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in metrics.json
