@@ -149,6 +149,9 @@ def test_data_dir_is_used_alone(tmp_path, shared):
     assert sizes(dd) == {"test": 500}
     with pytest.raises(CorpusError, match=r"corpus 'trec': .* lacks TREC\.train\.all; add it or pass split="):
         load_corpus("trec", data_dir=tmp_path)
+    with pytest.raises(CorpusError, match=r"corpus 'mr': data_dir .*nowhere is not a folder; pass the folder "
+                                          r"holding rt-polarity\.all$"):
+        load_corpus("mr", data_dir=tmp_path / "nowhere")
 
 
 def test_offline_hub_error_is_one_line_and_says_where_it_looked(tmp_path, monkeypatch, no_network):

@@ -322,6 +322,9 @@ def _read_card(card: CorpusCard, data_dir: PathLike | None, wanted: tuple[str, .
         present = [f for f in names if (folder / f).exists()]
         if len(present) == len(names):
             return _read_paths(files, needed, card.format, options, base=folder), label_names, str(folder)
+        if kind == "data_dir" and not folder.is_dir():
+            raise CorpusError(f"corpus {card.name!r}: data_dir {folder} is not a folder; pass the folder holding "
+                              f"{', '.join(card.files_for(None))}")
         if present or kind == "data_dir":
             missing = [f for f in names if f not in present]
             raise CorpusError(f"corpus {card.name!r}: {folder} lacks {', '.join(missing)}; add "
