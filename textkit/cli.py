@@ -843,6 +843,7 @@ def _lines(path: str, encoding: str):
     The file is checked now (before the model loads); its lines are read as they are needed.
     """
     import codecs
+    from itertools import chain
 
     codecs.lookup(encoding)  # LookupError (exit 2) for an unknown --encoding, now
     if path != "-" and Path(path).is_dir():
@@ -854,12 +855,13 @@ def _lines(path: str, encoding: str):
     def decoded(raw_lines):
         # bytes, decoded line by line, so an undecodable byte is reported on its own line
         decoder = codecs.getincrementaldecoder(encoding)()
-        pending = ""
-        for number, raw in enumerate(raw_lines, 1):
-            try:
-                pending += decoder.decode(raw)
+        pending, number = "", 0
+        for number, raw in enumerate(chain(raw_lines, [None]), 1):
+            try:  # None: the end, where a cut-off multi-byte character is an error too
+                pending += decoder.decode(b"", final=True) if raw is None else decoder.decode(raw)
             except UnicodeDecodeError as e:
-                raise ValueError(f"{name}, line {number}: cannot decode {e.object[e.start:e.end]!r} as {encoding}; "
+                line = number - 1 if raw is None else number
+                raise ValueError(f"{name}, line {line}: cannot decode {e.object[e.start:e.end]!r} as {encoding}; "
                                  f"pass --encoding (e.g. latin-1 or cp1252)") from None
             if number == 1:
                 pending = pending.removeprefix("\ufeff")  # a BOM is not text

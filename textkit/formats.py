@@ -41,8 +41,8 @@ import re
 import sys
 import tarfile
 import zipfile
-from contextlib import contextmanager
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence, Union
