@@ -299,6 +299,18 @@ def test_resume_refuses_a_different_run(tmp_path):
     train(fresh_model(), make_data(40), config=quiet(epochs=1, lr=0.01), out_dir=tmp_path)
     with pytest.raises(ValueError, match=r"cannot resume .*lr=0.01 in the checkpoint, 0.02 now"):
         train(fresh_model(), make_data(40), config=quiet(epochs=2, lr=0.02), out_dir=tmp_path, resume=True)
+    # what TrainConfig does not hold: the model and the data (these used to resume silently, mixing
+    # two runs, or fail inside torch's load_state_dict)
+    with pytest.raises(ValueError, match=r"cannot resume .*\(another model \(name, options or sizes\)\)"):
+        train(fresh_model(dim=8), make_data(40), config=quiet(epochs=2, lr=0.01), out_dir=tmp_path, resume=True)
+    sequences, labels = make_data(40)
+    with pytest.raises(ValueError, match=r"other training data \(texts, labels, pipeline or vocabulary\)"):
+        train(fresh_model(), (sequences, labels[::-1].copy()), config=quiet(epochs=2, lr=0.01), out_dir=tmp_path,
+              resume=True)
+    with pytest.raises(ValueError, match=r"\(other validation data\)"):
+        train(fresh_model(), make_data(40), make_data(10, seed=1), config=quiet(epochs=2, lr=0.01),
+              out_dir=tmp_path, resume=True)
+    train(fresh_model(), make_data(40), config=quiet(epochs=2, lr=0.01), out_dir=tmp_path, resume=True)  # same run
 
 
 class PoisonedModel(TinyModel):
@@ -384,3 +396,12 @@ def test_clip_grad_norm_counts_sparse_gradients_like_dense_ones():
     dense_param.grad = torch.tensor([0.0, 0.0, 0.0])
     clip_grad_norm([sparse_param, dense_param], 5.0)
     assert torch.allclose(sparse_param.grad.to_dense()[1], torch.tensor([3.0, 4.0]), atol=1e-5)
+
+
+def test_progress_prints_each_epochs_metrics(capsys):
+    # the per-epoch line was never printed: tqdm disables a bar once it is closed
+    train(fresh_model(), make_data(40), make_data(20, seed=1), TrainConfig(progress=True, device="cpu", epochs=2))
+    out = capsys.readouterr().out  # tqdm.write: stdout, between the bar's redraws on stderr
+    records = [json.loads(line) for line in out.splitlines() if line.startswith('{"epoch"')]
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert {"train_loss", "valid_accuracy", "tokens_per_s"} <= set(records[0])

@@ -22,6 +22,7 @@ early-stopping state and the history; the batch order of epoch e depends on (see
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -621,9 +622,11 @@ def train(
     start_epoch, history, best_state = 1, [], None
     best_metric, best_epoch, bad_epochs, finished, stopped_early = None, None, 0, False, False
     checkpoint_path = None if out_dir is None else out_dir / CHECKPOINT_FILE
+    fingerprint = run_fingerprint(model, (sequences, labels),
+                                  None if valid_data is None else (valid_sequences, valid_labels))
     if resume and checkpoint_path.exists():
         state = load_checkpoint(checkpoint_path)
-        _check_resumable(state, config, checkpoint_path, len(sequences), multi_label)
+        _check_resumable(state, config, checkpoint_path, len(sequences), multi_label, fingerprint)
         model.load_state_dict(state["model"])
         for optimizer, saved in zip(optimizers, state["optimizers"]):
             optimizer.load_state_dict(saved)
@@ -649,6 +652,7 @@ def train(
         started, tokens, loss_sum, pending = time.perf_counter(), 0, 0.0, []
         bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
                    disable=disable, leave=False, dynamic_ncols=True)
+        shown = not bar.disable  # asked now: tqdm disables a bar once its loop ends
         for step, batch in enumerate(bar, 1):
             tokens += int(batch.lengths.sum())  # lengths are still on the CPU: no sync
             batch = batch.to(device, non_blocking=on_cuda)  # async copy from pinned memory
@@ -703,12 +707,13 @@ def train(
                 stopped_early = True
         finished = stopped_early or epoch == config.epochs
         history.append(record)
-        if not bar.disable:
+        if shown:
             tqdm.write(json.dumps(record))
 
         if out_dir is not None:
             save_checkpoint(checkpoint_path, {
                 "epoch": epoch, "config": config.to_dict(), "n_train": len(sequences), "multi_label": multi_label,
+                "fingerprint": fingerprint,
                 "model": model.state_dict(), "best_model": best_state,
                 "optimizers": [o.state_dict() for o in optimizers],
                 "schedulers": [s.state_dict() for s in schedulers], "scaler": scaler.state_dict(),
@@ -743,12 +748,44 @@ def _check_finite(values: list[float], epoch: int, first_step: int, steps_per_ep
             )
 
 
-def _check_resumable(state: dict, config: TrainConfig, path: Path, n_train: int, multi_label: bool) -> None:
+def run_fingerprint(model: nn.Module, train_data: tuple, valid_data: tuple | None) -> dict[str, str]:
+    """Digests of what defines a run besides TrainConfig: the model (class, options, tensor
+    shapes) and the encoded data (ids and targets, so a changed pipeline, vocabulary or label
+    order shows too). A checkpoint resumes only into the same run."""
+    def digest(*parts: Any) -> str:
+        h = hashlib.sha256()
+        for part in parts:
+            if isinstance(part, np.ndarray):
+                h.update(str(part.dtype).encode() + str(part.shape).encode() + np.ascontiguousarray(part).tobytes())
+            else:
+                h.update(json.dumps(part, sort_keys=True, default=str).encode())
+            h.update(b"\0")
+        return h.hexdigest()[:16]
+
+    def data(pair: tuple) -> str:
+        sequences, targets = pair
+        lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+        flat = np.fromiter(chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum()))
+        return digest(lengths, flat, np.asarray(targets))
+
+    config = model.get_config() if hasattr(model, "get_config") else {}
+    shapes = {name: list(t.shape) for name, t in model.state_dict().items()}
+    return {"model": digest(type(model).__name__, config, shapes), "train data": data(train_data),
+            "valid data": "none" if valid_data is None else data(valid_data)}
+
+
+def _check_resumable(state: dict, config: TrainConfig, path: Path, n_train: int, multi_label: bool,
+                     fingerprint: dict[str, str]) -> None:
     saved = state["config"]
     changed = [f"{k}={saved.get(k)!r} in the checkpoint, {v!r} now" for k, v in config.to_dict().items()
                if k not in _RESUMABLE_CHANGES and saved.get(k) != v]
     if state["n_train"] != n_train:
         changed.append(f"{state['n_train']} training texts in the checkpoint, {n_train} now")
+    old = state.get("fingerprint") or fingerprint  # checkpoints from before fingerprints: not checked
+    what_changed = {"model": "another model (name, options or sizes)",
+                    "train data": "other training data (texts, labels, pipeline or vocabulary)",
+                    "valid data": "other validation data"}
+    changed += [what_changed[k] for k in fingerprint if old.get(k) != fingerprint[k]]
     if state["multi_label"] != multi_label:
         changed.append(f"multi_label={state['multi_label']} in the checkpoint, {multi_label} now")
     if changed:
