@@ -10,6 +10,7 @@ in one or many processes alike.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.pool
 import os
@@ -131,18 +132,27 @@ def map_chunks(analyzer: Analyzer, texts: list[str], num_proc: int,
 
 
 def stop_pool(pool: multiprocessing.pool.Pool, timeout: float = 5.0) -> None:
-    """``pool.terminate()``, bounded. A worker stopped by a signal while it was sending a
-    result leaves half a message in the pool's pipe, and ``terminate`` then waits forever
-    for the rest; after ``timeout`` seconds the workers are killed and the pool abandoned
-    (its threads are daemons), so an interrupted run still cleans up and exits."""
-    stopper = threading.Thread(target=pool.terminate, daemon=True)
+    """``pool.terminate()`` (which also joins the workers and the pool's threads), bounded.
+
+    A worker stopped by a signal while it was sending or receiving leaves half a message in
+    one of the pool's pipes; ``terminate`` then waits forever for the rest, or fails reading
+    it (EOFError). Either way, after ``timeout`` seconds or such an error the workers are
+    killed and the pool abandoned (``terminate`` has already marked it stopped, and its
+    threads are daemons), so an interrupted run still cleans up and exits.
+    """
+    stopped = threading.Event()
+
+    def terminate() -> None:
+        with contextlib.suppress(Exception):
+            pool.terminate()
+            stopped.set()
+
+    stopper = threading.Thread(target=terminate, daemon=True)
     stopper.start()
     stopper.join(timeout)
-    if stopper.is_alive():
+    if not stopped.is_set():
         for process in getattr(pool, "_pool", ()):  # the worker processes (CPython's Pool)
             process.kill()
-        return
-    pool.join()
 
 
 _WORKER: tuple[Analyzer, Callable | None] | None = None
