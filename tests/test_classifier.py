@@ -187,6 +187,29 @@ def test_load_errors_name_the_file(fitted, tmp_path):
         TextClassifier.load(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"config.json' does not exist"):
         TextClassifier.load(tmp_path / "nowhere")
+    with pytest.raises(NotADirectoryError, match=r"config.json' is a file; load\(\) takes the folder"):
+        TextClassifier.load(tmp_path / "config.json")
+
+
+@pytest.mark.parametrize("edit, message", [
+    # labels name the outputs: another count, a repeat or a multi_label flip gave wrong names or a
+    # crash in predict; options textkit refuses were not blamed on config.json
+    (lambda c: {**c, "labels": c["labels"] + ["extra"]}, r"'labels' must list the model's \d+ classes once each"),
+    (lambda c: {**c, "labels": c["labels"][:1] * len(c["labels"])}, r"'labels' must list the model's"),
+    (lambda c: {**c, "multi_label": True}, r"multi_label=True does not match its tuned_threshold=None"),
+    (lambda c: {**c, "model": {**c["model"], "embed_dim": -3}}, r"config.json' holds options textkit refuses "
+                                                                 r"\(ValueError: .*embed_dim"),
+    (lambda c: {**c, "train_config": {**c["train_config"], "epochs": -1}}, r"config.json' holds options textkit "
+                                                                            r"refuses .*epochs"),
+    (lambda c: {**c, "model": {k: v for k, v in c["model"].items() if k != "name"}},
+     r"config.json' holds options textkit refuses \(KeyError: 'name'\)"),
+])
+def test_a_damaged_config_json_is_refused_at_load(fitted, tmp_path, edit, message):
+    fitted.save(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(edit(config)))
+    with pytest.raises(ValueError, match=message):
+        TextClassifier.load(tmp_path)
 
 
 # -- bad input ---------------------------------------------------------------------------------------

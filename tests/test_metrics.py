@@ -25,13 +25,17 @@ def test_single_label_numbers_by_hand():
     assert report["labels"] == ["a", "b", "c"]
 
 
-def test_absent_class_keeps_its_row_and_scores_zero():
+def test_absent_class_keeps_its_row_and_scores_zero_but_not_in_macro_f1():
     report = metrics.classification_report([0, 1, 1], [0, 1, 0], 4)
     assert len(report["confusion_matrix"]) == 4 and report["confusion_matrix"][3] == [0, 0, 0, 0]
     assert report["per_class"]["f1"][2:] == [0.0, 0.0]
     assert report["labels"] == [0, 1, 2, 3]
-    assert metrics.f1([0, 1, 1], [0, 1, 0], average="macro", num_classes=4) == pytest.approx(
-        np.mean([2 / 3, 2 / 3, 0, 0]))
+    # classes 2 and 3 are neither present nor predicted: no F1 to average (scikit-learn's default)
+    assert metrics.f1([0, 1, 1], [0, 1, 0], average="macro", num_classes=4) == pytest.approx(2 / 3)
+    assert report["macro_f1"] == pytest.approx(2 / 3)
+    # a class predicted but absent is in play: its F1 is 0 and it counts
+    assert metrics.f1([0, 1, 1], [0, 1, 2], average="macro", num_classes=4) == pytest.approx(
+        np.mean([1, 2 / 3, 0]))
 
 
 def test_multilabel_micro_macro_and_exact_match():

@@ -330,6 +330,9 @@ class TextClassifier:
         from .models import build_model
 
         directory = Path(directory)
+        if directory.is_file():
+            raise NotADirectoryError(f"{str(directory)!r} is a file; load() takes the folder that save() wrote "
+                                     f"({CONFIG_FILE}, {PIPELINE_FILE}, {WEIGHTS_FILE})")
         config_path, pipeline_path, weights_path = (directory / name for name in
                                                     (CONFIG_FILE, PIPELINE_FILE, WEIGHTS_FILE))
         config = _read_config(config_path)
@@ -348,14 +351,18 @@ class TextClassifier:
         except (SafetensorError, OSError, ValueError) as exc:
             raise ValueError(f"weights file {str(weights_path)!r} is damaged or truncated ({exc}); "
                              f"save the classifier again") from None
-        model = build_model(model_config.pop("name"), **model_config)
+        try:  # the options are checked as at construction; a damaged config.json is named as such
+            model = build_model(model_config.pop("name"), **model_config)
+            train_config = {**config["train_config"], "device": device}
+            options = {k: v for k, v in model.get_config().items() if k not in ("name", "vocab_size", "num_classes")}
+            clf = cls(model.name, pipeline=pipeline, model_config=options, multi_label=config["multi_label"],
+                      valid_split=config["valid_split"], threshold=config["threshold"], **train_config)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"{str(config_path)!r} holds options textkit refuses ({type(exc).__name__}: {exc}); "
+                             f"the file is damaged: save the classifier again") from None
+        _check_labels(config, model.num_classes, config_path)
         _check_tensors(model, tensors, weights_path)
         model.load_state_dict(tensors)
-
-        train_config = {**config["train_config"], "device": device}
-        options = {k: v for k, v in model.get_config().items() if k not in ("name", "vocab_size", "num_classes")}
-        clf = cls(model.name, pipeline=pipeline, model_config=options, multi_label=config["multi_label"],
-                  valid_split=config["valid_split"], threshold=config["threshold"], **train_config)
         clf.pipeline_, clf.classes_ = pipeline, config["labels"]
         clf.model_ = model.to(resolve_device(device)).eval()
         tuned = config["tuned_threshold"]
@@ -452,6 +459,19 @@ def _read_config(path: Path) -> dict:
     if missing:
         raise ValueError(f"{source} is missing the key(s) {missing}; the file is damaged")
     return config
+
+
+def _check_labels(config: dict, num_classes: int, path: Path) -> None:
+    """The label list names the model's outputs, one each, in order; multi-label models
+    (and only they) carry the threshold their sigmoid outputs are cut at."""
+    labels = config["labels"]
+    if not isinstance(labels, list) or len(labels) != num_classes or \
+            len({json.dumps(y) for y in labels}) != len(labels):
+        raise ValueError(f"{str(path)!r}: 'labels' must list the model's {num_classes} classes once each, "
+                         f"got {labels!r:.120}; the file is damaged: save the classifier again")
+    if config["multi_label"] is not (config["tuned_threshold"] is not None):
+        raise ValueError(f"{str(path)!r}: multi_label={config['multi_label']!r} does not match its "
+                         f"tuned_threshold={config['tuned_threshold']!r:.60}; the file is damaged")
 
 
 def _check_tensors(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:

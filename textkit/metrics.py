@@ -2,7 +2,10 @@
 
 Single-label: ``y_true`` and ``y_pred`` are class indices ``(N,)``; ``num_classes`` fixes
 the label set, so a class missing from a small split still gets its row and column
-(precision/recall of an absent class are reported as 0, not an error).
+(precision/recall of an absent class are reported as 0, not an error). Macro-F1 averages
+over the classes that occur in ``y_true`` or ``y_pred``, as scikit-learn's default does: a
+class neither present nor predicted has no F1 to average, and counting it as 0 would make
+the score of a small split depend on the classes it happens to lack.
 
 Multi-label: ``y_true`` and ``y_pred`` are 0/1 indicator matrices ``(N, L)``; F1 is micro
 (pool every (text, label) decision) or macro (mean over labels), and ``accuracy`` is the
@@ -40,6 +43,8 @@ def f1(y_true, y_pred, *, average: str = "macro", num_classes: int | None = None
     if average not in F1_AVERAGES:
         raise ValueError(f"average must be one of {F1_AVERAGES}, got {average!r}")
     labels = None if num_classes is None else _labels(num_classes)
+    if labels is not None and average == "macro":  # the classes in play (see the module doc)
+        labels = np.union1d(np.unique(np.asarray(y_true)), np.unique(np.asarray(y_pred)))
     return float(skm.f1_score(y_true, y_pred, labels=labels, average=average, zero_division=0))
 
 

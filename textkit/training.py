@@ -145,6 +145,8 @@ class TrainConfig:
         need(self.patience is None or (isinstance(self.patience, int) and self.patience >= 1),
              "patience", "an int >= 1 or None")
         need(self.monitor in MONITORS, "monitor", f"one of {MONITORS}")
+        if isinstance(self.class_weight, (np.ndarray, torch.Tensor)):  # one weight per class, as a list
+            self.class_weight = self.class_weight.tolist()
         if isinstance(self.class_weight, (list, tuple)):
             need(all(_is_number(w) and w > 0 and math.isfinite(w) for w in self.class_weight),
                  "class_weight", "'balanced', None or a list of finite weights > 0")
@@ -153,7 +155,8 @@ class TrainConfig:
             need(self.class_weight in (None, "balanced"), "class_weight",
                  "'balanced', None or a list of finite weights > 0")
         need(isinstance(self.device, str), "device", "a str such as 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'")
-        need(isinstance(self.seed, int) and not isinstance(self.seed, bool), "seed", "an int")
+        need(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2**32, "seed",
+             "an int in [0, 2**32 - 1] (numpy's and scikit-learn's seed range)")
         need(isinstance(self.num_workers, int) and self.num_workers >= 0, "num_workers", "an int >= 0")
         for name in ("amp", "bucket"):
             need(isinstance(getattr(self, name), bool), name, "True or False")
