@@ -227,6 +227,13 @@ def test_bad_training_input_is_a_clear_error(texts, labels, error, message):
         quick("bow").fit(texts, labels)
 
 
+def test_multi_label_refuses_an_indicator_matrix():
+    # each 0/1 row used to be read as the label set {0, 1}: classes_ == [0, 1], silently
+    with pytest.raises(TypeError, match=r"labels is a 2-D array \(4, 3\): for multi_label=True give each "
+                                        r"text's label set .*np\.flatnonzero"):
+        TextClassifier("bow", multi_label=True).fit(["a b", "c d", "e f", "g h"], np.eye(3, dtype=int)[[0, 1, 2, 0]])
+
+
 def test_labels_unseen_in_training_are_listed(fitted):
     with pytest.raises(ValueError, match=r"labels contain 2 class\(es\) that training never saw: \['art', 'food'\]"):
         fitted.evaluate(["a", "b", "c"], ["art", "sport", "food"])

@@ -133,10 +133,17 @@ def test_cuda_without_gpu_is_a_clear_error():
     ("warmup", 1.5, r"warmup must be a fraction .*got 1.5"),
     ("class_weight", [1.0, -2.0], r"class_weight must be 'balanced', None or a list"),
     ("amp", "yes", r"amp must be True or False, got 'yes'"),
+    ("seed", -1, r"seed must be an int in \[0, 2\*\*32 - 1\]"),  # scikit-learn's range: it failed in there
+    ("seed", 2**32, r"seed must be an int in \[0, 2\*\*32 - 1\]"),
 ])
 def test_config_errors_name_option_expected_and_received(option, value, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{option: value})
+
+
+def test_class_weight_may_be_an_array():
+    assert TrainConfig(class_weight=np.array([1, 2.5])).class_weight == [1.0, 2.5]
+    assert TrainConfig(class_weight=torch.tensor([1.0, 3.0])).class_weight == [1.0, 3.0]
 
 
 def test_optimizers_by_name_with_their_usual_learning_rates():

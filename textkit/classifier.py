@@ -395,6 +395,10 @@ def _normalize_labels(labels: Sequence, name: str, multi_label: bool) -> list:
         out = [_normalize_label(label, f"{name}[{i}]") for i, label in enumerate(labels)]
         _check_one_type(out, name)
         return out
+    if getattr(labels, "ndim", 1) == 2:  # a 0/1 matrix would be read as label sets {0, 1}
+        raise TypeError(f"{name} is a 2-D array {tuple(labels.shape)}: for multi_label=True give each text's "
+                        f"label set (e.g. ['sports', 'politics'] or [0, 2]); from a 0/1 indicator matrix Y: "
+                        f"[np.flatnonzero(row).tolist() for row in Y]")
     out = []
     for i, row in enumerate(labels):
         if isinstance(row, (str, bytes)) or not isinstance(row, Iterable):
