@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 import time
 from pathlib import Path
 
@@ -189,6 +190,17 @@ def test_load_errors_name_the_file(fitted, tmp_path):
         TextClassifier.load(tmp_path / "nowhere")
     with pytest.raises(NotADirectoryError, match=r"config.json' is a file; load\(\) takes the folder"):
         TextClassifier.load(tmp_path / "config.json")
+
+
+def test_loading_a_frozen_embedding_model_does_not_warn_that_it_stays_random(tmp_path):
+    # the warning is right at fit (no vectors given) and wrong at load, where the weights follow
+    texts, labels = ["a good film", "a bad film", "good fun", "bad dull"] * 3, ["p", "n", "p", "n"] * 3
+    with pytest.warns(UserWarning, match="stays random"):
+        clf = quick("cnn", model_config={"embedding_mode": "static", "embed_dim": 8}, valid_split=0).fit(texts, labels)
+    clf.save(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TextClassifier.load(tmp_path)
 
 
 @pytest.mark.parametrize("edit, message", [

@@ -352,7 +352,9 @@ class TextClassifier:
             raise ValueError(f"weights file {str(weights_path)!r} is damaged or truncated ({exc}); "
                              f"save the classifier again") from None
         try:  # the options are checked as at construction; a damaged config.json is named as such
-            model = build_model(model_config.pop("name"), **model_config)
+            with warnings.catch_warnings():  # a frozen table stays random only until the weights below load
+                warnings.filterwarnings("ignore", message=r".*freezes an embedding but no `embeddings`")
+                model = build_model(model_config.pop("name"), **model_config)
             train_config = {**config["train_config"], "device": device}
             options = {k: v for k, v in model.get_config().items() if k not in ("name", "vocab_size", "num_classes")}
             clf = cls(model.name, pipeline=pipeline, model_config=options, multi_label=config["multi_label"],
