@@ -239,6 +239,12 @@ def test_bad_training_input_is_a_clear_error(texts, labels, error, message):
         quick("bow").fit(texts, labels)
 
 
+def test_model_options_are_checked_at_construction():
+    # they were checked only in fit, after the vocabulary had been built
+    with pytest.raises(ValueError, match=r"RNNConfig\.hidden_dim must be an int >= 1, got -3"):
+        TextClassifier("rnn", model_config={"hidden_dim": -3})
+
+
 def test_multi_label_refuses_an_indicator_matrix():
     # each 0/1 row used to be read as the label set {0, 1}: classes_ == [0, 1], silently
     with pytest.raises(TypeError, match=r"labels is a 2-D array \(4, 3\): for multi_label=True give each "

@@ -104,6 +104,10 @@ class TextClassifier:
         if model_config is not None and not isinstance(model_config, dict):
             raise TypeError(f"model_config must be a dict of build_model options or None, "
                             f"got {type(model_config).__name__}")
+        from .models import check_model_options
+
+        # now, not at fit time after the vocabulary is built ("embeddings" are build_model's own)
+        check_model_options(model, {k: v for k, v in (model_config or {}).items() if k != "embeddings"})
         if not isinstance(multi_label, bool):
             raise ValueError(f"multi_label must be True or False, got {multi_label!r}")
         if isinstance(valid_split, bool) or not isinstance(valid_split, (int, float)) or not 0 <= valid_split < 1:

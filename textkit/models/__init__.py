@@ -31,6 +31,7 @@ MODELS: dict[str, type[TextModel]] = {
 __all__ = [
     "MODELS",
     "build_model",
+    "check_model_options",
     "TextModel",
     "BagOfEmbeddings",
     "BOWConfig",
@@ -39,6 +40,16 @@ __all__ = [
     "RNNClassifier",
     "RNNConfig",
 ]
+
+
+def check_model_options(name: str, config: dict) -> None:
+    """Raise what ``build_model(name, **config)`` would for an unknown name or a bad option,
+    without building anything (``TextClassifier`` checks its options at construction)."""
+    if name not in MODELS:
+        close = difflib.get_close_matches(str(name), list(MODELS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown model {name!r}{hint}; choices: {', '.join(MODELS)}")
+    make_config(MODELS[name].config_class, dict(config), name)
 
 
 def build_model(
@@ -56,10 +67,7 @@ def build_model(
     from them, so ``model.config`` records the size needed to rebuild the model without
     them: ``build_model(**model.get_config())`` followed by ``load_state_dict``.
     """
-    if name not in MODELS:
-        close = difflib.get_close_matches(str(name), list(MODELS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown model {name!r}{hint}; choices: {', '.join(MODELS)}")
+    check_model_options(name, config)
     for arg, value in (("vocab_size", vocab_size), ("num_classes", num_classes)):
         minimum = 2 if arg == "vocab_size" else 1  # PAD and UNK at least; 1 output for a sigmoid
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
