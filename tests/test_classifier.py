@@ -229,7 +229,7 @@ def test_a_damaged_config_json_is_refused_at_load(fitted, tmp_path, edit, messag
     (["a b", "c d"], ["x", 1], TypeError, r"labels must be all of one type.*got a mix: str \('x' at index 0\), "
                                           r"int \(1 at index 1\)"),
     (["a b", "c d"], ["x", "x"], ValueError, r"labels must contain at least 2 distinct classes.*got only \['x'\]"),
-    ([], [], ValueError, r"texts is empty: expected at least 2 texts"),
+    ([], [], ValueError, r"texts is empty: expected texts with labels"),
     (["a b", "c d", "e"], ["x", "y"], ValueError, r"labels has 2 items but texts has 3: expected one label per text"),
     (["<br /><br />", "  ", ""], ["x", "y", "x"], ValueError, r"texts: every one of the 3 training texts cleans to nothing"),
     (["a b", "c d"], ["x", None], ValueError, r"labels\[1\] is missing \(None\)"),

@@ -195,7 +195,7 @@ class TextClassifier:
             raise ValueError(f"{labels_name} has {len(labels)} items but {texts_name} has {len(texts)}: "
                              f"expected one label per text")
         if not texts:
-            raise ValueError(f"{texts_name} is empty: expected at least 2 texts with labels")
+            raise ValueError(f"{texts_name} is empty: expected texts with labels")
         return texts, labels
 
     def _split(self, texts: list[str], labels: list, classes: list, seed: int):
@@ -255,6 +255,7 @@ class TextClassifier:
 
     def predict(self, texts: Iterable[str]) -> list:
         """One label per text (multi-label: the list of labels whose probability reaches the threshold)."""
+        self._check_fitted("predict")
         probs = self.predict_proba(texts)
         if self.multi_label:
             on = probs >= np.asarray(self.threshold_)
