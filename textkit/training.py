@@ -625,8 +625,8 @@ def train(
     start_epoch, history, best_state = 1, [], None
     best_metric, best_epoch, bad_epochs, finished, stopped_early = None, None, 0, False, False
     checkpoint_path = None if out_dir is None else out_dir / CHECKPOINT_FILE
-    fingerprint = run_fingerprint(model, (sequences, labels),
-                                  None if valid_data is None else (valid_sequences, valid_labels))
+    fingerprint = None if out_dir is None else run_fingerprint(  # only checkpoints need it
+        model, (sequences, labels), None if valid_data is None else (valid_sequences, valid_labels))
     if resume and checkpoint_path.exists():
         state = load_checkpoint(checkpoint_path)
         _check_resumable(state, config, checkpoint_path, len(sequences), multi_label, fingerprint)
