@@ -358,17 +358,16 @@ class DelimitedColumns:
         return join_texts(record[i] for i in self.text_is), label
 
 
-def delimited_header(path: Path, options: ReadOptions, no_header: str = "header=False",
-                     use_header: str = "header=True") -> tuple[Column, list[Column] | None, bool]:
-    """``(label column, text columns or None, header?)`` for a csv/tsv; ``no_header`` and
-    ``use_header`` spell the options in the error for named columns without a header."""
+def delimited_header(path: Path, options: ReadOptions) -> tuple[Column, list[Column] | None, bool]:
+    """``(label column, text columns or None, header?)`` for a csv/tsv. Errors name the
+    keyword arguments (``header=False``); the CLI shows them as its flags."""
     label_col = options.label_column if options.label_column is not None else "label"
     text_cols = None if options.text_column is None else as_list(options.text_column)
     named = [c for c in [label_col, *(text_cols or [])] if isinstance(c, str)]
     header = bool(named) if options.header is None else options.header
     if named and not header:
-        raise CorpusError(f"{path}: columns {named} are names but {no_header}; "
-                          f"use 0-based column numbers or {use_header}")
+        raise CorpusError(f"{path}: columns {named} are names but header=False; "
+                          f"use 0-based column numbers or header=True")
     return label_col, text_cols, header
 
 
@@ -398,8 +397,7 @@ def unlimited_fields() -> Iterator[None]:
         csv.field_size_limit(old)
 
 
-def check_first_row(source: str, first: str | None, counts: Mapping[str, int], options: ReadOptions,
-                    use_header: str = "header=True", no_header: str = "header=False") -> None:
+def check_first_row(source: str, first: str | None, counts: Mapping[str, int], options: ReadOptions) -> None:
     """A header read as data becomes a class of one row. Ask, rather than guess, when the
     header option was left to its default (False for columns given by number) and row 1's
     label ``first`` is a word (not a class number) found in no other row, while other classes
@@ -407,7 +405,7 @@ def check_first_row(source: str, first: str | None, counts: Mapping[str, int], o
     if (options.header is None and first is not None and not first.lstrip("-").isdigit()
             and counts[first] == 1 and sum(counts.values()) - 1 > len(counts) - 1):
         raise CorpusError(f"{source}, row 1: label {first!r} occurs in no other row; if row 1 names "
-                          f"the columns pass {use_header}, if it is data pass {no_header}")
+                          f"the columns pass header=True, if it is data pass header=False")
 
 
 def _read_delimited(path: Path, options: ReadOptions, delimiter: str) -> list[Rows]:

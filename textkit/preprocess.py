@@ -333,7 +333,7 @@ def _decoded_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str]
                 bad = e.object[e.start:e.end]
                 raise CorpusError(f"{path}, line {number + 1 + pending.count(chr(10))}, byte offset "
                                   f"{consumed + e.start}: cannot decode {bytes(bad)!r} as {options.encoding}; "
-                                  f"pass --encoding (e.g. latin-1 or cp1252) or --errors replace") from None
+                                  f"pass encoding= (e.g. 'latin-1' or 'cp1252') or errors='replace'") from None
             if raw is not None:
                 consumed += len(raw)
             pending += text
@@ -387,8 +387,7 @@ def _stream_tsv(path: Path, options: ReadOptions) -> Iterator[Record]:
 
 def _stream_delimited(path: Path, options: ReadOptions, delimiter: str) -> Iterator[Record]:
     """Rows of a csv/tsv, with ``textkit.formats``' header and column rules, one at a time."""
-    label_col, text_cols, header = delimited_header(path, options, no_header="--no-header was given",
-                                                    use_header="--header")
+    label_col, text_cols, header = delimited_header(path, options)
     quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE  # TSV: unquoted
     lines = (line + "\n" for _, line in _decoded_lines(path, options))
     reader = csv.reader(lines, delimiter=delimiter, quoting=quoting, strict=True)
@@ -400,8 +399,7 @@ def _stream_delimited(path: Path, options: ReadOptions, delimiter: str) -> Itera
         raise CorpusError(f"{path}, line {reader.line_num}: {delimiter!r}-separated parse error: {e}; "
                           f"check quoting") from None
     if not header and counts:  # Counter keeps first-seen order: its first key is row 1's label
-        check_first_row(str(path), next(iter(counts)), counts, options, use_header="--header",
-                        no_header="--no-header")
+        check_first_row(str(path), next(iter(counts)), counts, options)
 
 
 def _delimited_records(path: Path, reader, label_col: Column, text_cols: list[Column] | None, header: bool,
