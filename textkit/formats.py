@@ -80,6 +80,8 @@ class ReadOptions:
     label_column: Column | None = None
     header: bool | None = None
     classes: Sequence[str] | None = None  # folders/tar/zip: read only these class folders
+    min_confidence: float | None = None  # ocr-tsv/hocr/alto: drop words the OCR engine scored lower (0-100)
+    page_size: tuple[float, float] | None = None  # funsd: (width, height), which its JSON does not hold
 
     def __post_init__(self) -> None:
         try:
