@@ -61,7 +61,9 @@ def small_model(name: str, **extra) -> nn.Module:
     return build_model(name, vocab_size=VOCAB, num_classes=CLASSES, **{**SMALL[name], **extra}).eval()
 
 
-ALL_MODELS = [(name, {}) for name in MODELS] + [("rnn", v) for v in RNN_VARIANTS] + [
+# The (B, T) contract is the text models'; the grid model's (B, H, W, S) one is in test_layout.py.
+TEXT_MODELS = [name for name, model in MODELS.items() if model.inputs == "text"]
+ALL_MODELS = [(name, {}) for name in TEXT_MODELS] + [("rnn", v) for v in RNN_VARIANTS] + [
     ("bow", {"hidden_dim": 8}),
     ("bow", {"pooling": "sqrt", "distinct": True}),
     ("cnn", {"embedding_mode": "multichannel"}),
@@ -74,7 +76,8 @@ LENGTHS = [7, 0, 1, 3, 12, 5]
 
 
 def test_registry_is_the_documented_one():
-    assert set(MODELS) == {"bow", "cnn", "rnn"}
+    assert set(MODELS) == {"bow", "cnn", "rnn", "grid"}
+    assert TEXT_MODELS == ["bow", "cnn", "rnn"] and MODELS["grid"].inputs == "pages"
     assert textkit.build_model is build_model
 
 
@@ -143,7 +146,7 @@ def test_pad_embedding_row_is_never_read(name, cfg):
     assert torch.allclose(model(ids, lengths), base, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", TEXT_MODELS)
 def test_every_model_overfits_a_small_batch(name):
     """Default configs, 16 examples, 4 classes: 100% train accuracy within 300 Adam steps."""
     torch.manual_seed(0)
@@ -193,9 +196,9 @@ def test_min_length_follows_the_largest_kernel():
 
 
 def test_unknown_model_name_lists_the_choices():
-    with pytest.raises(ValueError, match=r"unknown model 'cnnn' \(did you mean 'cnn'\?\); choices: bow, cnn, rnn"):
+    with pytest.raises(ValueError, match=r"unknown model 'cnnn' \(did you mean 'cnn'\?\); choices: bow, cnn, rnn, grid"):
         build_model("cnnn", vocab_size=VOCAB, num_classes=2)
-    with pytest.raises(ValueError, match=r"unknown model 'transformer'; choices: bow, cnn, rnn"):
+    with pytest.raises(ValueError, match=r"unknown model 'transformer'; choices: bow, cnn, rnn, grid"):
         build_model("transformer", vocab_size=VOCAB, num_classes=2)
 
 

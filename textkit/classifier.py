@@ -13,10 +13,16 @@
 vocabulary on the remaining training texts only -> build the model -> :func:`textkit.training.train`
 with early stopping on the validation split.
 
+The layout model reads pages instead of texts, with nothing else changed::
+
+    clf = TextClassifier("grid").fit(pages, labels)   # Page objects, or rows with words + bboxes
+    clf.predict(pages)                                # a LayoutPipeline places them on its grid
+
 A saved classifier is a directory, no pickle anywhere::
 
     config.json         format version, model name + config, train config, labels, threshold
-    pipeline.json       the TextPipeline (cleaner, tokenizer, vocabulary, padding)
+    pipeline.json       the TextPipeline (cleaner, tokenizer, vocabulary, padding), or the
+                        LayoutPipeline (grid, slots and that text layer)
     model.safetensors   the weights
 """
 from __future__ import annotations
@@ -29,7 +35,7 @@ import os
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import Any, Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Hashable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -37,10 +43,14 @@ import torch
 from . import __version__, metrics
 from .fileio import atomic_write, read_versioned_json
 from .pipeline import TextPipeline, check_texts
+
+if TYPE_CHECKING:
+    from .layout import LayoutPipeline
 from .training import (
     TrainConfig,
     TrainResult,
     _is_number,
+    as_dataset,
     predict_logits,
     resolve_device,
     seed_everything,
@@ -59,9 +69,12 @@ class TextClassifier:
     """Train, apply, evaluate and save a text classifier.
 
     Args (all but ``model`` keyword-only):
-        model: a name registered in ``textkit.models.MODELS`` (``"bow"``, ``"cnn"``, ``"rnn"``).
+        model: a name registered in ``textkit.models.MODELS`` (``"bow"``, ``"cnn"``, ``"rnn"``,
+            or ``"grid"``, which reads pages: see the module doc).
         pipeline: a ``TextPipeline`` (copied, then fitted on the training texts), a dict of
-            ``TextPipeline`` options, or ``None`` for the default pipeline.
+            ``TextPipeline`` options, or ``None`` for the default pipeline. For ``"grid"``: a
+            ``LayoutPipeline`` or a dict of its options (``grid``, ``slots``, ``text``), or a
+            ``TextPipeline`` to use as its text layer.
         model_config: options for ``build_model`` (e.g. ``{"embed_dim": 300}``).
         multi_label: labels are collections of labels per text (sigmoid outputs,
             ``BCEWithLogits``); ``predict`` returns a list of labels per text.
@@ -96,11 +109,8 @@ class TextClassifier:
 
         if model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
-        if pipeline is not None and not isinstance(pipeline, (TextPipeline, dict)):
-            raise TypeError(f"pipeline must be a TextPipeline, a dict of its options or None, "
-                            f"got {type(pipeline).__name__}")
-        if isinstance(pipeline, dict):
-            pipeline = TextPipeline(**pipeline)  # validates the options now, not at fit time
+        self.reads_pages = MODELS[model].inputs == "pages"
+        pipeline = _make_pipeline(pipeline, self.reads_pages, model)  # options checked now, not at fit time
         if model_config is not None and not isinstance(model_config, dict):
             raise TypeError(f"model_config must be a dict of build_model options or None, "
                             f"got {type(model_config).__name__}")
@@ -166,12 +176,13 @@ class TextClassifier:
             valid_texts = valid_labels = None
 
         seed_everything(config.seed)  # model initialisation is part of the seeded run
-        pipeline = copy.deepcopy(self.pipeline) if self.pipeline is not None else TextPipeline()
+        pipeline = copy.deepcopy(self.pipeline) if self.pipeline is not None else _default_pipeline(self.reads_pages)
         # vocabulary from the training part only: no validation/test leakage
         sequences = pipeline.fit_encode(texts)
-        if not any(sequences):
-            raise ValueError(f"texts: every one of the {len(texts)} training texts cleans to nothing (no tokens "
-                             f"after cleaning and tokenizing), e.g. {texts[0]!r}; check the texts or the "
+        if not any(as_dataset(sequences).lengths):
+            what = "pages" if self.reads_pages else "texts"
+            raise ValueError(f"{what}: every one of the {len(texts)} training {what} cleans to nothing (no tokens "
+                             f"after cleaning and tokenizing), e.g. {texts[0]!r:.80}; check the {what} or the "
                              f"pipeline's cleaner options")
         model = build_model(self.model_name, vocab_size=pipeline.num_embeddings, num_classes=len(classes),
                             **self.model_config)
@@ -186,8 +197,16 @@ class TextClassifier:
         self.threshold_ = self._pick_threshold(valid_data)
         return self
 
-    def _check_pair(self, texts: Any, labels: Any, texts_name: str, labels_name: str) -> tuple[list[str], list]:
-        texts = check_texts(texts, texts_name)
+    def _check_inputs(self, texts: Any, name: str) -> list:
+        """Texts (or, for the grid model, pages) as a list, or an error naming the first bad one."""
+        if self.reads_pages:
+            from .layout import check_pages
+
+            return check_pages(texts, name)
+        return check_texts(texts, name)
+
+    def _check_pair(self, texts: Any, labels: Any, texts_name: str, labels_name: str) -> tuple[list, list]:
+        texts = self._check_inputs(texts, texts_name)
         if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
             raise TypeError(f"{labels_name} must be a sequence with one label per text, got {type(labels).__name__}")
         labels = _normalize_labels(labels, labels_name, self.multi_label)
@@ -245,7 +264,7 @@ class TextClassifier:
         """Probabilities ``(N, C)`` float32, columns in ``classes_`` order (softmax; sigmoid
         per label for multi-label)."""
         self._check_fitted("predict_proba")
-        texts = check_texts(texts)
+        texts = self._check_inputs(texts, "pages" if self.reads_pages else "texts")
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
         logits = self._logits_of(_cut(self.pipeline_, self.pipeline_.encode(texts)))
@@ -279,7 +298,7 @@ class TextClassifier:
         return metrics.classification_report(truth, probs.argmax(axis=1), len(self.classes_),
                                              label_names=self.classes_)
 
-    def _logits_of(self, sequences: list[list[int]]) -> np.ndarray:
+    def _logits_of(self, sequences) -> np.ndarray:
         return predict_logits(self.model_, sequences, batch_size=self.train_config.eval_batch_size,
                               amp=self.train_config.amp)
 
@@ -341,7 +360,7 @@ class TextClassifier:
         config_path, pipeline_path, weights_path = (directory / name for name in
                                                     (CONFIG_FILE, PIPELINE_FILE, WEIGHTS_FILE))
         config = _read_config(config_path)
-        pipeline = TextPipeline.load(pipeline_path)
+        pipeline = _load_pipeline(pipeline_path)
         model_config = dict(config["model"])
         if _vocab_fingerprint(pipeline) != config["vocab_sha256"] or \
                 pipeline.num_embeddings != model_config["vocab_size"]:
@@ -382,6 +401,49 @@ class TextClassifier:
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
+def _make_pipeline(pipeline: Any, reads_pages: bool, model: str) -> TextPipeline | LayoutPipeline | None:
+    """The pipeline a model reads through: ``None`` stays ``None`` (``fit`` makes the default
+    one); a dict becomes the pipeline it configures; a grid model's text layer may be given as
+    a ``TextPipeline``."""
+    if not reads_pages:
+        if isinstance(pipeline, dict):
+            return TextPipeline(**pipeline)
+        if pipeline is not None and not isinstance(pipeline, TextPipeline):
+            raise TypeError(f"pipeline must be a TextPipeline, a dict of its options or None for model {model!r}, "
+                            f"got {type(pipeline).__name__}")
+        return pipeline
+    from .layout import LayoutPipeline
+
+    if isinstance(pipeline, dict):
+        return LayoutPipeline(**pipeline)
+    if isinstance(pipeline, TextPipeline):
+        return LayoutPipeline(text=pipeline)
+    if pipeline is not None and not isinstance(pipeline, LayoutPipeline):
+        raise TypeError(f"pipeline must be a LayoutPipeline, a dict of its options, a TextPipeline (its text layer) "
+                        f"or None for model {model!r}, which reads pages; got {type(pipeline).__name__}")
+    return pipeline
+
+
+def _default_pipeline(reads_pages: bool) -> TextPipeline | LayoutPipeline:
+    if reads_pages:
+        from .layout import LayoutPipeline
+
+        return LayoutPipeline()
+    return TextPipeline()
+
+
+def _load_pipeline(path: Path) -> TextPipeline | LayoutPipeline:
+    """``pipeline.json`` holds a TextPipeline or a LayoutPipeline; its ``"format"`` says which
+    (any problem with the file is reported by the loader of the kind it claims to be)."""
+    from .layout import FORMAT as LAYOUT_FORMAT, LayoutPipeline
+
+    try:
+        claims = json.loads(path.read_text(encoding="utf-8")).get("format")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        claims = None
+    return (LayoutPipeline if claims == LAYOUT_FORMAT else TextPipeline).load(path)
+
+
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return torch.sigmoid(torch.from_numpy(logits)).numpy()
 
@@ -435,8 +497,10 @@ def _check_known(labels: list, classes: list, name: str, multi_label: bool) -> N
                          f"the classifier knows {classes[:20]!r}")
 
 
-def _fit_min_length(pipeline: TextPipeline, model: torch.nn.Module) -> None:
+def _fit_min_length(pipeline: TextPipeline | LayoutPipeline, model: torch.nn.Module) -> None:
     """Make the pipeline pad at least as wide as the model needs (e.g. the CNN's widest kernel)."""
+    if not isinstance(pipeline, TextPipeline):  # a grid's shape is fixed by the pipeline
+        return
     needed = getattr(model, "min_length", 1)
     if pipeline.max_length is not None and pipeline.max_length < needed:
         raise ValueError(f"pipeline max_length={pipeline.max_length} is shorter than the model's "
@@ -444,9 +508,10 @@ def _fit_min_length(pipeline: TextPipeline, model: torch.nn.Module) -> None:
     pipeline.min_length = max(pipeline.min_length, needed)
 
 
-def _cut(pipeline: TextPipeline, sequences: list[list[int]]) -> list[list[int]]:
-    """Apply the pipeline's ``max_length`` and ``truncation`` side once, before batching."""
-    limit = pipeline.max_length
+def _cut(pipeline: TextPipeline | LayoutPipeline, sequences):
+    """Apply the pipeline's ``max_length`` and ``truncation`` side once, before batching
+    (texts only: pages come out of a LayoutPipeline already on their grid)."""
+    limit = getattr(pipeline, "max_length", None)
     if limit is None:
         return sequences
     if pipeline.truncation == "pre":
@@ -454,7 +519,7 @@ def _cut(pipeline: TextPipeline, sequences: list[list[int]]) -> list[list[int]]:
     return [s[:limit] for s in sequences]
 
 
-def _vocab_fingerprint(pipeline: TextPipeline) -> str:
+def _vocab_fingerprint(pipeline: TextPipeline | LayoutPipeline) -> str:
     """sha256 of the id -> token table and hash buckets: the exact rows the weights index."""
     table = json.dumps([pipeline.vocab.itos, pipeline.ngram_buckets], ensure_ascii=False)
     return hashlib.sha256(table.encode("utf-8")).hexdigest()

@@ -44,12 +44,12 @@ class Batch:
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
         """Copy to ``device``; ``non_blocking`` overlaps the copy when memory is pinned."""
         move = lambda t: None if t is None else t.to(device, non_blocking=non_blocking)  # noqa: E731
-        return Batch(move(self.ids), move(self.lengths), move(self.labels))
+        return type(self)(move(self.ids), move(self.lengths), move(self.labels))  # a GridBatch stays one
 
     def pin_memory(self) -> "Batch":
         """Called by ``DataLoader(pin_memory=True)``: page-locked memory makes GPU copies async."""
         pin = lambda t: None if t is None else t.pin_memory()  # noqa: E731
-        return Batch(pin(self.ids), pin(self.lengths), pin(self.labels))
+        return type(self)(pin(self.ids), pin(self.lengths), pin(self.labels))
 
 
 def _check_options(max_length: int | None, min_length: int, truncation: str) -> None:

@@ -10,9 +10,11 @@
     -> restore the best weights
 
 Data comes in already encoded: ``(sequences, labels)`` where ``sequences`` is a list of id
-lists (``TextPipeline.encode``) and ``labels`` class indices ``(N,)``, or for
-``multi_label=True`` a 0/1 matrix ``(N, L)``. Each batch is padded to its own longest row
-(never to a global maximum) and at least to ``model.min_length``.
+lists (``TextPipeline.encode``), or the pages ``LayoutPipeline.encode`` placed on grids, and
+``labels`` class indices ``(N,)``, or for ``multi_label=True`` a 0/1 matrix ``(N, L)``. Each
+batch of texts is padded to its own longest row (never to a global maximum) and at least to
+``model.min_length``; a batch of pages is a dense ``(B, H, W, S)`` grid made from the pages'
+placed tokens.
 
 Reproducibility: on CPU the same seed gives the same weights and metrics, and a run killed
 after epoch k and resumed from its checkpoint ends exactly where an uninterrupted run ends
@@ -21,6 +23,7 @@ early-stopping state and the history; the batch order of epoch e depends on (see
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -293,6 +296,26 @@ class EncodedDataset(Dataset):
     def __getitem__(self, index: int) -> Batch:
         return self.batch([index])
 
+    def with_labels(self, labels: np.ndarray | None) -> "EncodedDataset":
+        """The same encoded rows with ``labels`` (a shallow copy: the arrays are shared)."""
+        other = copy.copy(self)
+        other.labels = labels
+        return other
+
+    def digest_parts(self) -> tuple:
+        """The arrays that define the encoded rows (for :func:`run_fingerprint`)."""
+        return (self.lengths, self.flat)
+
+
+def as_dataset(encoded: Sequence[Sequence[int]] | EncodedDataset, labels: np.ndarray | None = None,
+               min_length: int = 1) -> EncodedDataset:
+    """Encoded inputs -> the dataset that batches them: id lists (``TextPipeline.encode``) become an
+    :class:`EncodedDataset`; an encoded dataset already (``LayoutPipeline.encode``'s grids) gets
+    ``labels``."""
+    if isinstance(encoded, EncodedDataset):
+        return encoded.with_labels(labels)
+    return EncodedDataset(encoded, labels, min_length)
+
 
 def _whole_batch(batch: Batch) -> Batch:
     """``collate_fn``: ``EncodedDataset.batch`` already built the batch."""
@@ -354,9 +377,10 @@ def make_loader(sequences: Sequence[Sequence[int]], labels: np.ndarray, *, batch
                 min_length: int = 1, shuffle: bool = True, bucket: bool = True, chunk_batches: int = 50,
                 seed: int = 0, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
     """A DataLoader of :class:`~textkit.padding.Batch` over encoded data (see :class:`LengthBucketSampler`)."""
-    sampler = LengthBucketSampler([len(s) for s in sequences], batch_size, shuffle=shuffle, bucket=bucket,
+    dataset = as_dataset(sequences, labels, min_length)
+    sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=shuffle, bucket=bucket,
                                   chunk_batches=chunk_batches, seed=seed)
-    return DataLoader(EncodedDataset(sequences, labels, min_length), batch_sampler=sampler, collate_fn=_whole_batch,
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=_whole_batch,
                       num_workers=num_workers, pin_memory=pin_memory)
 
 
@@ -498,7 +522,7 @@ def predict_logits(model: nn.Module, sequences: Sequence[Sequence[int]], *, batc
     device = next(model.parameters()).device
     dtype = autocast_dtype(device, amp)
     min_length = getattr(model, "min_length", 1)
-    data = EncodedDataset(sequences, min_length=min_length)
+    data = as_dataset(sequences, min_length=min_length)
     order = np.argsort(data.lengths, kind="stable")
     outputs = []
     for start in range(0, len(order), batch_size):
@@ -766,10 +790,8 @@ def run_fingerprint(model: nn.Module, train_data: tuple, valid_data: tuple | Non
         return h.hexdigest()[:16]
 
     def data(pair: tuple) -> str:
-        sequences, targets = pair
-        lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
-        flat = np.fromiter(chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum()))
-        return digest(lengths, flat, np.asarray(targets))
+        encoded, targets = pair
+        return digest(*as_dataset(encoded).digest_parts(), np.asarray(targets))
 
     config = model.get_config() if hasattr(model, "get_config") else {}
     shapes = {name: list(t.shape) for name, t in model.state_dict().items()}

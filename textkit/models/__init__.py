@@ -1,4 +1,7 @@
-"""Stage 5: ``(ids (B, T), lengths (B,)) -> logits (B, C)``; see ``base.py`` for the contract.
+"""Stage 5: ``(ids, lengths (B,)) -> logits (B, C)``; see ``base.py`` for the contract.
+
+Text models take ``ids (B, T)`` from a ``TextPipeline``; the grid model takes pages placed on a
+layout grid, ``ids (B, H, W, S)`` from a ``LayoutPipeline`` (``MODELS[name].inputs`` says which).
 
 >>> model = build_model("cnn", vocab_size=5000, num_classes=2, kernel_sizes=(2, 3))
 >>> again = build_model(**model.get_config())   # same architecture; load weights next
@@ -9,6 +12,7 @@ name     config              model
 ``bow``  :class:`BOWConfig`  fastText-style bag of (n-gram) embeddings
 ``cnn``  :class:`CNNConfig`  Kim (2014) CNN: kernels 3,4,5, masked max-over-time
 ``rnn``  :class:`RNNConfig`  LSTM/GRU, packed, last/max/mean/attention pooling
+``grid`` :class:`GridConfig` 2-D CNN over a page's layout grid, position-aware
 =======  ==================  ======================================================
 """
 from __future__ import annotations
@@ -20,12 +24,14 @@ import torch
 from .base import TextModel, make_config
 from .bow import BagOfEmbeddings, BOWConfig
 from .cnn import CNNConfig, KimCNN
+from .grid import GridCNN, GridConfig
 from .rnn import RNNClassifier, RNNConfig
 
 MODELS: dict[str, type[TextModel]] = {
     "bow": BagOfEmbeddings,
     "cnn": KimCNN,
     "rnn": RNNClassifier,
+    "grid": GridCNN,
 }
 
 __all__ = [
@@ -39,6 +45,8 @@ __all__ = [
     "CNNConfig",
     "RNNClassifier",
     "RNNConfig",
+    "GridCNN",
+    "GridConfig",
 ]
 
 

@@ -40,6 +40,7 @@ class TextModel(nn.Module):
     """Base class: stores the build arguments and gives the hooks every model shares."""
 
     name: ClassVar[str] = ""
+    inputs: ClassVar[str] = "text"  # "text": ids (B, T) from a TextPipeline; "pages": a LayoutPipeline's grids
     config_class: ClassVar[type]
 
     def __init__(self, vocab_size: int, num_classes: int, config: Any) -> None:

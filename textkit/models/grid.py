@@ -1,0 +1,117 @@
+"""A 2-D CNN over a page's layout grid: where a word was printed can decide the class.
+
+::
+
+    ids (B, H, W, S) ─► EmbeddingBag over each cell's S slots (sum, PAD left out) ─► (B·H·W, E)
+      ─► view (B, H, W, E) ─► permute (B, E, H, W) ─► + 2 coordinate channels (B, E+2, H, W)
+      ─► per block: Conv2d(k, same padding) + ReLU (B, F, h, w) ─► MaxPool2d(2) between blocks
+      ─► AdaptiveMaxPool2d(regions) (B, F, rh, rw) ─► flatten (B, F·rh·rw) ─► Dropout ─► Linear ─► (B, C)
+
+The ids come from :class:`textkit.layout.LayoutPipeline`: token ids placed on an ``H x W`` grid
+of the page with ``S`` slots per cell (``lengths`` counts the tokens placed; an empty cell holds
+PAD only). Empty cells embed to zero vectors, like the zero padding of the convolutions, so
+the blank margin of a page and the space outside it look alike.
+
+Absolute position is the point ("this word *at the top*"), and a CNN ending in a global max
+pool cannot see it: it answers the same wherever a pattern sits. Two things give it back:
+
+* ``coords=True`` appends two channels holding each cell's row and column scaled to [-1, 1]
+  (CoordConv, Liu et al. 2018), so a filter can fire for "this word, near the top";
+* ``regions=(rh, rw)`` max-pools each of ``rh x rw`` page regions apart and keeps them apart
+  in the flattened features, so the output layer weighs "seen in the top band" separately
+  from "seen at the bottom". ``regions=(1, 1)`` is the global max pool.
+
+``coords=False, regions=(1, 1)`` is the position-blind ablation; scripts/layout_evidence.py
+measures both on real pages.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..vocabulary import PAD_ID
+from .base import TextModel, check_bool, check_float, check_int, copy_pretrained_
+
+
+@dataclass
+class GridConfig:
+    """Grid-CNN hyperparameters."""
+
+    embed_dim: int = 32
+    channels: tuple[int, ...] = (32, 64, 64)  # output channels of each conv block
+    kernel_size: int = 3
+    coords: bool = True  # two coordinate channels (row, column in [-1, 1])
+    regions: tuple[int, int] = (4, 4)  # page regions pooled apart; (1, 1) = global max pool
+    dropout: float = 0.3
+
+    def __post_init__(self) -> None:
+        for name in ("channels", "regions"):
+            if isinstance(getattr(self, name), list):  # JSON gives lists back
+                setattr(self, name, tuple(getattr(self, name)))
+        if not isinstance(self.channels, tuple) or not self.channels:
+            raise ValueError(f"GridConfig.channels must be a non-empty tuple of ints, got {self.channels!r}")
+        for c in self.channels:
+            check_int("GridConfig", "channels[...]", c, 1)
+        if not isinstance(self.regions, tuple) or len(self.regions) != 2:
+            raise ValueError(f"GridConfig.regions must be (rows, columns), got {self.regions!r}")
+        for r in self.regions:
+            check_int("GridConfig", "regions[...]", r, 1)
+        check_int("GridConfig", "embed_dim", self.embed_dim, 1)
+        check_int("GridConfig", "kernel_size", self.kernel_size, 1)
+        if self.kernel_size % 2 == 0:
+            raise ValueError(f"GridConfig.kernel_size must be odd (same padding keeps the grid's shape), "
+                             f"got {self.kernel_size}")
+        check_bool("GridConfig", "coords", self.coords)
+        check_float("GridConfig", "dropout", self.dropout, 0.0, 1.0, high_open=True)
+
+
+class GridCNN(TextModel):
+    """2-D CNN over a layout grid, with coordinate channels and region pooling."""
+
+    name = "grid"
+    inputs = "pages"
+    config_class = GridConfig
+
+    def __init__(self, vocab_size: int, num_classes: int, config: GridConfig,
+                 embeddings: torch.Tensor | None = None) -> None:
+        super().__init__(vocab_size, num_classes, config)
+        # sum over a cell's slots in one fused op, without a (B, H, W, S, E) tensor; padding_idx
+        # leaves PAD out of the sum whatever its row holds
+        self.embedding = nn.EmbeddingBag(vocab_size, config.embed_dim, mode="sum", padding_idx=PAD_ID)
+        if embeddings is not None:
+            copy_pretrained_(self.embedding.weight, embeddings, what="grid")
+        channels = [config.embed_dim + (2 if config.coords else 0), *config.channels]
+        self.convs = nn.ModuleList(nn.Conv2d(c_in, c_out, config.kernel_size, padding=config.kernel_size // 2)
+                                   for c_in, c_out in zip(channels, channels[1:]))
+        self.dropout = nn.Dropout(config.dropout)
+        rh, rw = config.regions
+        self.fc = nn.Linear(config.channels[-1] * rh * rw, num_classes)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``ids (B, H, W, S)``, ``lengths (B,)`` -> logits ``(B, C)``."""
+        if ids.dim() != 4:
+            raise ValueError(f"grid: ids must be (B, H, W, S) from a LayoutPipeline, got shape {tuple(ids.shape)}")
+        if lengths.shape != ids.shape[:1]:
+            raise ValueError(f"lengths must be (B,) = ({ids.shape[0]},), got shape {tuple(lengths.shape)}")
+        B, H, W, S = ids.shape
+        x = self.embedding(ids.reshape(B * H * W, S))  # (B·H·W, E): each cell's slots summed
+        x = x.view(B, H, W, -1).permute(0, 3, 1, 2)  # (B, E, H, W)
+        if self.config.coords:
+            x = torch.cat([x, coordinate_channels(B, H, W, x)], dim=1)  # (B, E+2, H, W)
+        for i, conv in enumerate(self.convs):
+            if i:
+                x = F.max_pool2d(x, 2, ceil_mode=True)  # (B, F, ceil(h/2), ceil(w/2))
+            x = F.relu(conv(x))  # (B, F, h, w)
+        x = F.adaptive_max_pool2d(x, self.config.regions)  # (B, F, rh, rw)
+        return self.fc(self.dropout(x.flatten(1)))  # (B, F·rh·rw) -> (B, C)
+
+
+def coordinate_channels(B: int, H: int, W: int, like: torch.Tensor) -> torch.Tensor:
+    """``(B, 2, H, W)``: each cell's row and column, scaled to [-1, 1] (cell centres)."""
+    rows = (torch.arange(H, device=like.device, dtype=like.dtype) + 0.5) * (2 / H) - 1  # (H,)
+    cols = (torch.arange(W, device=like.device, dtype=like.dtype) + 0.5) * (2 / W) - 1  # (W,)
+    grid = torch.stack([rows[:, None].expand(H, W), cols[None, :].expand(H, W)])  # (2, H, W)
+    return grid.unsqueeze(0).expand(B, -1, -1, -1)
