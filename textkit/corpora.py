@@ -6,6 +6,12 @@ split -> path. Every split is a ``datasets.Dataset`` with columns ``text`` (stri
 ``label`` (a ``ClassLabel`` whose names are the class names), in file order: shuffling is the
 training loop's job, so a class-sorted file stays class-sorted here.
 
+A corpus of OCR'd pages (class folders of Tesseract TSV, hOCR, ALTO, FUNSD JSON or laid-out
+text, see ``documents.py``) has one row per page and the columns layout models use, as
+LayoutLM's datasets store them: ``words`` (strings, reading order), ``bboxes`` (``[x0, y0, x1,
+y1]`` per word, 0-1000 of the page), ``page`` (its number in its file), and ``text`` (the words
+joined with spaces, for text-only models), plus ``label``.
+
 A registered name is looked up in this order, and the first place holding its files wins:
 
 1. ``data_dir=`` (the corpus folder itself; nothing else is tried when it is given),
@@ -28,7 +34,7 @@ from typing import TYPE_CHECKING, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
-from .formats import Column, CorpusError, ReadOptions, Rows, read
+from .formats import CONTAINERS, DOCUMENT_FORMATS, Column, CorpusError, ReadOptions, Rows, read
 from .registry import CARDS, CorpusCard, canonical_name, get_card
 
 if TYPE_CHECKING:  # `datasets` costs about a second to import: loaded on first use only
@@ -56,6 +62,8 @@ def load_corpus(
     label_column: Column | None = None,
     header: bool | None = None,
     label_names: LabelNames | None = None,
+    min_confidence: float | None = None,
+    page_size: tuple[float, float] | None = None,
     valid_fraction: float | None = None,
     seed: int = 0,
 ) -> DatasetDict:
@@ -72,6 +80,8 @@ def load_corpus(
         data_dir: the folder holding a registered corpus's files (instead of ``$TEXTKIT_DATA``).
         format: ``label-text``, ``fasttext``, ``csv``, ``tsv``, ``jsonl``, ``parquet``,
             ``ptb-trees``, ``ptb-phrases``, ``folders``, ``tar`` or ``zip``; inferred from the file name if None.
+            For a folder or archive of page files: ``ocr-tsv``, ``hocr``, ``alto``, ``funsd`` or
+            ``layout-text`` (inferred from the members when unambiguous, ``layout-text`` never).
         encoding, errors: how bytes become text (default ``utf-8``/``strict``, or the card's).
         text_column: column name/0-based index, or several, joined with a space (csv, tsv,
             jsonl, parquet; default ``"text"``, or every non-label column of a header-less csv).
@@ -84,6 +94,9 @@ def load_corpus(
             labels, sorted (numerically when all are integers). A mapping value of ``None``
             drops that raw label's rows on purpose (SST's neutral ``"2"`` for the binary task);
             every other unmapped label is still an error.
+        min_confidence: OCR'd pages (ocr-tsv, hocr, alto): leave out words the engine scored
+            below this (0-100).
+        page_size: FUNSD-style JSON pages: ``(width, height)``, which the files do not hold.
         valid_fraction: share of ``train`` held out, stratified, as ``valid`` when there is no
             valid split. None: 0.1, or 0 for cross-validation corpora. 0 disables.
         seed: seed of that split.
@@ -93,7 +106,7 @@ def load_corpus(
     """
     wanted = _wanted(split)
     fmt_options = {"format": format, "text_column": text_column, "label_column": label_column,
-                   "header": header, "label_names": label_names}
+                   "header": header, "label_names": label_names, "page_size": page_size}
     if isinstance(name_or_path, str) and _names_a_corpus(name_or_path):
         given = [k for k, v in fmt_options.items() if v is not None]
         if given:
@@ -101,7 +114,7 @@ def load_corpus(
                               f"not to the registered corpus "
                               f"{name_or_path!r}, which knows its own format")
         card = get_card(name_or_path)
-        parts, label_names, where = _read_card(card, data_dir, wanted, encoding, errors)
+        parts, label_names, where = _read_card(card, data_dir, wanted, encoding, errors, min_confidence)
         fixed, description, citation = card.fixed_split, f"{card.title}; read from {where}", card.citation
         fix = f"the {card.name!r} card in textkit/registry.py does not list that class"
     else:
@@ -109,7 +122,8 @@ def load_corpus(
             raise CorpusError("data_dir= is for registered corpora; pass the file path itself")
         options = ReadOptions(encoding=encoding or "utf-8", errors=errors or "strict",
                               text_column=text_column, label_column=label_column, header=header,
-                              classes=_folder_names(label_names))
+                              classes=_folder_names(label_names), min_confidence=min_confidence,
+                              page_size=page_size)
         given_splits = list(name_or_path) if isinstance(name_or_path, Mapping) else None
         # Without label_names the classes are the labels found, so every split is read: a
         # split="test" load must number the classes as the full load does.
@@ -309,12 +323,13 @@ def _candidates(card: CorpusCard, data_dir: PathLike | None) -> list[tuple[str, 
 
 
 def _read_card(card: CorpusCard, data_dir: PathLike | None, wanted: tuple[str, ...] | None,
-               encoding: str | None, errors: str | None) -> tuple[dict[str, Rows], LabelNames, str]:
+               encoding: str | None, errors: str | None,
+               min_confidence: float | None) -> tuple[dict[str, Rows], LabelNames, str]:
     files = card.files if isinstance(card.files, str) else dict(card.files)
     needed = _needed(wanted, None if isinstance(files, str) else list(files))
     options = ReadOptions(**{**card.options, "encoding": encoding or card.options.get("encoding", "utf-8"),
-                             "errors": errors or "strict",
-                             "classes": card.classes if card.format in ("folders", "tar", "zip") else None})
+                             "errors": errors or "strict", "min_confidence": min_confidence,
+                             "classes": card.classes if card.format in (*CONTAINERS, *DOCUMENT_FORMATS) else None})
     label_names = card.label_map or card.classes
     looked = []
     for kind, folder in _candidates(card, data_dir):
@@ -396,7 +411,8 @@ def _natural_order(labels: set[str]) -> list[str]:
 def _without_labels(rows: Rows, dropped: set[str]) -> Rows:
     keep = [i for i, label in enumerate(rows.labels) if label not in dropped]
     return Rows(rows.source, rows.unit, [rows.texts[i] for i in keep], [rows.labels[i] for i in keep],
-                [rows.where[i] for i in keep], rows.split)
+                [rows.where[i] for i in keep], rows.split,
+                None if rows.pages is None else [rows.pages[i] for i in keep])
 
 
 def _check_names(names: list) -> None:
@@ -433,15 +449,27 @@ def _class_ids(parts: dict[str, Rows], label_names: LabelNames | None,
 
 def _to_datasets(parts: dict[str, Rows], names: list[str], ids: dict[str, list[int]],
                  description: str, citation: str) -> dict[str, Dataset]:
-    from datasets import ClassLabel, Dataset, DatasetInfo, Features, Value
+    from datasets import ClassLabel, Dataset, DatasetInfo, Features, Sequence, Value
 
+    kinds = {split: "pages" if rows.pages is not None else "texts" for split, rows in parts.items()}
+    if len(set(kinds.values())) > 1:
+        raise CorpusError(f"the splits mix pages and texts ({', '.join(f'{s}: {k}' for s, k in kinds.items())}); "
+                          f"give every split in the same kind of files")
+    columns = {"text": Value("string")}
+    if "pages" in kinds.values():  # LayoutLM's columns; text stays for text-only models
+        columns.update({"words": Sequence(Value("string")), "bboxes": Sequence(Sequence(Value("int16"), length=4)),
+                        "page": Value("int32")})
     info = DatasetInfo(description=description, citation=citation,
-                       features=Features({"text": Value("string"), "label": ClassLabel(names=names)}))
+                       features=Features({**columns, "label": ClassLabel(names=names)}))
     splits = {}
     for split in SPLITS:
         if split in parts:
             rows = parts[split]
-            splits[split] = Dataset.from_dict({"text": rows.texts, "label": ids[split]}, info=info)
+            data = {"text": rows.texts}
+            if rows.pages is not None:
+                data.update({"words": [list(p.words) for p in rows.pages], "bboxes": [p.bboxes() for p in rows.pages],
+                             "page": [p.number for p in rows.pages]})
+            splits[split] = Dataset.from_dict({**data, "label": ids[split]}, info=info)
             if splits[split].num_rows != len(rows.where):  # rows read == rows kept, always
                 raise CorpusError(f"{rows.source}: read {len(rows.where)} records but kept "
                                   f"{splits[split].num_rows}")

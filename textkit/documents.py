@@ -6,7 +6,10 @@ A :class:`Page` is what every reader returns, one per page of a file::
     boxes   tuple[(x0, y0, x1, y1), ...]         the page's own units (pixels, ALTO's mm10, ...),
                                                  origin at the top left, x0 <= x1, y0 <= y1
     width, height                                the page size in those units (> 0)
-    number                                       1-based page number within its file
+    number                                       1-based page number within its file (TSV's
+                                                 page_num, hOCR's ppageno, ALTO's PHYSICAL_IMG_NR,
+                                                 shifted by one where they count from 0 as
+                                                 Tesseract's do; else the order in the file)
 
 ``page.bboxes()`` gives the boxes as LayoutLM stores them: ``[x0, y0, x1, y1]`` scaled to
 0-1000 of the page, so pages scanned at any resolution or size line up.
@@ -38,79 +41,20 @@ the line or element. A page with no words is an error (a blank or unreadable sca
 """
 from __future__ import annotations
 
+import codecs
+import dataclasses
 import os
-from dataclasses import dataclass
+import re
 from pathlib import Path
 from typing import Callable
 
 from .formats import CorpusError, ReadOptions
+from .page_readers import parse_alto, parse_funsd, parse_hocr, parse_layout_text, parse_ocr_tsv
+from .page_readers import TSV_HEADER as _TSV_HEADER
+from .pages import BBOX_SCALE, Box, Page, check_box
 
-Box = tuple  # (x0, y0, x1, y1), numbers in the page's units
-BBOX_SCALE = 1000  # LayoutLM's convention: boxes in 0..1000 of the page
-
-
-@dataclass(frozen=True)
-class Page:
-    """One OCR'd page (see the module doc for the fields)."""
-
-    words: tuple[str, ...]
-    boxes: tuple[Box, ...]
-    width: float
-    height: float
-    number: int = 1
-
-    def __post_init__(self) -> None:
-        if len(self.words) != len(self.boxes):
-            raise ValueError(f"Page has {len(self.words)} words but {len(self.boxes)} boxes")
-        if not (self.width > 0 and self.height > 0):
-            raise ValueError(f"page size must be positive, got {self.width} x {self.height}")
-
-    @property
-    def text(self) -> str:
-        """The words in reading order, joined with a space (what text-only models read)."""
-        return " ".join(self.words)
-
-    def bboxes(self) -> list[list[int]]:
-        """Boxes as ``[x0, y0, x1, y1]`` ints in 0..1000 of the page (LayoutLM's convention)."""
-        sx, sy = BBOX_SCALE / self.width, BBOX_SCALE / self.height
-        return [[int(x0 * sx), int(y0 * sy), int(x1 * sx), int(y1 * sy)] for x0, y0, x1, y1 in self.boxes]
-
-
-def check_box(box: Box, width: float, height: float, where: str) -> None:
-    """A box must lie on its page with ``x0 <= x1`` and ``y0 <= y1``; ``where`` names it in the error."""
-    x0, y0, x1, y1 = box
-    if not (0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height):
-        raise CorpusError(f"{where}: box ({x0}, {y0}, {x1}, {y1}) is not on the {width} x {height} page "
-                          f"(expected 0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height)")
-
-
-# ---------------------------------------------------------------- one reader per format
-# Each takes a file's bytes, the name to put in errors, and the read options.
-
-def parse_ocr_tsv(data: bytes, source: str, options: ReadOptions) -> list[Page]:
-    """Tesseract's TSV output -> its pages."""
-    raise NotImplementedError
-
-
-def parse_hocr(data: bytes, source: str, options: ReadOptions) -> list[Page]:
-    """hOCR -> its pages."""
-    raise NotImplementedError
-
-
-def parse_alto(data: bytes, source: str, options: ReadOptions) -> list[Page]:
-    """ALTO XML -> its pages."""
-    raise NotImplementedError
-
-
-def parse_funsd(data: bytes, source: str, options: ReadOptions) -> list[Page]:
-    """FUNSD-style JSON -> one page."""
-    raise NotImplementedError
-
-
-def parse_layout_text(data: bytes, source: str, options: ReadOptions) -> list[Page]:
-    """Text laid out with spaces -> its pages (split at form feeds)."""
-    raise NotImplementedError
-
+__all__ = ["BBOX_SCALE", "Box", "Page", "check_box", "PARSERS", "DOCUMENT_OPTIONS", "infer_document_format",
+           "read_document", "parse_ocr_tsv", "parse_hocr", "parse_alto", "parse_funsd", "parse_layout_text"]
 
 PARSERS: dict[str, Callable[[bytes, str, ReadOptions], list[Page]]] = {
     "ocr-tsv": parse_ocr_tsv,
@@ -119,13 +63,78 @@ PARSERS: dict[str, Callable[[bytes, str, ReadOptions], list[Page]]] = {
     "funsd": parse_funsd,
     "layout-text": parse_layout_text,
 }
+# the options each format takes beyond encoding/errors (formats.py reuses this table)
+DOCUMENT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "ocr-tsv": ("min_confidence",),
+    "hocr": ("min_confidence",),
+    "alto": ("min_confidence",),
+    "funsd": ("page_size",),
+    "layout-text": (),
+}
+HEAD_BYTES = 8192  # how much of a file infer_document_format needs
 
+
+# ---------------------------------------------------------------- which format, and reading a file
 
 def infer_document_format(name: str, head: bytes) -> str | None:
     """The document format a file's ``name`` and first bytes ``head`` show, or None (not a page)."""
-    raise NotImplementedError
+    suffix = Path(name).suffix.lower()
+    head = head.removeprefix(codecs.BOM_UTF8)
+    if suffix == ".tsv":
+        first = head.split(b"\n", 1)[0].rstrip(b"\r")
+        return "ocr-tsv" if first == _TSV_HEADER.encode() else None  # else an ordinary TSV corpus
+    if suffix == ".hocr":
+        return "hocr"
+    if suffix in (".html", ".htm", ".xhtml"):
+        return "hocr" if b"ocr_page" in head else None
+    if suffix == ".xml":
+        return "alto" if _xml_root(head) == b"alto" else None
+    if suffix == ".json":
+        return "funsd" if head.lstrip().startswith(b"{") and _FORM_KEY.search(head) else None
+    return None  # .txt is label-text: layout-text is only ever chosen by name
+
+
+_FORM_KEY = re.compile(rb'"form"\s*:\s*\[')
+_COMMENT = re.compile(rb"<!--.*?-->", re.S)
+_FIRST_TAG = re.compile(rb"<(?![?!])(?:[\w.-]+:)?([\w.-]+)")
+
+
+def _xml_root(head: bytes) -> bytes | None:
+    """The local name of the first element in ``head`` (past the declaration, comments, DOCTYPE)."""
+    match = _FIRST_TAG.search(_COMMENT.sub(b"", head))
+    return match.group(1) if match else None
 
 
 def read_document(path: str | os.PathLike, format: str | None = None, **options) -> list[Page]:
     """Read one page file (any format above) -> its pages. ``options``: ``ReadOptions`` fields."""
-    raise NotImplementedError
+    path = Path(path)
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "no such file"
+        raise CorpusError(f"{path}: {what} (working directory: {Path.cwd()})")
+    if format is None:
+        with open(path, "rb") as fh:
+            format = infer_document_format(path.name, fh.read(HEAD_BYTES))
+        if format is None:
+            raise CorpusError(f"{path}: cannot tell the document format from its name and first bytes; "
+                              f"pass format= one of {', '.join(PARSERS)}")
+    elif format not in PARSERS:
+        raise CorpusError(f"format={format!r} is not a document format; choose one of {', '.join(PARSERS)}")
+    check_document_options(format, options, str(path))
+    return PARSERS[format](path.read_bytes(), str(path), ReadOptions(**options))
+
+
+def check_document_options(format: str, options: dict, source: str) -> None:
+    """Refuse an option the format does not use, naming the formats it is for."""
+    fields = {f.name for f in dataclasses.fields(ReadOptions)}
+    allowed = ("encoding", "errors", *DOCUMENT_OPTIONS[format])
+    for name, value in options.items():
+        if name not in fields:
+            raise CorpusError(f"{name}= is not an option; page files take {', '.join(sorted(_ALL_OPTIONS))}")
+        if value is None or name in allowed:
+            continue
+        users = [f for f, names in DOCUMENT_OPTIONS.items() if name in names]
+        where = f"it is for formats {', '.join(users)}" if users else "it is for text corpora, not page files"
+        raise CorpusError(f"{name}= does not apply to format {format!r} ({source}); {where}")
+
+
+_ALL_OPTIONS = {"encoding", "errors", *(name for names in DOCUMENT_OPTIONS.values() for name in names)}

@@ -23,6 +23,13 @@ folders     a file ``[<split>/]<class>/<doc>``              a directory
 tar / zip   the same layout inside an archive, streamed     ``.tar.gz .tgz .tar .zip``
 ==========  ==============================================  =============================
 
+OCR'd pages (``ocr-tsv``, ``hocr``, ``alto``, ``funsd``, ``layout-text``: see ``documents.py``)
+come in the ``folders``/``tar``/``zip`` layouts, a page file per document: ``format="ocr-tsv"``
+with a folder or an archive reads its members as Tesseract TSV, and without ``format`` a
+member's name and first bytes tell (``.tsv`` with Tesseract's header, ``.hocr``, ALTO ``.xml``,
+FUNSD ``.json``). Each page is a record, ``Rows.pages`` holds it, and its text is its words
+in reading order; a page file alone has no label to read.
+
 Lines are split on ``\\n`` only (``\\r\\n`` is accepted; a file without any ``\\n`` is split on
 ``\\r``, classic Mac line endings): ``str.splitlines`` would also split on U+0085, which is
 what byte 0x85 ("...") becomes when cp1252-ish corpora such as MR or Subj are read as latin-1.
@@ -106,15 +113,20 @@ class Rows:
     labels: list[str] = field(default_factory=list)
     where: list = field(default_factory=list)  # line/row number or member name per record
     split: str | None = None  # set when the source's own layout names the split
+    pages: list | None = None  # page corpora: the ``documents.Page`` of each record
 
-    def add(self, text: str, label: str, where: int | str) -> None:
+    def add(self, text: str, label: str, where: int | str, page=None) -> None:
         self.texts.append(text)
         self.labels.append(label)
         self.where.append(where)
+        if page is not None:
+            self.pages = [] if self.pages is None else self.pages
+            self.pages.append(page)
 
     def place(self, i: int) -> str:
         """``"file, line 12"``: where record ``i`` came from, for error messages."""
-        return f"{self.source}, {self.unit} {self.where[i]}"
+        page = f", page {self.pages[i].number}" if self.pages is not None else ""
+        return f"{self.source}, {self.unit} {self.where[i]}{page}"
 
 
 def infer_format(path: Path) -> str:
@@ -146,10 +158,14 @@ def read(path: str | os.PathLike, format: str | None, options: ReadOptions) -> l
     path = Path(path)
     if not path.exists():
         raise CorpusError(f"{path}: no such file or directory (working directory: {Path.cwd()})")
+    if format in DOCUMENT_FORMATS:
+        return _read_pages(path, format, options)
     fmt = format or infer_format(path)
     reader = READERS.get(fmt)
     if reader is None:
-        raise CorpusError(f"format={fmt!r} is unknown; choose one of {', '.join(READERS)}")
+        raise CorpusError(f"format={fmt!r} is unknown; choose one of {', '.join([*READERS, *DOCUMENT_FORMATS])}")
+    if fmt not in CONTAINERS:
+        _refuse_page_options(path, options, f"format {fmt!r}")
     allowed = _FORMAT_OPTIONS.get(fmt, ())
     for name in ("text_column", "label_column", "header"):
         if getattr(options, name) is not None and name not in allowed:
@@ -610,18 +626,21 @@ def _split_folder(name: str) -> tuple[str | None, bool]:
 
 
 def _read_layout(source: Path, files: Iterable[tuple[str, Callable[[], bytes]]],
-                 options: ReadOptions) -> list[Rows]:
+                 options: ReadOptions, document: str | None = None) -> list[Rows]:
     """``[<prefix>/][<split>/]<class>/<doc>``: the class is the folder holding each document.
 
     Every document must sit at the same depth under the same prefix, and either all or none
     under a split folder. With ``options.classes`` only those class folders are read and
-    everything else (READMEs, aclImdb's ``unsup/``) is not part of the corpus.
+    everything else (READMEs, aclImdb's ``unsup/``) is not part of the corpus. Documents are
+    texts, or page files in the format ``document`` (None: the first document's name and
+    bytes tell, and every other one must be of the same kind).
     """
     wanted = None if options.classes is None else set(options.classes)
     by_split: dict[str | None, Rows] = {}
     exact_splits: set[str | None] = set()
     seen_folders: set[str] = set()
     layout = first = None  # (depth, prefix, has_split) of the first document (named first); all must match
+    kind: str | None = None  # what the first document is: a page format, or "text"
     for name, load in files:
         parts = name.split("/")
         if _is_metadata(parts):
@@ -653,8 +672,20 @@ def _read_layout(source: Path, files: Iterable[tuple[str, Callable[[], bytes]]],
             data = load()
         except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as e:
             raise CorpusError(f"{source}, member {name}: cannot read it ({type(e).__name__}: {e})") from None
-        text = decode(data, f"{source}, member {name}", options)
-        rows.add(text, parts[-2], name)
+        where = f"{source}, member {name}"
+        this_kind = document or _document_kind(name, data) or "text"
+        if kind is None:
+            kind = this_kind
+            if kind == "text":
+                _refuse_page_options(source, options, "text documents")
+        elif this_kind != kind:
+            raise CorpusError(f"{where}: is {_kind(this_kind)}, but {first!r}, read first, is {_kind(kind)}; "
+                              f"a corpus holds one kind of document (pass format= to read them all as one)")
+        if kind == "text":
+            rows.add(decode(data, where, options), parts[-2], name)
+            continue
+        for page in _member_pages(kind, data, where, options):
+            rows.add(page.text, parts[-2], name, page)
     missing = sorted((wanted or set()) - {label for r in by_split.values() for label in r.labels})
     if missing:
         raise CorpusError(f"{source}: no documents in a class folder {', '.join(map(repr, missing))}; "
@@ -673,6 +704,10 @@ def _read_layout(source: Path, files: Iterable[tuple[str, Callable[[], bytes]]],
     return list(by_split.values())
 
 
+def _kind(kind: str) -> str:
+    return "a text document" if kind == "text" else f"a page file ({kind})"
+
+
 def _shape(layout: tuple[int, list[str], bool]) -> str:
     """``(depth, prefix, has_split)`` -> e.g. ``aclImdb/<split>/<class>/<doc>``."""
     _, prefix, has_split = layout
@@ -681,25 +716,72 @@ def _shape(layout: tuple[int, list[str], bool]) -> str:
 
 def _sort_by_member(rows: Rows) -> None:
     # a folder and an archive of it yield the same dataset, whatever order the archive stored
-    order = sorted(range(len(rows.where)), key=rows.where.__getitem__)
+    order = sorted(range(len(rows.where)), key=rows.where.__getitem__)  # stable: a file's pages stay in order
     rows.texts = [rows.texts[i] for i in order]
     rows.labels = [rows.labels[i] for i in order]
     rows.where = [rows.where[i] for i in order]
+    if rows.pages is not None:
+        rows.pages = [rows.pages[i] for i in order]
 
 
-def read_folders(path: Path, options: ReadOptions) -> list[Rows]:
+def read_folders(path: Path, options: ReadOptions, document: str | None = None) -> list[Rows]:
     """A directory with one folder per class (optionally under train/valid/test folders)."""
-    return _read_layout(path, _files_in_dir(path), options)
+    return _read_layout(path, _files_in_dir(path), options, document)
 
 
-def read_tar(path: Path, options: ReadOptions) -> list[Rows]:
+def read_tar(path: Path, options: ReadOptions, document: str | None = None) -> list[Rows]:
     """A tar archive (gz/bz2/xz or plain) of the ``folders`` layout, streamed once."""
-    return _read_layout(path, _files_in_tar(path), options)
+    return _read_layout(path, _files_in_tar(path), options, document)
 
 
-def read_zip(path: Path, options: ReadOptions) -> list[Rows]:
+def read_zip(path: Path, options: ReadOptions, document: str | None = None) -> list[Rows]:
     """A zip archive of the ``folders`` layout, read member by member."""
-    return _read_layout(path, _files_in_zip(path), options)
+    return _read_layout(path, _files_in_zip(path), options, document)
+
+
+# ---------------------------------------------------------------- pages (documents.py)
+
+DOCUMENT_FORMATS = ("ocr-tsv", "hocr", "alto", "funsd", "layout-text")
+CONTAINERS = ("folders", "tar", "zip")
+_PAGE_OPTIONS = ("min_confidence", "page_size")
+
+
+def _read_pages(path: Path, document: str, options: ReadOptions) -> list[Rows]:
+    """``format=<a page format>`` with a folder or an archive: its members are page files."""
+    container = "folders" if path.is_dir() else infer_format(path) if path.name.lower().endswith(
+        (*_TAR_SUFFIXES, ".tgz", ".tar", ".zip")) else None
+    if container is None:
+        raise CorpusError(f"{path}: format {document!r} reads pages, and a page file holds no label: put page "
+                          f"files in class folders (<class>/<page>, optionally under train/ and test/) and pass "
+                          f"the folder, or a .tar.gz/.zip of it; to read one file's pages use "
+                          f"textkit.documents.read_document")
+    for name in ("text_column", "label_column", "header"):
+        if getattr(options, name) is not None:
+            raise CorpusError(f"{name}= does not apply to format {document!r} ({path}); it is for csv/tsv/jsonl/parquet")
+    found = READERS[container](path, options, document)
+    if not all(rows.texts for rows in found):
+        raise CorpusError(f"{path}: no pages found; is it the right folder and format ({document})?")
+    return found
+
+
+def _refuse_page_options(source: Path, options: ReadOptions, what: str) -> None:
+    given = [name for name in _PAGE_OPTIONS if getattr(options, name) is not None]
+    if given:
+        raise CorpusError(f"{'=, '.join(given)}= {'applies' if len(given) == 1 else 'apply'} to OCR'd pages, not to "
+                          f"{what} ({source}); see textkit.documents")
+
+
+def _member_pages(document: str, data: bytes, where: str, options: ReadOptions) -> list:
+    from .documents import PARSERS, check_document_options  # documents.py imports this module: loaded on use
+
+    check_document_options(document, {name: getattr(options, name) for name in _PAGE_OPTIONS}, where)
+    return PARSERS[document](data, where, options)
+
+
+def _document_kind(name: str, data: bytes) -> str | None:
+    from .documents import HEAD_BYTES, infer_document_format
+
+    return infer_document_format(name, data[:HEAD_BYTES])
 
 
 READERS: dict[str, Callable[[Path, ReadOptions], list[Rows]]] = {

@@ -70,6 +70,7 @@ from . import __version__
 from .analyzer import resolve_num_proc, stop_pool, worker_signals
 from .corpora import SPLITS, load_corpus
 from .formats import (
+    DOCUMENT_FORMATS,
     READERS,
     SPLIT_FOLDERS,
     Column,
@@ -227,8 +228,8 @@ def resolve_inputs(inputs: Sequence[str], *, format: str | None = None, encoding
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file or directory (working directory: {Path.cwd()})")
         fmt = format or infer_format(path)
-        if fmt not in READERS:
-            raise CorpusError(f"format {fmt!r} is unknown; choose one of {', '.join(READERS)}")
+        if fmt not in READERS and fmt not in DOCUMENT_FORMATS:  # pages: their text, in reading order
+            raise CorpusError(f"format {fmt!r} is unknown; choose one of {', '.join([*READERS, *DOCUMENT_FORMATS])}")
         _check_format_options(path, fmt, options)
         if fmt in STREAMED_FORMATS:
             if path.is_dir():

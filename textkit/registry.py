@@ -225,6 +225,19 @@ CARDS: dict[str, CorpusCard] = {card.name: card for card in [
         notes="Raw messages with their header block; latin-1 as in scikit-learn.",
     ),
     CorpusCard(
+        name="fara_forms", title="FARA forms: page-1 OCR (words + boxes) of scanned FARA filings, 3 form types",
+        citation="Zilong Wang, Yichao Zhou, Wei Wei, Chen-Yu Lee, Sandeep Tata. 2023. VRDU: A Benchmark for "
+                 "Visually-rich Document Understanding. KDD 2023 (its registration-form PDFs, US Department "
+                 "of Justice public records; page 1 OCR'd with Tesseract 5.3 at 150 dpi for the shared corpora).",
+        classes=("Amendment", "Dissemination_Report", "Short-Form"), sizes={"train": 600}, fixed_split=False,
+        protocol="no official split: stratified cross-validation over the 600 pages (200 per class)",
+        files="fara_forms_ocr.tar.gz", format="ocr-tsv",
+        notes="One page per document: Tesseract's TSV, words with pixel boxes, read from the archive without "
+              "unpacking. Member names carry the class, date and registrant: an id, never a feature. Words "
+              "alone nearly separate the classes (the form titles and OMB numbers are printed on the pages); "
+              "scan era and page size correlate with the class too (see the corpus's SOURCE.md).",
+    ),
+    CorpusCard(
         name="sms_spam", title="SMS Spam Collection v.1",
         citation="Tiago A. Almeida, Jose Maria Gomez Hidalgo, Akebo Yamakami. 2011. Contributions to "
                  "the Study of SMS Spam Filtering: New Collection and Results. DocEng 2011.",
@@ -259,7 +272,7 @@ CARDS: dict[str, CorpusCard] = {card.name: card for card in [
 
 ALIASES = {"sst1": "sst5", "sst-1": "sst5", "sst-2": "sst2", "sst-5": "sst5", "20ng": "20newsgroups",
            "20_newsgroups": "20newsgroups", "ag": "ag_news", "agnews": "ag_news", "yelp": "yelp_polarity",
-           "dbpedia_14": "dbpedia", "sms": "sms_spam", "rt-polarity": "mr", "custrev": "cr"}
+           "dbpedia_14": "dbpedia", "sms": "sms_spam", "fara": "fara_forms", "rt-polarity": "mr", "custrev": "cr"}
 
 
 def canonical_name(name: str) -> str | None:
