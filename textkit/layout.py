@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .documents import BBOX_SCALE, Page
+from .pages import BBOX_SCALE, Page
 from .fileio import atomic_write, check_version, read_versioned_json
 from .padding import Batch
 from .pipeline import TextPipeline
@@ -48,7 +48,7 @@ from .vocabulary import PAD_ID, Vocab
 FORMAT = "textkit.LayoutPipeline"
 FORMAT_VERSION = 1
 DEFAULT_GRID = (64, 48)
-DEFAULT_SLOTS = 4
+DEFAULT_SLOTS = 8
 # TextPipeline options that have no meaning on a grid (it holds words, not a sequence)
 _SEQUENCE_ONLY = {"ngram_range": (1, 1), "ngram_buckets": 0, "max_length": None, "min_length": 1,
                   "truncation": "post"}
