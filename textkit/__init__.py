@@ -11,6 +11,8 @@ The data flow, in order::
 3. index     ``Vocab``              list[str] -> list[int]  (vocabulary.py, PAD=0, UNK=1)
 4. pad       ``Batch``              ids (B,T) int64, lengths (B,)   (padding.py)
    ``TextPipeline`` composes 1-4 and saves them as one JSON file (pipeline.py).
+   OCR'd pages (``Page``, ``read_document``; documents.py) take a 4th stage of their own:
+   ``LayoutPipeline`` places their words on a grid, ids (B,H,W,S) (layout.py).
 5. model     ``build_model``        (ids, lengths) -> logits (B,C)  (models/)
 6. train     ``TextClassifier``     fit / predict / evaluate / save / load
 
@@ -33,6 +35,9 @@ _EXPORTS = {
     "Batch": "padding",
     "pad_sequences": "padding",
     "TextPipeline": "pipeline",
+    "Page": "pages",
+    "read_document": "documents",
+    "LayoutPipeline": "layout",
     "load_corpus": "corpora",
     "list_corpora": "corpora",
     "CorpusError": "corpora",

@@ -8,6 +8,8 @@
     textkit train --corpus trec --model cnn --out runs/trec
     textkit evaluate runs/trec --corpus trec --out runs/trec-eval
     textkit predict runs/trec "How far is the moon ?"
+    textkit ocr scans/ --out pages/                      # images and PDFs -> Tesseract TSV, resumable
+    textkit train --train pages/ --format ocr-tsv --model grid --cv 5 --out runs/forms   # pages on a grid
 
 Every command has ``--help``. Bad input ends with one line on stderr,
 ``textkit: error: <what, where, and the fix>``, exit status 2, and no output directory
@@ -35,10 +37,12 @@ from . import __version__
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
-MODELS = ("bow", "cnn", "rnn")  # textkit.models.MODELS, listed here so --help needs no torch
+MODELS = ("bow", "cnn", "rnn", "grid")  # textkit.models.MODELS, listed here so --help needs no torch
+PAGE_MODELS = ("grid",)  # the models that read OCR'd pages (MODELS[name].inputs == "pages")
 TOKENIZERS = ("regex", "whitespace", "char", "spacy", "nltk-treebank", "nltk-tweet")
 FORMATS = ("label-text", "fasttext", "csv", "tsv", "jsonl", "parquet", "ptb-trees", "ptb-phrases", "folders", "tar",
-           "zip")
+           "zip", "ocr-tsv", "hocr", "alto", "funsd", "layout-text")
+DOCUMENT_FORMATS = FORMATS[-5:]  # the page formats (textkit.documents.PARSERS)
 SPLITS = ("train", "valid", "test")
 QUICKSTART_EPOCHS = 5
 MESSY_EXAMPLE = "<p>Sooooo... WHAT's the fee to call https://example.com from Paris &amp; Rome??? \U0001F600</p>"
@@ -62,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Load the bundled TREC corpus, show one messy example cleaned and tokenized, "
                                         "the Batch shapes, what bow/cnn/rnn do with them (shapes from a real forward "
                                         "pass), then train a classifier and compare with Kim (2014).")
-    p.add_argument("--model", choices=MODELS, default="cnn", help="model to train (default: cnn)")
+    p.add_argument("--model", choices=[m for m in MODELS if m not in PAGE_MODELS], default="cnn",
+                   help="model to train on TREC (default: cnn)")
     p.add_argument("--epochs", type=int, default=QUICKSTART_EPOCHS,
                    help=f"training epochs (default: {QUICKSTART_EPOCHS}, under a minute on 2 CPU cores)")
     p.add_argument("--seed", type=int, default=0, help="seed of the valid split, initialisation and batch order")
@@ -122,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", metavar="FILE", help="test file to score the model on")
     _file_flags(p)
     _pipeline_flags(p)
+    g = p.add_argument_group("layout grid, for --model grid (see textkit.layout.LayoutPipeline)")
+    g.add_argument("--grid", type=int, nargs=2, metavar=("H", "W"), help="grid rows and columns (default: 64 48)")
+    g.add_argument("--slots", type=int, metavar="S", help="tokens a grid cell keeps (default: 8)")
     _model_flags(p)
     p.add_argument("--recipe", metavar="JSON",
                    help='a file {"pipeline": {...}, "model_config": {...}, "train": {...}} (each optional) of '
@@ -152,19 +160,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = commands.add_parser(
-        "predict", help="label texts with a saved model (JSON lines out)",
+        "predict", help="label texts (or, with a grid model, page files) with a saved model (JSON lines out)",
         description="Label texts given as arguments, in a file (one text per line; '-' for stdin) or piped on "
                     "stdin. One JSON object per text: {\"text\", \"label\"}, with --proba also "
-                    "\"probabilities\": {label: p}.")
+                    "\"probabilities\": {label: p}. A model that reads pages (--model grid) takes page files "
+                    "instead (Tesseract TSV, hOCR, ALTO, FUNSD JSON; laid-out text with --format layout-text), "
+                    "as arguments or one path per line, and prints one object per page: {\"file\", \"page\", "
+                    "\"label\"}.")
     p.add_argument("model_dir", metavar="MODEL_DIR")
-    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label (page files for a grid model)")
     p.add_argument("--file", metavar="FILE", help="one text per line ('-': stdin)")
     p.add_argument("--encoding", default="utf-8", help="encoding of --file/stdin (default: utf-8)")
     p.add_argument("--proba", action="store_true", help="print every class's probability")
     p.add_argument("--batch-size", type=int, default=256, metavar="N", help="texts per batch (default: 256)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
     _threads_flag(p)
+    g = p.add_argument_group("page files, for a grid model (see textkit.documents.read_document)")
+    g.add_argument("--format", choices=DOCUMENT_FORMATS, help="page file format (default: from the name and content)")
+    _page_flags(g)
     p.set_defaults(func=cmd_predict)
+
+    p = commands.add_parser(
+        "ocr", help="scanned images and PDFs -> Tesseract TSV pages (resumable)",
+        description="OCR images (png, jpg, tif, ...) and PDFs with Tesseract (the tesseract-ocr system package) into "
+                    "one TSV per file under DIR, keeping each file's path below the folder given (class folders "
+                    "survive: scans/Amendment/a.pdf -> DIR/Amendment/a.tsv). PDF pages are rendered with pypdfium2 "
+                    "(pip install 'textkit[ocr]'); their hidden text layer is never read. Files already done are "
+                    "skipped, so rerunning resumes an interrupted run. A file that cannot be OCR'd is reported and "
+                    "skipped; the exit status is then 1. Read the output with --format ocr-tsv.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image/PDF files and folders (walked recursively)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created; reused to resume)")
+    p.add_argument("--dpi", type=int, default=150,
+                   help="PDF rendering resolution (default: 150, as the FARA corpus; 300 for small print)")
+    p.add_argument("--lang", default="eng", help="Tesseract language(s), e.g. eng or deu+eng (default: eng)")
+    p.add_argument("--psm", type=int, default=3, help="Tesseract page segmentation mode (default: 3, automatic)")
+    p.add_argument("--max-pages", type=int, metavar="N", help="OCR only the first N pages of each file")
+    p.add_argument("--num-proc", type=int, metavar="N", help="worker processes (default: every core)")
+    p.add_argument("--tesseract", default="tesseract", metavar="PATH",
+                   help="the tesseract program (default: the one on PATH)")
+    _progress_flag(p)
+    p.set_defaults(func=cmd_ocr, interrupted_note="the TSV files written are complete: rerun the same command "
+                                                  "to resume")
     return parser
 
 
@@ -182,6 +218,14 @@ def _file_flags(p: argparse.ArgumentParser) -> None:
                    help="whether a csv/tsv's first row names the columns (default: yes when columns are named)")
     g.add_argument("--encoding", help="text encoding (default: utf-8, or the corpus card's)")
     g.add_argument("--errors", choices=("strict", "replace", "ignore"), help="undecodable bytes (default: strict)")
+    _page_flags(g)
+
+
+def _page_flags(g) -> None:
+    g.add_argument("--min-confidence", type=float, metavar="C",
+                   help="OCR'd pages (ocr-tsv, hocr, alto): leave out words the engine scored below C (0-100)")
+    g.add_argument("--page-size", type=float, nargs=2, metavar=("W", "H"),
+                   help="FUNSD JSON pages: the page's width and height, which the files do not hold")
 
 
 def _pipeline_flags(p: argparse.ArgumentParser) -> None:
@@ -242,7 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.func(args) or 0
         except KeyboardInterrupt as stop:
             what = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
-            print(f"textkit: error: {what}; no output was left behind", file=sys.stderr)
+            note = getattr(args, "interrupted_note", "no output was left behind")
+            print(f"textkit: error: {what}; {note}", file=sys.stderr)
             return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
         except BrokenPipeError:  # `textkit predict ... | head`: the reader has seen enough
             with contextlib.suppress(OSError, ValueError):
@@ -321,15 +366,27 @@ def _read_options(args: argparse.Namespace) -> dict[str, Any]:
     columns = args.text_column
     return {"format": args.format, "text_column": columns[0] if columns and len(columns) == 1 else columns,
             "label_column": args.label_column, "header": args.header, "encoding": args.encoding,
-            "errors": args.errors}
+            "errors": args.errors, "min_confidence": args.min_confidence,
+            "page_size": tuple(args.page_size) if args.page_size else None}
 
 
 def _pipeline_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The pipeline flags given, over the --recipe's pipeline options (train only)."""
+    """The pipeline flags given, over the --recipe's pipeline options (train only). For a model
+    that reads pages they are LayoutPipeline options, the text flags going to its text layer."""
     options = {"tokenizer": args.tokenizer, "max_length": args.max_length, "min_freq": args.min_freq,
                "max_vocab_size": args.max_vocab_size, "ngram_buckets": args.ngram_buckets,
                "ngram_range": tuple(args.ngram_range) if args.ngram_range else None}
-    return {**_recipe(args)["pipeline"], **{k: v for k, v in options.items() if v is not None}}
+    text = {k: v for k, v in options.items() if v is not None}
+    layout = {"grid": tuple(args.grid) if getattr(args, "grid", None) else None, "slots": getattr(args, "slots", None)}
+    layout = {k: v for k, v in layout.items() if v is not None}
+    recipe = dict(_recipe(args)["pipeline"])
+    if getattr(args, "model", None) not in PAGE_MODELS:
+        if layout:
+            raise ValueError(f"--grid and --slots are options of the layout grid, for --model grid "
+                             f"(not --model {getattr(args, 'model', None) or 'of this command'})")
+        return {**recipe, **text}
+    text = {**recipe.pop("text", {}), **text}
+    return {**recipe, **layout, **({"text": text} if text else {})}
 
 
 RECIPE_PARTS = ("pipeline", "model_config", "train")
@@ -362,16 +419,29 @@ def _read_recipe(path: str | None) -> dict[str, dict[str, Any]]:
     return {part: dict(recipe.get(part, {})) for part in RECIPE_PARTS}
 
 
-def _split_lists(dataset) -> tuple[list[str], list[str]]:
-    """A ``datasets.Dataset`` split -> (texts, label names)."""
+def _split_lists(dataset, pages: bool = False) -> tuple[list, list[str]]:
+    """A ``datasets.Dataset`` split -> (texts, label names); with ``pages``, its OCR'd pages
+    (``{"words", "bboxes"}`` each, what the grid model reads) instead of texts."""
     names = dataset.features["label"].names
-    return list(dataset["text"]), [names[i] for i in dataset["label"]]
+    labels = [names[i] for i in dataset["label"]]
+    if not pages:
+        return list(dataset["text"]), labels
+    if "bboxes" not in dataset.column_names:
+        raise ValueError(f"model 'grid' reads OCR'd pages (words with their boxes), but this data holds plain "
+                         f"texts; give it class folders of page files (--format ocr-tsv, hocr, alto, funsd or "
+                         f"layout-text; 'textkit ocr' makes ocr-tsv pages from scans), or use --model "
+                         f"{'/'.join(m for m in MODELS if m not in PAGE_MODELS)} for texts")
+    return [{"words": w, "bboxes": b} for w, b in zip(dataset["words"], dataset["bboxes"])], labels
+
+
+def _unit(pages: bool) -> str:
+    return "pages" if pages else "texts"
 
 
 def _check_corpus_flags(args: argparse.Namespace, name: str) -> None:
     given = [flag for flag, value in (("--format", args.format), ("--text-column", args.text_column),
-                                      ("--label-column", args.label_column), ("--header", args.header))
-             if value is not None]
+                                      ("--label-column", args.label_column), ("--header", args.header),
+                                      ("--page-size", args.page_size)) if value is not None]
     if given:
         raise ValueError(f"{', '.join(given)} apply to files, not to the registered corpus {name!r}, "
                          f"which knows its own format")
@@ -408,6 +478,9 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 
     from . import TextClassifier, TextPipeline
     from .corpora import get_card, load_corpus
+    from .documents import parse_layout_text
+    from .formats import ReadOptions
+    from .layout import LayoutPipeline
     from .models import MODELS as REGISTERED, build_model
 
     started = time.perf_counter()
@@ -436,13 +509,28 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     _say(f"           ids      {_shape(batch.ids)} {batch.ids.dtype}   row 0: {batch.ids[0].tolist()}")
     _say(f"           lengths  {_shape(batch.lengths)} {batch.lengths.dtype}   {batch.lengths.tolist()}")
 
-    _say("\n4. models   what each model does with (ids, lengths): shapes from forward hooks on this batch")
+    # the same questions as a page: a line is a row, a character a column (format layout-text)
+    page = parse_layout_text("\n".join(train_texts[:4]).encode(), "4 train questions", ReadOptions())[0]
+    layout = LayoutPipeline(text=pipe)  # the same cleaner, tokenizer and vocabulary
+    grid = layout.transform([page])
+    _say(f"\n3b. page    the 4 questions as a page (line = row, character = column) -> LayoutPipeline(grid="
+         f"{layout.grid}, slots={layout.slots}) -> GridBatch")
+    _say(f"           ids      {_shape(grid.ids)} {grid.ids.dtype}   (B, H, W, S): page, row, column, slot")
+    _say(f"           lengths  {_shape(grid.lengths)} {grid.lengths.dtype}   {grid.lengths.tolist()} tokens placed")
+    for row in range(grid.ids.shape[1]):
+        cells = [(col, layout.vocab.itos[int(i)]) for col in range(grid.ids.shape[2])
+                 for i in grid.ids[0, row, col] if i]
+        if cells:
+            shown = " ".join(f"{col}:{token}" for col, token in cells[:8])
+            _say(f"           row {row:>2}   {shown}{' ...' if len(cells) > 8 else ''}   (column:token)")
+
+    _say("\n4. models   what each model does with (ids, lengths): shapes from forward hooks on these batches")
     torch.manual_seed(args.seed)
     for name in MODELS:
         model = build_model(name, vocab_size=pipe.num_embeddings, num_classes=len(card.classes)).eval()
         doc = (REGISTERED[name].__doc__ or "").strip().splitlines()[0]
         _say(f"   {name}  {type(model).__name__}: {doc}")
-        for line in _layer_shapes(model, batch):
+        for line in _layer_shapes(model, grid if name in PAGE_MODELS else batch):
             _say(f"           {line}")
 
     _say(f"\n5. train    TextClassifier({args.model!r}, epochs={args.epochs}, seed={args.seed}) on train, "
@@ -555,6 +643,29 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- ocr
+
+def cmd_ocr(args: argparse.Namespace) -> int:
+    from .ocr import ocr
+
+    def failed(path, reason) -> None:
+        print(f"textkit: warning: {path}: {reason}; skipped", file=sys.stderr)
+
+    try:
+        report = ocr(args.inputs, args.out, dpi=args.dpi, lang=args.lang, psm=args.psm, max_pages=args.max_pages,
+                     num_proc=args.num_proc, progress=args.progress, on_failure=failed, tesseract=args.tesseract)
+    except ImportError as error:  # pypdfium2, an optional extra, for PDFs: a fix to name, not a bug
+        raise ValueError(str(error)) from None
+    done, skipped, bad = report["done"], report["skipped"], report["failed"]
+    _say(f"ocr: {done:,} files OCR'd ({report['pages']:,} pages), {skipped:,} already done, {len(bad):,} failed; "
+         f"wrote {args.out}/ ({report['seconds']:.0f} s, {report['num_proc']} processes)")
+    if bad:
+        _say(f"failed (nothing written for them; fix or remove them, then rerun to finish): "
+             f"{', '.join(str(f['input']) for f in bad[:5])}{' ...' if len(bad) > 5 else ''}")
+        return 1
+    return 0
+
+
 # ---------------------------------------------------------------- train
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -596,7 +707,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         metrics: dict[str, Any] = {}
         if "test" in data:
             metrics.update(clf.evaluate(*data["test"]))
-            metrics["evaluated_on"] = f"test ({len(data['test'][0])} texts)"
+            metrics["evaluated_on"] = f"test ({len(data['test'][0])} {_unit(args.model in PAGE_MODELS)})"
         else:
             metrics.update({"accuracy": cv["accuracy"]["mean"], "macro_f1": cv["macro_f1"]["mean"],
                             "evaluated_on": f"{args.cv}-fold cross-validation (mean over folds)"})
@@ -611,7 +722,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         _write_json(tmp / "metrics.json", metrics)
     if "test" in data:
         _say(f"test: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
-             f"({len(data['test'][0]):,} texts)")
+             f"({len(data['test'][0]):,} {_unit(args.model in PAGE_MODELS)})")
     if cv:
         _say(f"cv ({cv['folds']} folds): accuracy {cv['accuracy']['mean']:.4f} ± {cv['accuracy']['sd']:.4f}, "
              f"macro-F1 {cv['macro_f1']['mean']:.4f} ± {cv['macro_f1']['sd']:.4f} (mean ± sd)")
@@ -651,6 +762,9 @@ def _training_data(args: argparse.Namespace):
         if given:
             raise ValueError(f"{', '.join(given)} cannot be used with --preprocessed: its splits and "
                              f"pipeline.json hold the data and the pipeline options")
+        if args.model in PAGE_MODELS:
+            raise ValueError("--preprocessed holds token ids of texts; model 'grid' trains on pages: pass the "
+                             "folder of page files with --train (and --format)")
         report, pipeline, splits = load_preprocessed(args.preprocessed)
         if "train" not in splits:
             raise ValueError(f"{args.preprocessed} has no train split (it has {', '.join(splits)})")
@@ -661,14 +775,14 @@ def _training_data(args: argparse.Namespace):
             raise ValueError("--valid and --test go with --train files, not with --corpus")
         # under --cv the folds take the place of a held-out valid split
         corpus = load_corpus(args.corpus, encoding=args.encoding, errors=args.errors, seed=args.seed,
-                             valid_fraction=0 if args.cv else None)
+                             min_confidence=args.min_confidence, valid_fraction=0 if args.cv else None)
         description = f"corpus {args.corpus!r}"
     else:
         files = {"train": args.train, "valid": args.valid, "test": args.test}
         corpus = load_corpus({k: v for k, v in files.items() if v}, valid_fraction=0, seed=args.seed,
                              **_read_options(args))
         description = f"files {', '.join(f'{k}={v}' for k, v in files.items() if v)}"
-    data = {split: _split_lists(corpus[split]) for split in SPLITS if split in corpus}
+    data = {split: _split_lists(corpus[split], args.model in PAGE_MODELS) for split in SPLITS if split in corpus}
     return data, _pipeline_options(args), description
 
 
@@ -694,13 +808,18 @@ def _cross_validate(args: argparse.Namespace, data: dict, pipeline, train_option
     texts, labels = _non_test(data)
     names = sorted(set(labels))
     index = {name: i for i, name in enumerate(names)}
-    dataset = Dataset.from_dict({"text": texts, "label": [index[y] for y in labels]},
-                                features=Features({"text": Value("string"), "label": ClassLabel(names=names)}))
-    folds = kfold(dataset, args.cv, seed=args.seed)
+    # the folds are drawn over row numbers: the rows themselves may be texts or pages
+    rows = Dataset.from_dict({"row": list(range(len(labels))), "label": [index[y] for y in labels]},
+                             features=Features({"row": Value("int64"), "label": ClassLabel(names=names)}))
+    folds = kfold(rows, args.cv, seed=args.seed)
     scores: dict[str, list[float]] = {"accuracy": [], "macro_f1": [], "micro_f1": [], "weighted_f1": []}
+
+    def part(fold) -> tuple[list, list[str]]:
+        return [texts[i] for i in fold["row"]], [labels[i] for i in fold["row"]]
+
     for i, (train_part, test_part) in enumerate(folds, 1):
-        clf = _new_classifier(args, pipeline, train_options).fit(*_split_lists(train_part))
-        result = clf.evaluate(*_split_lists(test_part))
+        clf = _new_classifier(args, pipeline, train_options).fit(*part(train_part))
+        result = clf.evaluate(*part(test_part))
         for key in scores:
             scores[key].append(result[key])
         _say(f"fold {i}/{args.cv}: accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f} "
@@ -721,23 +840,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.out:
         check_output_directory(Path(args.out), overwrite=args.overwrite)
     model_dir = _model_directory(args.model_dir)
+    clf = TextClassifier.load(model_dir, device=args.device)  # first: it says whether the model reads pages
     if args.corpus:
         _check_corpus_flags(args, args.corpus)
-        corpus = load_corpus(args.corpus, split=args.split, encoding=args.encoding, errors=args.errors)
-        texts, labels = _split_lists(corpus[args.split])
+        corpus = load_corpus(args.corpus, split=args.split, encoding=args.encoding, errors=args.errors,
+                             min_confidence=args.min_confidence)
+        texts, labels = _split_lists(corpus[args.split], clf.reads_pages)
         source = f"corpus {args.corpus!r} [{args.split}]"
     else:
         if args.split != "test":
             raise ValueError("--split goes with --corpus; --test FILE is scored as a whole")
         corpus = load_corpus({"test": args.test}, **_read_options(args))
-        texts, labels = _split_lists(corpus["test"])
+        texts, labels = _split_lists(corpus["test"], clf.reads_pages)
         source = f"file {args.test}"
-    clf = TextClassifier.load(model_dir, device=args.device)
     _check_known_labels(labels, {str(c) for c in clf.classes_}, args.test or source,
                         f"the classes the model was trained on ({', '.join(map(str, clf.classes_))})",
                         "fix the label, or evaluate a model trained with that class")
     metrics = clf.evaluate(texts, labels)
-    _print_report(metrics, source, len(texts))
+    _print_report(metrics, source, f"{len(texts):,} {_unit(clf.reads_pages)}")
     if not args.out:
         _say("(pass --out DIR to write metrics.json and confusion_matrix.png)")
         return 0
@@ -751,10 +871,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_report(metrics: dict, source: str, n: int) -> None:
+def _print_report(metrics: dict, source: str, count: str) -> None:
     per_class, labels = metrics["per_class"], [str(label) for label in metrics["labels"]]
     width = max(12, *(len(label) for label in labels))
-    _say(f"{source}: {n:,} texts")
+    _say(f"{source}: {count}")
     _say(f"{'class':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>9}")
     for i, label in enumerate(labels):
         _say(f"{label:<{width}} {per_class['precision'][i]:>9.4f} {per_class['recall'][i]:>9.4f} "
@@ -811,6 +931,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    page_flags = [flag for flag, value in (("--format", args.format), ("--min-confidence", args.min_confidence),
+                                           ("--page-size", args.page_size)) if value is not None]
     sources = [iter(args.texts)]
     if args.file:
         sources.append(_lines(args.file, args.encoding))
@@ -821,6 +943,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         sources.append(_lines("-", args.encoding))
     clf = TextClassifier.load(_model_directory(args.model_dir), device=args.device)
     classes = [str(c) for c in clf.classes_]
+    if clf.reads_pages:
+        return _predict_pages(args, clf, chain.from_iterable(sources))
+    if page_flags:
+        raise ValueError(f"{', '.join(page_flags)} are for a grid model's page files; this model reads texts")
     texts = chain.from_iterable(sources)
     while True:  # batch by batch: a large file never sits in memory whole
         batch = list(islice(texts, args.batch_size))
@@ -831,6 +957,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
         labels = clf.predict(batch) if clf.multi_label else [clf.classes_[i] for i in probs.argmax(axis=1)]
         for text, label, row in zip(batch, labels, probs):
             record = {"text": text, "label": label}
+            if args.proba:
+                record["probabilities"] = {c: round(float(p), 6) for c, p in zip(classes, row)}
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
+def _predict_pages(args: argparse.Namespace, clf, paths) -> int:
+    """A grid model labels page files (one JSON object per page), a batch of pages at a time."""
+    from itertools import islice
+
+    from .documents import read_document
+
+    options = {"min_confidence": args.min_confidence, "page_size": tuple(args.page_size) if args.page_size else None}
+    classes = [str(c) for c in clf.classes_]
+    paths = iter(paths)
+    while True:
+        batch = []  # (file, page)
+        for path in islice(paths, args.batch_size):
+            batch += [(path, page) for page in read_document(path, args.format, **options)]
+        if not batch:
+            return 0
+        probs = clf.predict_proba([page for _, page in batch])
+        for (path, page), row in zip(batch, probs):
+            record = {"file": path, "page": page.number, "label": clf.classes_[int(row.argmax())]}
             if args.proba:
                 record["probabilities"] = {c: round(float(p), 6) for c, p in zip(classes, row)}
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -30,6 +30,7 @@ plain text with the very vocabulary the grid uses.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections import Counter
@@ -73,21 +74,33 @@ def page_words(page: Page | Mapping[str, Any], where: str) -> tuple[list[str], n
     (already 0..1000), such as a row of a ``load_corpus`` split of pages.
     """
     if isinstance(page, Page):
-        words, boxes = list(page.words), page.bboxes()
+        words, boxes = page.words, page.bboxes()
     elif isinstance(page, Mapping) and "words" in page and "bboxes" in page:
-        words, boxes = list(page["words"]), page["bboxes"]
+        words, boxes = page["words"], page["bboxes"]
     else:
-        raise TypeError(f"{where} must be a textkit.documents.Page or a mapping with 'words' and 'bboxes' "
+        raise TypeError(f"{where} must be a textkit.Page or a mapping with 'words' and 'bboxes' "
                         f"(a row of a load_corpus split of pages), got {type(page).__name__}")
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4) if len(boxes) else np.zeros((0, 4), np.float32)
+    if isinstance(words, (str, bytes)) or not all(isinstance(w, str) for w in words):
+        raise TypeError(f"{where}: 'words' must be a list of str, one per box, got {_describe(words)}")
+    words = list(words)
+    try:
+        boxes = np.asarray(boxes, dtype=np.float32).reshape(len(boxes), 4) if len(boxes) else np.zeros((0, 4), np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: 'bboxes' must be one [x0, y0, x1, y1] per word, got {_describe(boxes)}") from None
     if len(words) != len(boxes):
         raise ValueError(f"{where} has {len(words)} words but {len(boxes)} boxes")
-    if not all(isinstance(w, str) for w in words):
-        raise TypeError(f"{where}: every word must be a str")
     if len(boxes) and (boxes.min() < 0 or boxes.max() > BBOX_SCALE or not np.isfinite(boxes).all()):
         raise ValueError(f"{where}: bboxes must lie in 0..{BBOX_SCALE} (LayoutLM's scale: Page.bboxes() "
                          f"gives them), got values from {boxes.min()} to {boxes.max()}")
+    inverted = np.flatnonzero((boxes[:, 0] > boxes[:, 2]) | (boxes[:, 1] > boxes[:, 3]))
+    if len(inverted):
+        raise ValueError(f"{where}: box {inverted[0]} {boxes[inverted[0]].tolist()} has x0 > x1 or y0 > y1; "
+                         f"boxes are [x0, y0, x1, y1] with the top left corner first")
     return words, boxes
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r:.60}"
 
 
 def check_pages(pages: Any, name: str = "pages") -> list:
@@ -152,7 +165,9 @@ class LayoutPipeline:
             text = TextPipeline(**text)
         elif text is None:
             text = TextPipeline()
-        elif not isinstance(text, TextPipeline):
+        elif isinstance(text, TextPipeline):
+            text = copy.deepcopy(text)  # fitting the grid fits its text layer: never the caller's pipeline
+        else:
             raise TypeError(f"text must be a TextPipeline, a dict of its options or None, got {type(text).__name__}")
         for option, default in _SEQUENCE_ONLY.items():
             value = getattr(text, option)
@@ -176,7 +191,7 @@ class LayoutPipeline:
     @property
     def num_embeddings(self) -> int:
         """Rows an embedding table needs: the vocabulary."""
-        return self.text.num_embeddings
+        return len(self._fitted_vocab())
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -197,7 +197,8 @@ _SPLIT_PREFIX = re.compile(r"^([A-Za-z]+)=(.+)$")
 
 def resolve_inputs(inputs: Sequence[str], *, format: str | None = None, encoding: str | None = None,
                    errors: str | None = None, text_column=None, label_column=None,
-                   header: bool | None = None) -> list[Source]:
+                   header: bool | None = None, min_confidence: float | None = None,
+                   page_size: tuple[float, float] | None = None) -> list[Source]:
     """``INPUT...`` -> sources per split.
 
     Each input is a registered corpus name (alone: it brings its own splits), or
@@ -208,7 +209,8 @@ def resolve_inputs(inputs: Sequence[str], *, format: str | None = None, encoding
     ``load_corpus``'s; ``encoding``/``errors`` default to utf-8/strict, or a corpus card's own.
     """
     options = ReadOptions(encoding=encoding or "utf-8", errors=errors or "strict", text_column=text_column,
-                          label_column=label_column, header=header)
+                          label_column=label_column, header=header, min_confidence=min_confidence,
+                          page_size=page_size)
     if not inputs:
         raise CorpusError("no input given: pass a registered corpus name or one or more files")
     sources: list[Source] = []
@@ -219,11 +221,12 @@ def resolve_inputs(inputs: Sequence[str], *, format: str | None = None, encoding
             if len(inputs) > 1:
                 raise CorpusError(f"{item!r} is a registered corpus with its own splits; give it alone, "
                                   f"not with other inputs")
-            given = [name for name in ("text_column", "label_column", "header") if getattr(options, name) is not None]
+            given = [name for name in ("text_column", "label_column", "header", "page_size")
+                     if getattr(options, name) is not None]
             if format is not None or given:
-                raise CorpusError(f"--format, --text-column, --label-column and --header apply to files, "
-                                  f"not to the registered corpus {item!r}, which knows its own format")
-            return _corpus_sources(item, encoding, errors)
+                raise CorpusError(f"--format, --text-column, --label-column, --header and --page-size apply to "
+                                  f"files, not to the registered corpus {item!r}, which knows its own format")
+            return _corpus_sources(item, encoding, errors, min_confidence)
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file or directory (working directory: {Path.cwd()})")
@@ -270,6 +273,9 @@ def _split_from_name(path: Path) -> str | None:
 
 
 def _check_format_options(path: Path, fmt: str, options: ReadOptions) -> None:
+    for name in ("min_confidence", "page_size"):
+        if getattr(options, name) is not None and fmt in STREAMED_FORMATS:
+            raise CorpusError(f"--{name.replace('_', '-')} applies to OCR'd pages, not to format {fmt!r} ({path})")
     for name in ("text_column", "label_column", "header"):
         allowed = COLUMN_FORMATS if name != "header" else ("csv", "tsv")
         if getattr(options, name) is not None and fmt not in allowed:
@@ -277,14 +283,17 @@ def _check_format_options(path: Path, fmt: str, options: ReadOptions) -> None:
                               f"it is for {', '.join(allowed)}")
 
 
-def _corpus_sources(name: str, encoding: str | None, errors: str | None) -> list[Source]:
-    corpus = load_corpus(name, encoding=encoding, errors=errors, valid_fraction=0)  # the published splits
+def _corpus_sources(name: str, encoding: str | None, errors: str | None,
+                    min_confidence: float | None) -> list[Source]:
+    corpus = load_corpus(name, encoding=encoding, errors=errors, min_confidence=min_confidence,
+                         valid_fraction=0)  # the published splits
     return [_dataset_source(split, f"{get_card(name).name}[{split}]", "corpus", ds) for split, ds in corpus.items()]
 
 
 def _loaded_sources(path: Path, fmt: str, split: str | None, options: ReadOptions) -> list[Source]:
     """Folders, archives, PTB trees: read whole by ``load_corpus`` (not streamed)."""
-    kwargs = {"format": fmt, "encoding": options.encoding, "errors": options.errors, "valid_fraction": 0}
+    kwargs = {"format": fmt, "encoding": options.encoding, "errors": options.errors, "valid_fraction": 0,
+              "min_confidence": options.min_confidence, "page_size": options.page_size}
     if split is not None:
         corpus = load_corpus({split: path}, **kwargs)
     else:
@@ -653,6 +662,8 @@ def preprocess(
     header: bool | None = None,
     encoding: str | None = None,
     errors: str | None = None,
+    min_confidence: float | None = None,
+    page_size: tuple[float, float] | None = None,
     pipeline: TextPipeline | dict | None = None,
     keep_empty: bool = False,
     shard_size: int = DEFAULT_SHARD_SIZE,
@@ -666,7 +677,8 @@ def preprocess(
 
     Args:
         inputs: a registered corpus name, or files as ``[SPLIT=]PATH`` (see :func:`resolve_inputs`).
-        format, text_column, label_column, header, encoding, errors: as ``load_corpus``.
+        format, text_column, label_column, header, encoding, errors, min_confidence, page_size: as
+            ``load_corpus`` (a corpus of OCR'd pages is preprocessed as its text, in reading order).
         pipeline: an unfitted ``TextPipeline`` or a dict of its options; fitted here on train.
         keep_empty: keep rows with no tokens (``length == 0``) instead of rejecting them.
         shard_size: rows per output file. output_format: ``"parquet"`` or ``"arrow"``.
@@ -692,7 +704,8 @@ def preprocess(
     out = Path(out)
     check_output_directory(out, overwrite=overwrite)  # before reading gigabytes
     sources = resolve_inputs(inputs, format=format, encoding=encoding, errors=errors, text_column=text_column,
-                             label_column=label_column, header=header)
+                             label_column=label_column, header=header, min_confidence=min_confidence,
+                             page_size=page_size)
     by_split = {s: [src for src in sources if src.split == s] for s in SPLITS}
     by_split = {s: srcs for s, srcs in by_split.items() if srcs}
     if "train" not in by_split:
