@@ -23,7 +23,7 @@ from textkit.cli import main
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "corpora"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared corpora not found at {SHARED}")
-COMMANDS = ["quickstart", "corpora", "preprocess", "train", "evaluate", "predict"]
+COMMANDS = ["quickstart", "corpora", "preprocess", "train", "evaluate", "predict", "ocr"]
 FAST = ["--model", "bow", "--epochs", "2", "--device", "cpu", "--threads", "1", "--no-progress"]
 
 GOOD = ["great", "loved", "wonderful", "fun", "superb", "enjoyable", "brilliant", "charming"]
@@ -490,3 +490,134 @@ def test_a_class_only_test_has_is_refused_before_training(files, trained, tmp_pa
                                   f"the model was trained on (neg, pos); fix the label, or evaluate a model "
                                   f"trained with that class")
     assert not (tmp_path / "run").exists()
+
+
+# ---------------------------------------------------------------- pages: the grid model and ocr
+
+TSV_HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+FILLER = ["name", "address", "date", "signature", "registrant", "agent", "country", "number"]
+
+
+def page_tsv(total_at_top: bool, i: int) -> str:
+    """A Tesseract TSV page (1000 x 1000 px) whose class is only where 'total' is printed: the
+    same words on every page, 'total' in the top or the bottom fifth."""
+    rows = [f"1\t1\t0\t0\t0\t0\t0\t0\t1000\t1000\t-1\t\n"]
+    words = [(w, 100 + 90 * j, 300 + 60 * ((i + j) % 6)) for j, w in enumerate(FILLER)]
+    words.append(("total", 450, 80 if total_at_top else 880))
+    for n, (word, x, y) in enumerate(words, 1):
+        rows.append(f"5\t1\t1\t1\t1\t{n}\t{x}\t{y}\t80\t30\t95.0\t{word}\n")
+    return TSV_HEADER + "".join(rows)
+
+
+def write_pages(root: Path, n: int, offset: int = 0) -> Path:
+    for i in range(offset, offset + n):
+        label = "top" if i % 2 else "bottom"
+        (root / label).mkdir(parents=True, exist_ok=True)
+        (root / label / f"page{i:03d}.tsv").write_text(page_tsv(i % 2 == 1, i), encoding="utf-8")
+    return root
+
+
+GRID_FAST = ["--model", "grid", "--grid", "16", "12", "--slots", "2", "--epochs", "8", "--batch-size", "8",
+             "--device", "cpu", "--threads", "1", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("pages")
+    return {"train": write_pages(root / "train_pages", 40), "test": write_pages(root / "test_pages", 10, offset=40)}
+
+
+@pytest.fixture(scope="module")
+def grid_run(pages, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "grid"
+    assert main(["train", "--train", str(pages["train"]), "--test", str(pages["test"]), "--format", "ocr-tsv",
+                 *GRID_FAST, "--out", str(out)]) == 0
+    return out
+
+
+def test_train_grid_on_page_folders(grid_run, capsys):
+    metrics = json.loads((grid_run / "metrics.json").read_text())
+    assert metrics["evaluated_on"] == "test (10 pages)" and metrics["accuracy"] == 1.0
+    assert metrics["model"] == "grid" and metrics["sizes"]["test"] == 10
+    pipeline = json.loads((grid_run / "model" / "pipeline.json").read_text())
+    assert pipeline["format"] == "textkit.LayoutPipeline" and pipeline["grid"] == [16, 12] and pipeline["slots"] == 2
+
+
+def test_a_text_model_reads_the_same_pages_as_text(pages, tmp_path, capsys):
+    """The same folders, no --format (Tesseract's header tells), a text-only model: the words are the
+    same on both classes, so it cannot do better than guessing well on 10 pages."""
+    out = tmp_path / "bow"
+    assert main(["train", "--train", str(pages["train"]), "--test", str(pages["test"]), *FAST, "--out", str(out)]) == 0
+    assert "(10 texts)" in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] <= 0.7
+
+
+def test_evaluate_and_predict_pages(grid_run, pages, tmp_path, capsys):
+    assert main(["evaluate", str(grid_run), "--test", str(pages["test"]), "--format", "ocr-tsv"]) == 0
+    out = capsys.readouterr().out
+    assert f"file {pages['test']}: 10 pages" in out and re.search(r"accuracy\s+1\.0000\s+10", out)
+    top, bottom = sorted((pages["test"] / "top").iterdir())[0], sorted((pages["test"] / "bottom").iterdir())[0]
+    assert main(["predict", str(grid_run), str(top), str(bottom), "--proba"]) == 0
+    got = predictions(capsys)
+    assert [(r["file"], r["page"], r["label"]) for r in got] == [(str(top), 1, "top"), (str(bottom), 1, "bottom")]
+    assert all(set(r["probabilities"]) == {"bottom", "top"} for r in got)
+    listing = tmp_path / "pages.txt"
+    listing.write_text(f"{top}\n{bottom}\n", encoding="utf-8")
+    assert main(["predict", str(grid_run), "--file", str(listing), "--format", "ocr-tsv"]) == 0
+    assert [r["label"] for r in predictions(capsys)] == ["top", "bottom"]
+
+
+def test_page_errors_are_one_line(grid_run, trained, pages, files, tmp_path, capsys):
+    assert main(["predict", str(grid_run), "what a film"]) == 2
+    assert "what a film: no such file" in error_line(capsys)
+    assert main(["predict", str(trained), "--format", "ocr-tsv", "a film"]) == 2
+    assert error_line(capsys).endswith("--format are for a grid model's page files; this model reads texts")
+    out = tmp_path / "out"
+    assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), *GRID_FAST,
+                 "--out", str(out)]) == 2
+    assert "model 'grid' reads OCR'd pages (words with their boxes), but this data holds plain texts" in \
+        error_line(capsys)
+    assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), *FAST, "--grid", "8", "8",
+                 "--out", str(out)]) == 2
+    assert "--grid and --slots are options of the layout grid, for --model grid" in error_line(capsys)
+    broken = write_pages(tmp_path / "broken", 4)
+    page = sorted((broken / "top").iterdir())[0]
+    page.write_text(page.read_text().replace("\t1000\t1000\t-1", "\t0\t1000\t-1"), encoding="utf-8")
+    assert main(["train", "--train", str(broken), "--test", str(pages["test"]), *GRID_FAST, "--out", str(out)]) == 2
+    assert re.search(rf"member top/{page.name}, line 2: page 1 has size 0 x 1000 .*positive width", error_line(capsys))
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not __import__("shutil").which("tesseract"), reason="tesseract-ocr is not installed "
+                    "(apt-get install tesseract-ocr)")
+def test_ocr_writes_tsv_pages_and_reports_a_bad_file(tmp_path, capsys):
+    from PIL import Image, ImageDraw, ImageFont
+
+    scans = tmp_path / "scans" / "invoices"
+    scans.mkdir(parents=True)
+    image = Image.new("L", (900, 300), 255)
+    ImageDraw.Draw(image).text((60, 100), "INVOICE", fill=0, font=ImageFont.load_default(size=90))
+    image.save(scans / "a.png")
+    (scans / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    out = tmp_path / "pages"
+    assert main(["ocr", str(tmp_path / "scans"), "--out", str(out), "--num-proc", "1", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert "ocr: 1 files OCR'd (1 pages), 0 already done, 1 failed" in captured.out
+    assert re.search(r"textkit: warning: .*b\.png: .*; skipped", captured.err)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.tsv")) == ["invoices/a.tsv"]
+    from textkit.documents import read_document
+
+    assert "INVOICE" in read_document(out / "invoices" / "a.tsv")[0].words
+    (scans / "b.png").unlink()
+    assert main(["ocr", str(tmp_path / "scans"), "--out", str(out), "--no-progress"]) == 0  # resumes: nothing to do
+    assert "0 files OCR'd (0 pages), 1 already done, 0 failed" in capsys.readouterr().out
+    assert main(["ocr", str(tmp_path / "scans"), "--out", str(out), "--tesseract", str(tmp_path / "nope")]) == 2
+    assert "install" in error_line(capsys)
+
+
+@pytest.mark.slow
+def test_train_grid_on_fara_forms_cross_validated(shared, tmp_path, capsys):
+    out = tmp_path / "fara"
+    assert main(["train", "--corpus", "fara_forms", "--model", "grid", "--cv", "2", "--epochs", "4", "--device",
+                 "cpu", "--no-progress", "--out", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["cv"]["accuracy"]["mean"] >= 0.9
