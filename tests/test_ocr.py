@@ -1,4 +1,4 @@
-"""textkit.ocr: scans -> Tesseract TSV (real Tesseract; small synthetic pages, one real FARA page)."""
+"""textkit.ocr (the run) and textkit.tesseract (one file): scans -> Tesseract TSV, with real Tesseract."""
 from __future__ import annotations
 
 import importlib.util
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import textkit.ocr as ocr_module
+import textkit.tesseract as engine_module
 from textkit.ocr import CRASHED, SETTINGS_FILE, Settings, check_settings, find_inputs, ocr, record_settings
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
@@ -307,9 +307,9 @@ def test_missing_language_data_says_which_package(tmp_path):
 
 def test_missing_pypdfium2_names_the_extra(tmp_path, monkeypatch):
     (tmp_path / "a.pdf").write_bytes(b"")
-    monkeypatch.setattr(ocr_module, "check_tesseract", lambda tesseract, lang: "5.3.0")
-    real = ocr_module.importlib.util.find_spec
-    monkeypatch.setattr(ocr_module.importlib.util, "find_spec",
+    monkeypatch.setattr(engine_module, "check_tesseract", lambda tesseract, lang: "5.3.0")
+    real = engine_module.importlib.util.find_spec
+    monkeypatch.setattr(engine_module.importlib.util, "find_spec",
                         lambda name, *a: None if name == "pypdfium2" else real(name, *a))
     with pytest.raises(ImportError, match=r"a.pdf: OCR'ing PDFs needs pypdfium2 to render their pages: "
                                           r"pip install 'textkit\[ocr\]'"):
@@ -329,7 +329,7 @@ def test_a_resumed_run_must_use_the_same_settings(tmp_path):
 # ---------------------------------------------------------------- processes
 
 def _crash_on(name: str):
-    real = ocr_module._pdf_pages
+    real = engine_module.pdf_pages
 
     def pages(path, tesseract, settings):
         if path.name == name:
@@ -344,7 +344,7 @@ def _crash_on(name: str):
 def test_a_worker_that_dies_costs_only_its_own_file(tmp_path, monkeypatch):
     for name, word in (("a", "INVOICE"), ("crash", "RECEIPT"), ("c", "PAYMENT"), ("d", "TOTAL")):
         (tmp_path / f"{name}.pdf").write_bytes(make_pdf([word]))
-    monkeypatch.setattr(ocr_module, "_pdf_pages", _crash_on("crash.pdf"))
+    monkeypatch.setattr(engine_module, "pdf_pages", _crash_on("crash.pdf"))
     report = ocr([tmp_path], tmp_path / "out", num_proc=2, progress=False)
     assert report["failed"] == [{"input": str(tmp_path / "crash.pdf"), "reason": CRASHED}]
     assert report["done"] == 3 and files_under(tmp_path / "out") == [SETTINGS_FILE, "a.tsv", "c.tsv", "d.tsv"]

@@ -1,4 +1,4 @@
-"""Scanned images and PDFs -> Tesseract TSV files: the engine behind ``textkit ocr``.
+"""Scanned images and PDFs -> Tesseract TSV files: the run behind ``textkit ocr``.
 
 ::
 
@@ -22,19 +22,17 @@ Order of work:
    page by page), each page piped to ``tesseract stdin stdout``;
 4. write each TSV as its file finishes, atomically (``textkit.fileio.atomic_write``).
 
+One file's OCR (step 3) is ``textkit.tesseract``'s job; this module finds the files, runs
+the workers and writes what they return.
+
 **Inputs.** Files and folders; folders are walked recursively for the types in
 ``IMAGE_SUFFIXES`` and ``PDF_SUFFIXES`` (other files, hidden files and ``__MACOSX`` are
 ignored there). A TSV keeps its input's path relative to the folder it was found under; a
 file named on its own goes to the top of ``out``.
 
-**The text layer.** A PDF's embedded text is never read: there is no option for it. Scanned
-PDFs often carry a hidden text layer that differs from what is printed (the FARA corpus has
-one holding the document's class label), so only the rendered page is OCR'd.
-
-**Resolution.** ``dpi=150`` (the default) is what the shipped FARA corpus was OCR'd at
-(pdftoppm -r 150 -gray, Tesseract 5.3.0, --psm 3), so a model trained on it sees the same
-kind of OCR. Small print reads better at 300 dpi, at about 4 times the pixels and time.
-``dpi`` applies to PDFs; images are OCR'd at their own resolution.
+**The text layer and the resolution.** A PDF's embedded text is never read, and ``dpi``
+defaults to the FARA corpus's 150 (it applies to PDFs; images are OCR'd at their own
+resolution): ``textkit.tesseract`` says why.
 
 **Bad inputs.** A corrupt image or PDF, a PDF with no pages, a page Tesseract fails on: the
 file is reported (``on_failure(path, reason)`` as it happens, and in the report) and
@@ -46,17 +44,10 @@ stops the workers and their Tesseract processes; a TSV is either complete or abs
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import importlib.metadata
-import importlib.util
 import json
 import multiprocessing
 import multiprocessing.connection
 import os
-import re
-import shutil
-import signal
-import subprocess
 import time
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
@@ -64,35 +55,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
+from . import tesseract as engine  # not "tesseract": ocr()'s argument of that name is the program
 from .analyzer import resolve_num_proc
 from .fileio import atomic_write, read_versioned_json
+from .tesseract import DEFAULT_DPI, Settings, check_settings  # public here too: the API of ocr()
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pnm", ".pgm", ".ppm")
 PDF_SUFFIXES = (".pdf",)
-DEFAULT_DPI = 150  # the FARA corpus's resolution (see the module doc)
-PSM_MODES = (1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)  # 0 (orientation only) and 2 do no OCR
-TSV_HEADER = b"level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
-MAX_SIDE = 32767  # Tesseract refuses a wider or taller image
 SETTINGS_FILE = ".textkit-ocr.json"  # in out: the settings its TSVs were made with
 SETTINGS_FORMAT, SETTINGS_VERSION = "textkit-ocr-settings", 1
-INSTALL_TESSERACT = ("apt-get install tesseract-ocr (Debian/Ubuntu), brew install tesseract (macOS), or the "
-                     "UB Mannheim installer, https://github.com/UB-Mannheim/tesseract/wiki (Windows)")
 CRASHED = ("the worker process OCR'ing it died (a crash in the PDF renderer, or killed for lack of memory); "
            "try a lower dpi")
-
-
-class BadInput(Exception):
-    """One input cannot be OCR'd: reported and skipped, the run goes on."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What every page is OCR'd with (recorded in ``out``, so a resumed run cannot mix settings)."""
-
-    dpi: int
-    lang: str
-    psm: int
-    max_pages: int | None
 
 
 @dataclass(frozen=True)
@@ -147,10 +120,10 @@ def ocr(
     workers = resolve_num_proc(num_proc)
     out = Path(out)
     jobs = find_inputs(inputs, out)
-    engine = {"tesseract": check_tesseract(tesseract, lang)}
+    versions = {"tesseract": engine.check_tesseract(tesseract, lang)}
     pdfs = [job.source for job in jobs if job.kind == "pdf"]
     if pdfs:
-        engine["pypdfium2"] = check_pdf_renderer(pdfs[0])
+        versions["pypdfium2"] = engine.check_pdf_renderer(pdfs[0])
     record_settings(out, settings)
     todo = [job for job in jobs if not job.output.exists()]
     report = {"files": len(jobs), "done": 0, "skipped": len(jobs) - len(todo), "failed": [], "pages": 0}
@@ -168,75 +141,10 @@ def ocr(
             bar.set_postfix(pages=report["pages"], failed=len(report["failed"]), refresh=False)
             bar.update(1)
     return {**report, "seconds": round(time.perf_counter() - started, 3), "out": str(out), "num_proc": workers,
-            "settings": asdict(settings), "engine": engine}
+            "settings": asdict(settings), "engine": versions}
 
 
-# ---------------------------------------------------------------- checks before any work
-
-def check_settings(*, dpi: int, lang: str, psm: int, max_pages: int | None) -> Settings:
-    """Validate the OCR options (each error names the option, what it takes and what it got)."""
-    def is_int(value) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool)
-
-    if not is_int(dpi) or dpi < 1:
-        raise ValueError(f"dpi must be an int >= 1 (150: the FARA corpus; 300 for small print), got {dpi!r}")
-    if not isinstance(lang, str) or not re.fullmatch(r"[\w/.-]+(\+[\w/.-]+)*", lang):
-        raise ValueError(f"lang must be Tesseract language names joined by '+', e.g. 'eng' or 'eng+deu', "
-                         f"got {lang!r}")
-    if not is_int(psm) or psm not in PSM_MODES:
-        raise ValueError(f"psm must be one of 1, 3-13 (Tesseract's page segmentation modes; 0 and 2 do no OCR), "
-                         f"got {psm!r}")
-    if max_pages is not None and (not is_int(max_pages) or max_pages < 1):
-        raise ValueError(f"max_pages must be None (every page) or an int >= 1, got {max_pages!r}")
-    return Settings(dpi=dpi, lang=lang, psm=psm, max_pages=max_pages)
-
-
-def check_tesseract(tesseract: str, lang: str) -> str:
-    """Tesseract's version, after checking it runs, is 4 or newer and has ``lang``'s data."""
-    if shutil.which(tesseract) is None:
-        raise FileNotFoundError(f"Tesseract OCR ({tesseract!r}) was not found; install it: {INSTALL_TESSERACT}; "
-                                f"or pass the program's path")
-    output = _run_quietly([tesseract, "--version"])
-    found = re.search(r"tesseract\s+v?(\d+)((?:\.\d+)*)", output, re.IGNORECASE)
-    if found is None or int(found[1]) < 4:
-        raise FileNotFoundError(f"{tesseract!r} is not Tesseract 4 or newer (--version says "
-                                f"{output.strip().splitlines()[0] if output.strip() else 'nothing'!r}); "
-                                f"install a current one: {INSTALL_TESSERACT}")
-    # --list-langs: a title line, then one name per line (stderr in Tesseract 4.0, stdout later)
-    lines = _run_quietly([tesseract, "--list-langs"]).splitlines()[1:]
-    installed = [line.strip() for line in lines if line.strip() and " " not in line.strip()]
-    for name in lang.split("+"):
-        if name not in installed:
-            package = name.lower().replace("_", "-")
-            raise FileNotFoundError(
-                f"Tesseract has no {name!r} language data (installed: {', '.join(installed) or 'none'}); install "
-                f"it: apt-get install tesseract-ocr-{package} (Debian/Ubuntu), brew install tesseract-lang (macOS), "
-                f"or tick it in the UB Mannheim installer (Windows)")
-    return found[1] + found[2]
-
-
-def _run_quietly(command: list[str]) -> str:
-    """stdout + stderr of a short command; an OSError or failure names the command."""
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise FileNotFoundError(f"could not run {' '.join(command)}: {exc}; reinstall Tesseract: "
-                                f"{INSTALL_TESSERACT}") from None
-    text = (done.stdout + done.stderr).decode("utf-8", "replace")
-    if done.returncode != 0:
-        raise FileNotFoundError(f"{' '.join(command)} failed (exit status {done.returncode}: "
-                                f"{_first_error(text)}); reinstall Tesseract: {INSTALL_TESSERACT}")
-    return text
-
-
-def check_pdf_renderer(first_pdf: Path) -> str:
-    """pypdfium2's version; it is an extra, needed only when there are PDFs."""
-    if importlib.util.find_spec("pypdfium2") is None:
-        raise ImportError(f"{first_pdf}: OCR'ing PDFs needs pypdfium2 to render their pages: "
-                          f"pip install 'textkit[ocr]'  (or: pip install pypdfium2)")
-    # not imported here: the workers render, and the parent forks them
-    return importlib.metadata.version("pypdfium2")
-
+# ---------------------------------------------------------------- the settings out was made with
 
 def record_settings(out: Path, settings: Settings) -> None:
     """Create ``out`` with ``SETTINGS_FILE`` in it, or check that its TSVs were made with
@@ -330,180 +238,17 @@ def _ocr_job(job: Job, tesseract: str, settings: Settings) -> _Outcome:
     """OCR one file -> its TSV; a bad input becomes an outcome with a reason, not an exception."""
     try:
         if job.kind == "pdf":
-            pages = _pdf_pages(job.source, tesseract, settings)
+            pages = engine.pdf_pages(job.source, tesseract, settings)
         else:
-            pages = _image_pages(job.source, tesseract, settings)
-        return _Outcome(_merge(pages), len(pages), None)
-    except BadInput as exc:
+            pages = engine.image_pages(job.source, tesseract, settings)
+        return _Outcome(engine.merge_pages(pages), len(pages), None)
+    except engine.BadInput as exc:
         return _Outcome(None, 0, str(exc))
     except OSError as exc:  # unreadable, vanished since it was listed, or Tesseract gone
         return _Outcome(None, 0, str(exc))
 
 
-def _pdf_pages(path: Path, tesseract: str, settings: Settings) -> list[bytes]:
-    """Render each page and OCR the picture. Never the text layer (see the module doc)."""
-    import pypdfium2 as pdfium
-
-    try:
-        pdf = pdfium.PdfDocument(path)
-    except pdfium.PdfiumError:
-        raise BadInput(_why_unreadable(path.read_bytes())) from None
-    try:
-        pdf.init_forms()  # filled-in form fields are printed, so they are rendered too
-        count = len(pdf) if settings.max_pages is None else min(len(pdf), settings.max_pages)
-        command = _command(tesseract, settings, "--dpi", str(settings.dpi))  # the picture's true resolution
-        return [_tesseract(command, _render(pdf, i, settings.dpi)) for i in range(count)]
-    finally:
-        pdf.close()
-
-
-# FPDF_GetLastError's codes (fpdfview.h)
-_PDFIUM_ERRORS = {1: "unknown error", 2: "file not found or could not be opened", 3: "not a PDF or corrupted",
-                  4: "password required or incorrect password", 5: "unsupported security scheme",
-                  6: "page not found or content error"}
-
-
-def _why_unreadable(data: bytes) -> str:
-    """Why PDFium would not open ``data``. pypdfium2 refuses a PDF without pages like a
-    corrupt one, with the error code of an earlier failure (PDFium sets none for it), so
-    open it once more with the raw API to tell them apart."""
-    import pypdfium2.raw as raw
-
-    handle = raw.FPDF_LoadMemDocument64(data, len(data), None)
-    if not handle:
-        code = raw.FPDF_GetLastError()  # fresh: set by this very failure
-        return f"not a readable PDF ({_PDFIUM_ERRORS.get(code, f'PDFium error {code}')})"
-    try:
-        pages = raw.FPDF_GetPageCount(handle)
-    finally:
-        raw.FPDF_CloseDocument(handle)
-    return "a PDF with no pages" if pages < 1 else "not a readable PDF (PDFium failed to open it)"
-
-
-def _render(pdf, index: int, dpi: int) -> bytes:
-    """Page ``index`` as an 8-bit grayscale PGM (P5) image: Tesseract reads it, no Pillow needed."""
-    import pypdfium2 as pdfium
-
-    page = pdf[index]
-    try:
-        width, height = (round(side * dpi / 72) for side in page.get_size())  # PDF units are 1/72 inch
-        if max(width, height) > MAX_SIDE:
-            raise BadInput(f"page {index + 1} would be {width} x {height} pixels at {dpi} dpi, more than Tesseract "
-                           f"takes ({MAX_SIDE}); use a lower dpi")
-        pixels = page.render(scale=dpi / 72, grayscale=True).to_numpy()  # (H, W) uint8
-    except pdfium.PdfiumError as exc:
-        raise BadInput(f"cannot render page {index + 1} ({exc})") from None
-    finally:
-        page.close()
-    rows, cols = pixels.shape[:2]
-    return b"P5\n%d %d\n255\n" % (cols, rows) + pixels.tobytes()
-
-
-def _image_pages(path: Path, tesseract: str, settings: Settings) -> list[bytes]:
-    """OCR an image; a TIFF page by page (Tesseract picks one with tessedit_page_number)."""
-    data = path.read_bytes()
-    kind = _image_format(data)
-    if kind is None:
-        raise BadInput("an empty file" if not data else
-                       f"not an image: it starts with {data[:8]!r}, which no image format does")
-    command = _command(tesseract, settings)
-    if kind != "TIFF":
-        return [_tesseract(command, data)]
-    pages = []
-    while settings.max_pages is None or len(pages) < settings.max_pages:
-        tsv = _tesseract(command + ["-c", f"tessedit_page_number={len(pages)}"], data)
-        if b"\n1\t" not in tsv:  # no level-1 row: past the last page
-            break
-        pages.append(tsv)
-    if not pages:
-        raise BadInput("a TIFF with no pages Tesseract can read")
-    return pages
-
-
-def _image_format(data: bytes) -> str | None:
-    """The image format ``data`` starts with, or None. Checked first because Tesseract reads
-    input that is not an image as a list of image files to open, and says 'file not found'."""
-    signatures = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
-                  b"BM": "BMP", b"GIF87a": "GIF", b"GIF89a": "GIF"}
-    for magic, name in signatures.items():
-        if data.startswith(magic):
-            return name
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP"
-    if re.match(rb"P[1-6]\s", data[:3]):
-        return "PNM"
-    return None
-
-
-def _command(tesseract: str, settings: Settings, *options: str) -> list[str]:
-    # tessedit_create_tsv=1 is what the `tsv` config file says, without needing that file
-    return [tesseract, "stdin", "stdout", "-l", settings.lang, "--psm", str(settings.psm), *options,
-            "-c", "tessedit_create_tsv=1"]
-
-
-_CHILD: subprocess.Popen | None = None  # the Tesseract process this worker waits for
-
-
-def _tesseract(command: list[str], image: bytes) -> bytes:
-    """Run Tesseract on one image (its bytes on stdin) -> its TSV (on stdout)."""
-    global _CHILD
-    # one thread each: several processes share the cores (what the FARA corpus was made with)
-    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=env) as child:
-        _CHILD = child
-        try:
-            tsv, errors = child.communicate(image)
-        finally:
-            _CHILD = None
-    if child.returncode != 0:
-        how = (f"was stopped by a signal ({signal.strsignal(-child.returncode) or -child.returncode})"
-               if child.returncode < 0 else f"failed (exit status {child.returncode})")
-        raise BadInput(f"tesseract {how}: {_first_error(errors.decode('utf-8', 'replace'))}")
-    if not tsv.startswith(TSV_HEADER):
-        raise BadInput(f"tesseract wrote no TSV (it said: {_first_error(errors.decode('utf-8', 'replace'))})")
-    return tsv
-
-
-def _first_error(text: str) -> str:
-    """The line of Tesseract's stderr that says what went wrong (not its progress chatter)."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    chatter = ("Error during processing", "Estimating resolution", "Page ", "Warning", "Detected ")
-    useful = [line for line in lines if not line.startswith(chatter)]
-    return (useful or lines or ["no message"])[0]
-
-
-def _merge(pages: list[bytes]) -> bytes:
-    """Per-page TSVs -> one, with ``page_num`` 1..n: what Tesseract writes for a multi-page file."""
-    rows = [TSV_HEADER]
-    for number, tsv in enumerate(pages, start=1):
-        for row in tsv.split(b"\n")[1:]:
-            if row:
-                level, _, rest = row.split(b"\t", 2)
-                rows.append(b"\t".join((level, b"%d" % number, rest)))
-    return b"\n".join(rows) + b"\n"
-
-
 # ---------------------------------------------------------------- worker processes
-
-def _init_worker() -> None:
-    """In a worker. Ctrl-C reaches the whole process group: ignored here, the parent decides.
-    SIGTERM (the parent stopping its workers) kills this worker's Tesseract and exits at once:
-    the worker writes no files, and ProcessPoolExecutor would catch a SystemExit and go on."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop_worker)
-
-
-def _stop_worker(signum: int, frame: object) -> None:
-    child = _CHILD
-    if child is not None and child.returncode is None:
-        # os calls, not child.kill()/wait(): the interrupted code may be inside Popen.wait,
-        # holding the lock those take, and the handler would wait for itself forever
-        with contextlib.suppress(OSError):  # already gone
-            os.kill(child.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
-            os.waitpid(child.pid, 0)  # reaped here: an orphaned zombie would outlive the run
-    os._exit(128 + signum)
-
 
 class _Workers:
     """``run(jobs)`` yields ``(job, outcome)`` as files finish, from worker processes.
@@ -557,7 +302,7 @@ class _Workers:
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else None)
             self.executor = concurrent.futures.ProcessPoolExecutor(self.size, mp_context=context,
-                                                                   initializer=_init_worker)
+                                                                   initializer=engine.init_worker)
         return self.executor
 
     def close(self, *, force: bool, timeout: float = 5.0) -> None:
@@ -571,7 +316,7 @@ class _Workers:
         processes = list((getattr(executor, "_processes", None) or {}).values())  # CPython's; no public way < 3.14
         executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
-            process.terminate()  # -> _stop_worker: its Tesseract is killed too
+            process.terminate()  # -> the engine's _stop_worker: its Tesseract is killed too
         # Wait on the sentinels, not join(): the executor's own thread joins (reaps) the same
         # processes, and a second join can miss the exit and wait out its whole timeout.
         alive = {process.sentinel: process for process in processes}
