@@ -74,7 +74,7 @@ def page_words(page: Page | Mapping[str, Any], where: str) -> tuple[list[str], n
     (already 0..1000), such as a row of a ``load_corpus`` split of pages.
     """
     if isinstance(page, Page):
-        words, boxes = page.words, page.bboxes()
+        words, boxes = page.words, page.bbox_array()
     elif isinstance(page, Mapping) and "words" in page and "bboxes" in page:
         words, boxes = page["words"], page["bboxes"]
     else:

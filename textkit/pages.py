@@ -20,6 +20,8 @@ import math
 import numbers
 from dataclasses import dataclass
 
+import numpy as np
+
 from .formats import CorpusError, ReadOptions
 
 Box = tuple  # (x0, y0, x1, y1), numbers in the page's units
@@ -49,8 +51,16 @@ class Page:
 
     def bboxes(self) -> list[list[int]]:
         """Boxes as ``[x0, y0, x1, y1]`` ints in 0..1000 of the page (LayoutLM's convention)."""
+        return self.bbox_array().tolist()
+
+    def bbox_array(self) -> np.ndarray:
+        """``bboxes()`` as an int64 array ``(N, 4)``; one vectorized multiply (a Python loop over a
+        corpus's boxes was half the time of building its grids)."""
+        if not self.boxes:
+            return np.zeros((0, 4), dtype=np.int64)
         sx, sy = BBOX_SCALE / self.width, BBOX_SCALE / self.height
-        return [[int(x0 * sx), int(y0 * sy), int(x1 * sx), int(y1 * sy)] for x0, y0, x1, y1 in self.boxes]
+        # float64 products truncated toward zero, as int(x * s) does: the same ints as LayoutLM's recipe
+        return (np.asarray(self.boxes, dtype=np.float64) * (sx, sy, sx, sy)).astype(np.int64)
 
 
 def check_box(box: Box, width: float, height: float, where: str) -> None:
