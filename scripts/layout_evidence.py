@@ -19,10 +19,14 @@ the baseline picks C from 0.1, 1, 10, 100 on it; nothing is refitted on train + 
    into half its height, the marked half at the bottom, the others at the top (the same local
    layout, only its absolute place differs). The class is "moved or not"; the text is
    identical in both classes, so text-only models can only guess. Rows: the grid model as
-   shipped; ``grid, position-blind`` (no coordinate channels, one global max pool: the
-   ablation of what gives the CNN absolute position); ``grid, shuffled cells`` (each page's
-   grid cells permuted at random, the same words on the same page, so no layout is left: it
-   must fall back to chance). Splits: 360 train / 120 valid / 120 test, stratified, per seed.
+   shipped; two ablations of what gives the CNN absolute position: without its coordinate
+   channels and with one global max pool instead of 4 x 4 regions (zero padding still shows it
+   the page's edges), and that with circular padding too (truly position-blind: a page moved
+   by a multiple of 4 rows gives the same logits, so on ``shift`` it can only guess); and
+   ``grid, shuffled cells`` (each page's grid cells permuted at random, the same words on the
+   same page, so no layout is left: it must fall back to chance). On ``mirror`` even the
+   position-blind grid can see the order of lines reversed; ``shift`` keeps every local
+   arrangement. Splits: 360 train / 120 valid / 120 test, stratified, per seed.
 2. **Full FARA.** The form types, on 360 / 120 / 120 stratified splits per seed, with all
    words and with the title words masked (removed from the page: amendment, dissemination,
    report, short, form and the OMB form numbers, OCR variants included, see ``TITLE``).
@@ -68,7 +72,8 @@ from textkit.layout import DEFAULT_GRID  # noqa: E402
 DEFAULT_DATA = ROOT.parent / "shared" / "corpora"
 TEXT_MODELS = ("tfidf", "bow", "cnn")
 SHOTS = (1, 2, 5, 10)
-BLIND = {"coords": False, "regions": (1, 1)}
+ABLATIONS = {"grid-global": {"coords": False, "regions": (1, 1)},  # no coordinates, one global max pool
+             "grid-blind": {"coords": False, "regions": (1, 1), "padding": "circular"}}  # nor the page's edges
 # the form titles and control numbers, and OCR's variants of them (letters only, lower case)
 TITLE = ("amendment", "dissemination", "report", "short", "form")
 TITLE_STEMS = ("amend", "dissem", "report", "short", "form")
@@ -149,7 +154,7 @@ def run_model(model: str, train: tuple, valid: tuple, test: tuple, args, seed: i
     """Test accuracy of ``model`` trained on ``train`` (inputs, labels), chosen on ``valid``."""
     if model == "tfidf":
         return run_tfidf(train, valid, test)
-    name, config = ("grid", BLIND) if model == "grid-blind" else (model.split("-")[0], {})
+    name, config = ("grid", ABLATIONS[model]) if model in ABLATIONS else (model.split("-")[0], {})
     # few labelled pages make one batch an epoch: more epochs, and patience to match
     options = {"epochs": 60, "patience": 15} if few else {}
     clf = tk.TextClassifier(name, model_config=config, seed=seed, device=args.device, progress=False, **options)
@@ -194,7 +199,7 @@ def evaluate_split(models, pages, labels, parts, args, seed, few=False, shuffled
 
 def diagnostic(pages, args) -> list[dict]:
     records = []
-    models = [*TEXT_MODELS, "grid", "grid-blind", "grid-shuffled"]
+    models = [*TEXT_MODELS, "grid", "grid-global", "grid-blind", "grid-shuffled"]
     for transform in ("mirror", "shift"):
         for seed in range(args.seeds):
             rng = np.random.default_rng([seed, 1])
@@ -280,7 +285,8 @@ def diagnostic_table(records) -> str:
     lines = ["| model | " + " | ".join(f"{t}: test accuracy %" for t in transforms) + " |",
              "|---" * (len(transforms) + 1) + "|"]
     names = {"tfidf": "TF-IDF + LR (text)", "bow": "textkit bow (text)", "cnn": "textkit cnn (text)",
-             "grid": "textkit grid", "grid-blind": "grid, position-blind (ablation)",
+             "grid": "textkit grid", "grid-global": "grid without coordinates, one global pool (ablation)",
+             "grid-blind": "grid, position-blind: that and circular padding (ablation)",
              "grid-shuffled": "grid, shuffled cells (control)"}
     for model, name in names.items():
         lines.append(f"| {name} | " + " | ".join(mean_sd(pick(rows, transform=t, model=model)) for t in transforms)

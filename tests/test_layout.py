@@ -706,6 +706,27 @@ def test_a_position_blind_model_cannot_see_a_shift_and_each_option_can(cfg, blin
         assert (high - low).abs().max() > 1e-3
 
 
+def test_zero_padding_shows_the_page_edges_and_circular_padding_does_not():
+    """Words against the top edge, or the same words moved down by 32 rows: a global-pool model without
+    coordinates tells them apart through its zero padding (the edge), and with circular padding it
+    cannot: the same logits, whatever the weights."""
+    block = torch.randint(2, VOCAB, (4, 48, 2), generator=torch.Generator().manual_seed(1))
+    ids = torch.zeros(2, 64, 48, 2, dtype=torch.long)
+    ids[0, 0:4], ids[1, 32:36] = block, block
+    lengths = torch.tensor([192, 192])
+    logits = {}
+    for padding in ("zeros", "circular"):
+        torch.manual_seed(0)
+        model = build_model("grid", vocab_size=VOCAB, num_classes=CLASSES, coords=False, regions=(1, 1),
+                            padding=padding).eval()
+        with torch.no_grad():
+            logits[padding] = model(ids, lengths)
+    assert (logits["zeros"][0] - logits["zeros"][1]).abs().max() > 1e-3
+    assert torch.allclose(logits["circular"][0], logits["circular"][1], atol=1e-5)
+    with pytest.raises(ValueError, match=r"GridConfig.padding must be one of \('zeros', 'circular'\), got 'reflect'"):
+        build_model("grid", vocab_size=VOCAB, num_classes=CLASSES, padding="reflect")
+
+
 def make_position_pages(n: int, seed: int) -> tuple[list[Page], list[str]]:
     """Pages of 850 x 1100 units: 15-24 random NOISE words anywhere, and "total" once, in the top
     third ("top") or the bottom third ("bottom") of the page. Both classes hold the same words."""

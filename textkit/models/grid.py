@@ -22,8 +22,13 @@ pool cannot see it: it answers the same wherever a pattern sits. Two things give
   in the flattened features, so the output layer weighs "seen in the top band" separately
   from "seen at the bottom". ``regions=(1, 1)`` is the global max pool.
 
-``coords=False, regions=(1, 1)`` is the position-blind ablation; scripts/layout_evidence.py
-measures both on real pages.
+Zero padding gives a third, unasked way: a filter that overlaps the border sees the zeros
+beyond the page, which a mostly empty grid's normalized features do not look like, so a CNN
+finds the page's edges (Islam et al. 2020, "How much position information do convolutional
+neural networks encode?"). ``coords=False, regions=(1, 1)`` therefore still tells a page's
+top from its bottom; ``padding="circular"`` on top of them (the page as a torus) is the truly
+position-blind ablation: moved by a multiple of 4 rows, a page gives the very same logits.
+scripts/layout_evidence.py measures all three on real pages.
 
 ``bag=True`` adds the page's words without their places: the mean of its token embeddings
 (fastText's view of the page) beside the convolutional features, so evidence that is in the
@@ -39,7 +44,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..vocabulary import PAD_ID
-from .base import TextModel, check_bool, check_float, check_int, copy_pretrained_
+from .base import TextModel, check_bool, check_choice, check_float, check_int, copy_pretrained_
+
+PADDINGS = ("zeros", "circular")
 
 
 @dataclass
@@ -53,6 +60,7 @@ class GridConfig:
     regions: tuple[int, int] = (4, 4)  # page regions pooled apart; (1, 1) = global max pool
     dropout: float = 0.3
     bag: bool = True  # also the mean of every token embedding of the page (its words, position-free)
+    padding: str = "zeros"  # the convolutions' padding: "zeros", or "circular" (the page as a torus)
 
     def __post_init__(self) -> None:
         for name in ("channels", "regions"):
@@ -73,6 +81,7 @@ class GridConfig:
                              f"got {self.kernel_size}")
         check_bool("GridConfig", "coords", self.coords)
         check_bool("GridConfig", "bag", self.bag)
+        check_choice("GridConfig", "padding", self.padding, PADDINGS)
         check_float("GridConfig", "dropout", self.dropout, 0.0, 1.0, high_open=True)
 
 
@@ -98,7 +107,8 @@ class GridCNN(TextModel):
         # accuracy 0.45-0.55 from 1 page per class, against 0.65-0.90 with this norm, whose statistics do not
         # depend on the batch)
         self.convs = nn.ModuleList(nn.Conv2d(c_in, c_out, config.kernel_size, padding=config.kernel_size // 2,
-                                             bias=False) for c_in, c_out in zip(channels, channels[1:]))
+                                             padding_mode=config.padding, bias=False)
+                                   for c_in, c_out in zip(channels, channels[1:]))
         self.norms = nn.ModuleList(nn.GroupNorm(1, c) for c in config.channels)
         self.dropout = nn.Dropout(config.dropout)
         rh, rw = config.regions
