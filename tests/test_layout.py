@@ -839,6 +839,16 @@ def test_a_pipeline_that_does_not_match_the_weights_is_refused_at_load(grid_clf,
         TextClassifier.load(tmp_path)
 
 
+def test_a_text_pipeline_beside_grid_weights_is_refused_at_load(grid_clf, tmp_path):
+    grid_clf.save(tmp_path)
+    text = TextPipeline()
+    text.vocab = grid_clf.pipeline_.vocab  # the very vocabulary: only the kind of pipeline is wrong
+    text.save(tmp_path / "pipeline.json")
+    with pytest.raises(ValueError, match=r"pipeline.json' holds a TextPipeline \(texts\), but the model in "
+                                         r"config.json \('grid'\) reads pages; the directory is damaged"):
+        TextClassifier.load(tmp_path)
+
+
 TINY = {"embed_dim": 8, "channels": (8,), "regions": (2, 2)}
 
 

@@ -43,9 +43,6 @@ import torch
 from . import __version__, metrics
 from .fileio import atomic_write, read_versioned_json
 from .pipeline import TextPipeline, check_texts
-
-if TYPE_CHECKING:
-    from .layout import LayoutPipeline
 from .training import (
     TrainConfig,
     TrainResult,
@@ -56,6 +53,9 @@ from .training import (
     seed_everything,
     train,
 )
+
+if TYPE_CHECKING:
+    from .layout import LayoutPipeline
 
 FORMAT = "textkit.TextClassifier"
 FORMAT_VERSION = 1
@@ -351,7 +351,7 @@ class TextClassifier:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        from .models import build_model
+        from .models import MODELS, build_model
 
         directory = Path(directory)
         if directory.is_file():
@@ -362,6 +362,12 @@ class TextClassifier:
         config = _read_config(config_path)
         pipeline = _load_pipeline(pipeline_path)
         model_config = dict(config["model"])
+        reads = getattr(MODELS.get(model_config.get("name")), "inputs", None)
+        if reads is not None and (reads == "pages") != (not isinstance(pipeline, TextPipeline)):
+            held = "a TextPipeline (texts)" if isinstance(pipeline, TextPipeline) else "a LayoutPipeline (pages)"
+            raise ValueError(f"{str(pipeline_path)!r} holds {held}, but the model in {CONFIG_FILE} "
+                             f"({model_config['name']!r}) reads {reads}; the directory is damaged: save the "
+                             f"classifier again")
         if _vocab_fingerprint(pipeline) != config["vocab_sha256"] or \
                 pipeline.num_embeddings != model_config["vocab_size"]:
             raise ValueError(f"{str(pipeline_path)!r} does not match the weights: its vocabulary "
