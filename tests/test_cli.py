@@ -618,6 +618,7 @@ def test_ocr_writes_tsv_pages_and_reports_a_bad_file(tmp_path, capsys):
 @pytest.mark.slow
 def test_train_grid_on_fara_forms_cross_validated(shared, tmp_path, capsys):
     out = tmp_path / "fara"
-    assert main(["train", "--corpus", "fara_forms", "--model", "grid", "--cv", "2", "--epochs", "4", "--device",
-                 "cpu", "--no-progress", "--out", str(out)]) == 0
-    assert json.loads((out / "metrics.json").read_text())["cv"]["accuracy"]["mean"] >= 0.9
+    """The README's command on the registered corpus, with the default epochs (2 folds: 300 training pages each)."""
+    assert main(["train", "--corpus", "fara_forms", "--model", "grid", "--cv", "2", "--device", "cpu",
+                 "--no-progress", "--out", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["cv"]["accuracy"]["mean"] >= 0.95
