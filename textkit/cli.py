@@ -658,7 +658,7 @@ def cmd_ocr(args: argparse.Namespace) -> int:
         raise ValueError(str(error)) from None
     done, skipped, bad = report["done"], report["skipped"], report["failed"]
     _say(f"ocr: {done:,} files OCR'd ({report['pages']:,} pages), {skipped:,} already done, {len(bad):,} failed; "
-         f"wrote {args.out}/ ({report['seconds']:.0f} s, {report['num_proc']} processes)")
+         f"wrote {Path(args.out)}/ ({report['seconds']:.0f} s, {report['num_proc']} processes)")
     if bad:
         _say(f"failed (nothing written for them; fix or remove them, then rerun to finish): "
              f"{', '.join(str(f['input']) for f in bad[:5])}{' ...' if len(bad) > 5 else ''}")
