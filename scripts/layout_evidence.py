@@ -42,9 +42,11 @@ printed); "met" says whether the issue's targets hold: the grid >= 95% on the di
 with every text-only model and the shuffled grid within that range; the grid >= the best
 text-only model on full FARA.
 
-Cost: on this project's 2 CPU cores the default run (3 seeds, 10 draws) takes about an hour
-(the grid trains at about 100-200 pages/s there); ``--device cuda`` runs the textkit models on
-a GPU. Output: markdown tables on stdout (and ``--md``), every run as JSON in ``--out``.
+Cost: on this project's 2 CPU cores the default run (3 seeds, 5 draws: 15 per learning-curve
+row) took 74 minutes at a load of 1.3-2.5; the diagnostic alone took 1.3 minutes with
+``--device cuda`` on an H200. Output: markdown tables on stdout (and ``--md``), every run as
+JSON in ``--out``; ``--render`` rebuilds the tables from those files. The committed results are
+``scripts/layout_evidence_results.md`` (and ``.json``).
 """
 from __future__ import annotations
 
@@ -362,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", nargs="+", choices=("diagnostic", "full", "curve"),
                         default=["diagnostic", "full", "curve"])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--draws", type=int, default=10, help="draws per seed and k (learning curve)")
+    parser.add_argument("--draws", type=int, default=5, help="draws per seed and k (learning curve)")
     parser.add_argument("--shots", type=int, nargs="+", default=list(SHOTS))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
@@ -372,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--render", type=Path, nargs="+", help="only render tables from these --out files")
     args = parser.parse_args(argv)
     if args.render:
-        records = [r for path in args.render for r in json.loads(path.read_text())["records"]]
+        runs = [run for path in args.render for run in json.loads(path.read_text()).get("runs", [])] or \
+            [json.loads(path.read_text()) for path in args.render]
+        records = [r for run in runs for r in run["records"]]
         print(render(records))
         return 0
     if args.quick:
