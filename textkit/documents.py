@@ -1,18 +1,9 @@
-"""OCR'd pages: words and where each was printed. One reader per document format.
+"""OCR'd pages: which format a page file is, and reading one. One reader per format.
 
-A :class:`Page` is what every reader returns, one per page of a file::
-
-    words   tuple[str, ...]                      in the engine's reading order
-    boxes   tuple[(x0, y0, x1, y1), ...]         the page's own units (pixels, ALTO's mm10, ...),
-                                                 origin at the top left, x0 <= x1, y0 <= y1
-    width, height                                the page size in those units (> 0)
-    number                                       1-based page number within its file (TSV's
-                                                 page_num, hOCR's ppageno, ALTO's PHYSICAL_IMG_NR,
-                                                 shifted by one where they count from 0 as
-                                                 Tesseract's do; else the order in the file)
-
-``page.bboxes()`` gives the boxes as LayoutLM stores them: ``[x0, y0, x1, y1]`` scaled to
-0-1000 of the page, so pages scanned at any resolution or size line up.
+Every reader returns :class:`~textkit.pages.Page` objects, one per page of the file: its words
+in reading order, their boxes in the page's own units, the page size and its number (see
+``pages.py``); ``page.bboxes()`` gives the boxes as LayoutLM stores them, 0-1000 of the page.
+The readers themselves are in ``page_readers.py``.
 
 Formats (``format=``; ``infer_document_format`` tells them from a name and the first bytes):
 
