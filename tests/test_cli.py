@@ -501,7 +501,7 @@ FILLER = ["name", "address", "date", "signature", "registrant", "agent", "countr
 def page_tsv(total_at_top: bool, i: int) -> str:
     """A Tesseract TSV page (1000 x 1000 px) whose class is only where 'total' is printed: the
     same words on every page, 'total' in the top or the bottom fifth."""
-    rows = [f"1\t1\t0\t0\t0\t0\t0\t0\t1000\t1000\t-1\t\n"]
+    rows = ["1\t1\t0\t0\t0\t0\t0\t0\t1000\t1000\t-1\t\n"]
     words = [(w, 100 + 90 * j, 300 + 60 * ((i + j) % 6)) for j, w in enumerate(FILLER)]
     words.append(("total", 450, 80 if total_at_top else 880))
     for n, (word, x, y) in enumerate(words, 1):
