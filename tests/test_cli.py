@@ -302,6 +302,26 @@ def test_evaluate_unknown_labels_is_an_error(trained, tmp_path, capsys):
     assert not (tmp_path / "e").exists()
 
 
+def test_evaluate_with_many_classes_stays_readable_and_small(tmp_path, capsys):
+    """2,000 classes: the table shows the 20 worst and the top confusions, metrics.json holds no
+    2,000 x 2,000 matrix, and the PNG is a bar chart of the most frequent confusions (a heatmap of
+    that size ran matplotlib out of memory)."""
+    rows = [(f"c{i % 2000}", f"w{i % 2000} w{(i * 7) % 2000}") for i in range(4000)]
+    train = write_csv(tmp_path / "train.csv", rows)
+    run, out = tmp_path / "run", tmp_path / "eval"
+    assert main(["train", "--train", str(train), "--test", str(train), "--model", "bow", "--epochs", "1",
+                 "--device", "cpu", "--threads", "1", "--no-progress", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--test", str(train), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2,000 classes: the 20 with the lowest F1 below, every class in metrics.json" in printed
+    assert "most frequent confusions (true -> predicted: texts)" in printed and len(printed.splitlines()) < 40
+    saved = json.loads((out / "metrics.json").read_text())
+    assert "confusion_matrix" not in saved and len(saved["per_class"]["f1"]) == 2000
+    assert (out / "metrics.json").stat().st_size < 1_000_000
+    assert (out / "confusion_matrix.png").stat().st_size < 200_000
+
+
 # ---------------------------------------------------------------- predict
 
 def predictions(capsys) -> list[dict]:

@@ -1,6 +1,8 @@
 """Metrics: fixed label sets, hand-checked numbers, multi-label F1 and threshold picking."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,29 @@ def test_best_threshold_global_and_per_label():
 def test_f1_rejects_unknown_average():
     with pytest.raises(ValueError, match=r"average must be one of \('macro', 'micro', 'weighted'\), got 'samples'"):
         metrics.f1(Y_TRUE, Y_PRED, average="samples")
+
+
+def test_many_classes_keep_the_report_small_and_list_the_top_confusions():
+    """10,000 classes: no 10^8-cell matrix (gigabytes as Python lists, a 600 MB metrics.json), but the
+    most frequent errors, counted from the pairs that occur."""
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 10_000, 5_000)
+    y_pred = y_true.copy()
+    y_pred[:30] = (y_true[:30] + 1) % 10_000  # 30 errors, one of them made 3 times below
+    y_true[30:33], y_pred[30:33] = 7, 9
+    report = metrics.classification_report(y_true, y_pred, 10_000)
+    assert "confusion_matrix" not in report and len(json.dumps(report)) < 2_000_000
+    assert report["top_confusions"][0] == [7, 9, 3] and len(report["top_confusions"]) == metrics.TOP_CONFUSIONS
+    small = metrics.classification_report([0, 1, 2, 2], [0, 2, 2, 1], 3, label_names=["a", "b", "c"])
+    assert small["confusion_matrix"] == [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
+    assert small["top_confusions"] == [["b", "c", 1], ["c", "b", 1]]  # ties by class order
+
+
+def test_top_confusions_match_the_dense_matrix():
+    rng = np.random.default_rng(1)
+    y_true, y_pred = rng.integers(0, 12, 400), rng.integers(0, 12, 400)
+    dense = np.array(metrics.confusion_matrix(y_true, y_pred, 12))
+    np.fill_diagonal(dense, 0)
+    for t, p, n in metrics.top_confusions(y_true, y_pred, 12, top=10):
+        assert dense[t, p] == n
+    assert [n for *_, n in metrics.top_confusions(y_true, y_pred, 12, top=10)] == sorted(dense.ravel())[::-1][:10]

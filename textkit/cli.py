@@ -871,12 +871,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+PRINTED_CLASSES = 50  # above this many classes, the table shows the worst 20 (every class is in metrics.json)
+PLOTTED_CLASSES = 30  # above this many, the PNG shows the most frequent confusions, not the whole matrix
+
+
 def _print_report(metrics: dict, source: str, count: str) -> None:
     per_class, labels = metrics["per_class"], [str(label) for label in metrics["labels"]]
-    width = max(12, *(len(label) for label in labels))
+    rows = list(range(len(labels)))
+    if len(labels) > PRINTED_CLASSES:  # a table of 2,000 rows is read by nobody
+        rows = sorted(rows, key=lambda i: (per_class["f1"][i], -per_class["support"][i], i))[:20]
+        count += (f"; {len(labels):,} classes: the 20 with the lowest F1 below, every class in metrics.json "
+                  f"(--out)")
+    width = max(12, *(len(labels[i]) for i in rows))
     _say(f"{source}: {count}")
     _say(f"{'class':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>9}")
-    for i, label in enumerate(labels):
+    for i, label in ((i, labels[i]) for i in rows):
         _say(f"{label:<{width}} {per_class['precision'][i]:>9.4f} {per_class['recall'][i]:>9.4f} "
              f"{per_class['f1'][i]:>9.4f} {per_class['support'][i]:>9,}")
     total = sum(per_class["support"])
@@ -884,6 +893,9 @@ def _print_report(metrics: dict, source: str, count: str) -> None:
     _say(f"{'macro avg':<{width}} {macro[0]:>9.4f} {macro[1]:>9.4f} {metrics['macro_f1']:>9.4f} {total:>9,}")
     _say(f"{'weighted f1':<{width}} {'':>9} {'':>9} {metrics['weighted_f1']:>9.4f} {total:>9,}")
     _say(f"{'accuracy':<{width}} {'':>9} {'':>9} {metrics['accuracy']:>9.4f} {total:>9,}")
+    if len(labels) > PRINTED_CLASSES and metrics.get("top_confusions"):
+        _say("most frequent confusions (true -> predicted: texts): " + "; ".join(
+            f"{t} -> {p}: {n:,}" for t, p, n in metrics["top_confusions"][:5]))
 
 
 def _plot_confusion(metrics: dict, path: Path, title: str) -> bool:
@@ -896,10 +908,13 @@ def _plot_confusion(metrics: dict, path: Path, title: str) -> bool:
         print("textkit: warning: matplotlib is not installed, so no confusion_matrix.png was written (metrics.json "
               "was); install it with: pip install 'textkit[plot]'  (or: pip install matplotlib)", file=sys.stderr)
         return False
-    matrix = metrics.get("confusion_matrix")
-    if matrix is None:  # multi-label reports have none
-        return False
     labels = [str(label) for label in metrics["labels"]]
+    if "top_confusions" not in metrics:  # multi-label reports have no confusions
+        return False
+    if len(labels) > PLOTTED_CLASSES or "confusion_matrix" not in metrics:
+        _plot_top_confusions(metrics["top_confusions"], len(labels), path, title)
+        return True
+    matrix = metrics["confusion_matrix"]
     size = max(4.0, 0.5 * len(labels) + 2)
     figure = Figure(figsize=(size + 1, size))
     FigureCanvasAgg(figure)
@@ -920,6 +935,24 @@ def _plot_confusion(metrics: dict, path: Path, title: str) -> bool:
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     return True
+
+
+def _plot_top_confusions(confusions: list, num_classes: int, path: Path, title: str) -> None:
+    """Too many classes for a readable matrix: a bar per frequent confusion, a figure of fixed size."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 6))
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    names = [f"{t} -> {p}"[:60] for t, p, _ in confusions][::-1]  # most frequent at the top
+    ax.barh(range(len(names)), [n for _, _, n in confusions][::-1], color="tab:blue")
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel("texts (true -> predicted)")
+    ax.set_title(f"{title}\nthe {len(confusions)} most frequent confusions of {num_classes:,} classes "
+                 f"(every class in metrics.json)" if confusions else f"{title}\nno confusions", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
 
 
 # ---------------------------------------------------------------- predict

@@ -13,6 +13,11 @@ exact-match ratio (every label of a text right).
 
 The computations are scikit-learn's; this module only fixes the label set, the
 ``zero_division`` policy and the names, so every caller reports the same keys.
+
+Many classes: a dense confusion matrix grows with the square of the class count (10,000
+classes: 10^8 cells, gigabytes in Python and a 600 MB ``metrics.json``), so the report keeps
+it only up to ``DENSE_CONFUSION_MAX`` classes; above that it has none, and every report lists
+``top_confusions`` instead, counted from the predictions themselves (never a dense matrix).
 """
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ import numpy as np
 from sklearn import metrics as skm
 
 F1_AVERAGES = ("macro", "micro", "weighted")
+DENSE_CONFUSION_MAX = 100  # classes; a larger report lists only its top confusions
+TOP_CONFUSIONS = 20
 
 
 def _labels(num_classes: int) -> np.ndarray:
@@ -61,6 +68,20 @@ def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], num_classes: 
     return skm.confusion_matrix(y_true, y_pred, labels=_labels(num_classes)).tolist()
 
 
+def top_confusions(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int,
+                   top: int = TOP_CONFUSIONS) -> list[tuple[int, int, int]]:
+    """The ``top`` most frequent errors as ``(true class, predicted class, count)``, most first
+    (ties by class indices), counted over the (true, predicted) pairs that occur: memory grows
+    with the texts, not with the square of the class count."""
+    pairs = np.asarray(y_true, dtype=np.int64) * num_classes + np.asarray(y_pred, dtype=np.int64)
+    codes, counts = np.unique(pairs, return_counts=True)
+    true, predicted = np.divmod(codes, num_classes)
+    wrong = true != predicted
+    true, predicted, counts = true[wrong], predicted[wrong], counts[wrong]
+    order = np.lexsort((predicted, true, -counts))[:top]
+    return [(int(true[i]), int(predicted[i]), int(counts[i])) for i in order]
+
+
 def classification_report(
     y_true: Sequence[int],
     y_pred: Sequence[int],
@@ -70,16 +91,21 @@ def classification_report(
     """Everything ``TextClassifier.evaluate`` reports for single-label data, JSON-ready::
 
         {"accuracy", "macro_f1", "micro_f1", "weighted_f1": float,
-         "per_class": {"precision", "recall", "f1", "support"}, "confusion_matrix", "labels"}
+         "per_class": {"precision", "recall", "f1", "support"}, "labels",
+         "top_confusions": [[true label, predicted label, count], ...] (most first),
+         "confusion_matrix" (up to DENSE_CONFUSION_MAX classes)}
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    names = list(range(num_classes)) if label_names is None else list(label_names)
     report = {
         "accuracy": accuracy(y_true, y_pred),
         **{f"{avg}_f1": f1(y_true, y_pred, average=avg, num_classes=num_classes) for avg in F1_AVERAGES},
         "per_class": per_class(y_true, y_pred, num_classes),
-        "confusion_matrix": confusion_matrix(y_true, y_pred, num_classes),
+        "top_confusions": [[names[t], names[p], n] for t, p, n in top_confusions(y_true, y_pred, num_classes)],
     }
-    report["labels"] = list(range(num_classes)) if label_names is None else list(label_names)
+    if num_classes <= DENSE_CONFUSION_MAX:
+        report["confusion_matrix"] = confusion_matrix(y_true, y_pred, num_classes)
+    report["labels"] = names
     return report
 
 

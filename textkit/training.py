@@ -541,10 +541,12 @@ def score(logits: np.ndarray, labels: np.ndarray, multi_label: bool, threshold: 
     """Validation metrics from logits: accuracy, macro/micro/weighted F1 (no loss)."""
     if multi_label:
         predicted = (1.0 / (1.0 + np.exp(-logits)) >= threshold).astype(np.int64)
-        report = metrics.multilabel_report(labels.astype(np.int64), predicted)
-    else:
-        report = metrics.classification_report(labels, logits.argmax(axis=1), logits.shape[1])
-    return {key: report[key] for key in ("accuracy", "macro_f1", "micro_f1", "weighted_f1")}
+        labels, classes = labels.astype(np.int64), None
+    else:  # only the scores: no per-class lists or confusions, which grow with the class count, every epoch
+        predicted, classes = logits.argmax(axis=1), logits.shape[1]
+    return {"accuracy": metrics.accuracy(labels, predicted),
+            **{f"{avg}_f1": metrics.f1(labels, predicted, average=avg, num_classes=classes)
+               for avg in metrics.F1_AVERAGES}}
 
 
 # -- checkpoints -----------------------------------------------------------------------------
