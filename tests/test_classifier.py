@@ -215,7 +215,7 @@ def test_loading_a_frozen_embedding_model_does_not_warn_that_it_stays_random(tmp
     (lambda c: {**c, "train_config": {**c["train_config"], "epochs": -1}}, r"config.json' holds options textkit "
                                                                             r"refuses .*epochs"),
     (lambda c: {**c, "model": {k: v for k, v in c["model"].items() if k != "name"}},
-     r"config.json' holds options textkit refuses \(KeyError: 'name'\)"),
+     r"config.json': 'model' is missing the key\(s\) \['name'\]; the file is damaged"),
 ])
 def test_a_damaged_config_json_is_refused_at_load(fitted, tmp_path, edit, message):
     fitted.save(tmp_path)

@@ -292,7 +292,7 @@ def test_evaluate_without_matplotlib_still_writes_json(trained, files, tmp_path,
     out = tmp_path / "eval"
     assert main(["evaluate", str(trained / "model"), "--test", str(files["test"]), "--out", str(out)]) == 0
     assert "pip install 'textkit[plot]'" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".textkit-output.json", "metrics.json"]
 
 
 def test_evaluate_unknown_labels_is_an_error(trained, tmp_path, capsys):
@@ -642,3 +642,90 @@ def test_train_grid_on_fara_forms_cross_validated(shared, tmp_path, capsys):
     assert main(["train", "--corpus", "fara_forms", "--model", "grid", "--cv", "2", "--device", "cpu",
                  "--no-progress", "--out", str(out)]) == 0
     assert json.loads((out / "metrics.json").read_text())["cv"]["accuracy"]["mean"] >= 0.95
+
+
+# ---------------------------------------------------------------- hostile numbers and files (issue #13)
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e30", "-1"])
+def test_an_lr_that_cannot_train_is_refused_naming_the_flag(files, tmp_path, capsys, value):
+    # inf trained one epoch into NaN weights and saved them; 1e30 ended in a FloatingPointError traceback
+    out = tmp_path / "run"
+    assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), *FAST, "--lr", value,
+                 "--out", str(out)]) == 2
+    assert re.fullmatch(r"textkit: error: --lr must be a finite number in \(0, 10\] \(textkit\.training\.MAX_LR\), "
+                        r"or None for the optimizer's usual one, got .*", error_line(capsys))
+    assert not out.exists()
+
+
+def test_an_lr_in_the_recipe_is_named_as_the_recipes(files, tmp_path, capsys):
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text('{"train": {"lr": 1e30}}')
+    assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), *FAST, "--recipe",
+                 str(recipe), "--out", str(tmp_path / "run")]) == 2
+    assert re.search(r"--recipe .*recipe\.json: train\.lr must be a finite number in \(0, 10\]", error_line(capsys))
+
+
+def test_a_recipe_nested_too_deep_is_one_line(files, tmp_path, capsys):
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text('{"train": ' + "[" * 1000 + "]" * 1000 + "}")  # was a RecursionError traceback
+    out = tmp_path / "run"
+    assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), *FAST, "--recipe",
+                 str(recipe), "--out", str(out)]) == 2
+    assert re.search(r"--recipe .*recipe\.json nests JSON arrays and objects more than 64 levels deep",
+                     error_line(capsys))
+    assert not out.exists()
+
+
+def test_training_that_diverges_is_one_line(files, tmp_path, capsys, monkeypatch):
+    # a learning rate under the limit can still diverge: the loop's FloatingPointError is the user's
+    # problem (its message says what to try), not a bug, so no traceback
+    import textkit.classifier
+
+    def diverge(*args, **kwargs):
+        raise FloatingPointError("training loss is nan at epoch 1, step 3 of 4; stopping. Likely causes: a "
+                                 "learning rate too high (lr=9: try it 10x lower or set clip_norm)")
+
+    monkeypatch.setattr(textkit.classifier, "train", diverge)
+    out = tmp_path / "run"
+    assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), *FAST, "--out", str(out)]) == 2
+    assert error_line(capsys).startswith("textkit: error: training loss is nan at epoch 1, step 3 of 4; stopping.")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda m: (m / "config.json").write_text((m / "config.json").read_text().rstrip()[:-1] + ', "x": ' + "[" * 1000
+                                              + "]" * 1000 + "}"), r"config\.json' nests JSON arrays and objects"),
+    (lambda m: (m / "pipeline.json").write_text((m / "pipeline.json").read_text().rstrip()[:-1] + ', "x": ' + "[" * 1000
+                                                + "]" * 1000 + "}"), r"pipeline\.json' nests JSON arrays and objects"),
+    (lambda m: (m / "config.json").write_text((m / "config.json").read_text().replace('"pos"', '"positive"')),
+     r"config\.json' was changed after it was saved"),
+    (lambda m: (m / "config.json").write_text((m / "config.json").read_text().replace('"embed_dim": 100',
+                                                                                      '"embed_dim": 1000000000')),
+     r"config\.json': model 'bow' would have [\d,]+ parameters .*embed_dim=1000000000"),
+])
+def test_a_damaged_model_is_one_line_for_predict_and_evaluate(trained, files, tmp_path, capsys, damage, message):
+    import shutil
+
+    model = Path(shutil.copytree(trained / "model", tmp_path / "model"))
+    damage(model)
+    assert main(["predict", str(model), "a superb film"]) == 2
+    assert re.search(message, error_line(capsys))
+    assert main(["evaluate", str(model), "--test", str(files["test"])]) == 2
+    assert re.search(message, error_line(capsys))
+
+
+def test_predict_file_in_a_wrong_utf16_encoding_names_the_file(trained, tmp_path, capsys):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("great fun\nterrible\n", encoding="utf-8")  # no BOM: not what utf-16 needs
+    assert main(["predict", str(trained), "--file", str(texts), "--encoding", "utf-16"]) == 2
+    assert error_line(capsys) == (f"textkit: error: {texts}, line 1: cannot decode it as utf-16 (UTF-16 stream "
+                                  f"does not start with BOM); pass --encoding (e.g. latin-1 or cp1252)")
+
+
+def test_evaluate_on_unseen_labels_lists_the_other_unseen_ones(trained, tmp_path, capsys):
+    # listed sorted from the second on, the first was repeated and one left out: (nor do ['yyy', 'zzz'])
+    other = write_csv(tmp_path / "other.csv", [("zzz", "a film"), ("pos", "a superb film"), ("aaa", "a film"),
+                                               ("yyy", "a film"), ("zzz", "again")])
+    assert main(["evaluate", str(trained), "--test", str(other)]) == 2
+    assert re.search(r"record 1: label 'zzz' never occurs in the classes the model was trained on \(neg, pos\) "
+                     r"\(nor do 'aaa' \(record 3\) and 'yyy' \(record 4\)\); fix the label", error_line(capsys))

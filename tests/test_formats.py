@@ -481,3 +481,222 @@ def test_error_messages_are_one_line(tmp_path):
     assert "\n" not in str(err.value)
     assert isinstance(err.value, ValueError)
     assert str(CorpusError("pyarrow says:\n  two lines")) == "pyarrow says: two lines"
+
+
+# ---------------------------------------------------------------- hostile files: links, limits, line ends, depth
+
+from textkit.formats import (  # noqa: E402  (the limits are ReadOptions fields)
+    DEFAULT_MAX_RECORD_CHARS,
+    ReadOptions,
+    read,
+)
+
+
+def read_with(path, **limits):
+    """``formats.read`` with small limits, so a test needs no large file."""
+    return read(path, None, ReadOptions(**limits))
+
+
+def test_links_in_a_folder_corpus_are_refused_not_followed(tmp_path):
+    secret = write(tmp_path / "secret.txt", "root:x:0:0")  # stands for /etc/passwd
+    tree = make_tree(tmp_path / "tree")
+    (tree / "pos" / "p.txt").symlink_to(secret)
+    with raises(r"tree: 'pos/p\.txt' is a symbolic link \(to .*secret\.txt\); .*plain files"):
+        load_corpus(tree)
+    (tree / "pos" / "p.txt").unlink()
+    (tree / "more").symlink_to(make_tree(tmp_path / "elsewhere") / "neg", target_is_directory=True)
+    with raises(r"tree: 'more' is a symbolic link \(to .*elsewhere/neg\)"):
+        load_corpus(tree)
+    (tree / "more").unlink()
+    (tree / "neg" / "dup.txt").symlink_to(tree / "pos" / "0.txt")  # inside: a document read twice
+    with raises(r"tree: 'neg/dup\.txt' is a symbolic link"):
+        load_corpus(tree)
+    (tree / "neg" / "dup.txt").unlink()
+    assert sorted(as_pairs(load_all(tree))) == sorted(ROWS)  # a link to the corpus folder itself is fine
+    (tmp_path / "alias").symlink_to(tree, target_is_directory=True)
+    assert sorted(as_pairs(load_all(tmp_path / "alias"))) == sorted(ROWS)
+
+
+def test_zip_links_are_refused_as_tar_links_are(tmp_path):
+    path = tmp_path / "l.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("neg/1.txt", "fine")
+        info = zipfile.ZipInfo("pos/link.txt")
+        info.external_attr = (0o120777 << 16)  # a Unix symbolic link; its data is the target
+        zf.writestr(info, "/etc/passwd")
+    with raises(r"l\.zip: member 'pos/link\.txt' is a link or device"):
+        load_corpus(path)
+
+
+@pytest.mark.parametrize("name, content, match", [
+    ("c.all", "a short\nb " + "x" * 100 + "\n", r"c\.all, line 2: longer than 50 characters"),
+    ("c.all", "a short\rb " + "x" * 100 + "\r", r"c\.all, line 2: longer than 50 characters"),
+    ("c.jsonl", '{"label": "a", "text": "' + "x" * 100 + '"}\n', r"c\.jsonl, line 1: longer than 50"),
+    ("c.csv", 'label,text\na,"' + "x\n" * 60 + '"\n', r"c\.csv, line 2: a row longer than 50 characters"),
+    ("c.csv", 'label,text\na,"unclosed\n' + "b,x\n" * 30, r"c\.csv, line 2: a row longer than 50 characters"),
+], ids=["lf", "cr", "jsonl", "csv-quoted-lines", "csv-unclosed-quote"])
+def test_a_record_over_max_record_chars_is_refused_naming_the_line(tmp_path, name, content, match):
+    path = write(tmp_path / name, content)
+    if "unclosed" in content:  # the quote is found open at the end of the file, or at the limit
+        with raises(r"c\.csv, line 32: ','-separated parse error: unexpected end of data"):
+            read_with(path, max_record_chars=200)
+    else:
+        assert read_with(path, max_record_chars=200)  # the same file reads under a higher limit
+    with raises(match + r".*max_record_chars"):
+        read_with(path, max_record_chars=50)
+
+
+def test_the_default_record_limit_refuses_a_line_over_16_mi_characters(tmp_path):
+    path = tmp_path / "long.all"
+    with open(path, "w") as fh:  # a damaged file: 17 Mi characters and no line break
+        fh.write("a ")
+        fh.write("word " * (DEFAULT_MAX_RECORD_CHARS // 5 + 2**18))
+    with raises(rf"long\.all, line 1: longer than {DEFAULT_MAX_RECORD_CHARS:,} characters"):
+        load_corpus(path)
+
+
+def test_documents_and_parquet_cells_over_max_record_chars_are_refused(tmp_path):
+    tree = make_tree(tmp_path / "tree")
+    write(tree / "neg" / "long.txt", "y" * 60)
+    with raises(r"tree, member neg/long\.txt: 60 characters, more than max_record_chars=50"):
+        read_with(tree, max_record_chars=50)
+    pq.write_table(pa.table({"text": ["ok", "z" * 60], "label": ["a", "b"]}), tmp_path / "p.parquet")
+    with raises(r"p\.parquet, row 2: 60 characters, more than max_record_chars=50"):
+        read_with(tmp_path / "p.parquet", max_record_chars=50)
+
+
+def tar_gz(path, members, mode="w:gz"):
+    with tarfile.open(path, mode) as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["c.tar.gz", "c.zip"])
+def test_archive_members_over_the_size_or_ratio_limit_are_refused(tmp_path, kind):
+    members = {"neg/1.txt": b"fine", "pos/2.txt": b"a" * 2_000_000}  # 2 MB that compress ~1000x
+    path = tmp_path / kind
+    if kind.endswith(".zip"):
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+    else:
+        tar_gz(path, members)
+    assert len(read_with(path)[0].texts) == 2  # under the defaults: 2 MB is no bomb
+    with raises(rf"{kind}, member pos/2\.txt: 2,000,000 bytes, more than max_member_bytes=1,000,000"):
+        read_with(path, max_member_bytes=1_000_000)
+    # (a tar's reads run ahead of its members: the archive's ratio may tell first)
+    with raises(rf"{kind}(, member| \(up to member) pos/2\.txt\)?: decompresses to more than 10 times .*"
+                r"max_compression_ratio"):
+        read_with(path, max_compression_ratio=10)
+
+
+def test_a_tar_bomb_is_refused_while_it_streams(tmp_path):
+    # one member of 48 MiB of zeros in ~50 KB, under the size limit given here: the ratio limit
+    # stops it within its first MiBs, long before it is decompressed whole
+    path = tmp_path / "bomb.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        info = tarfile.TarInfo("pos/big.txt")
+        info.size = 48 * 2**20
+        tf.addfile(info, io.BytesIO(bytes(info.size)))
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with raises(r"bomb\.tar\.gz, member pos/big\.txt: decompresses to more than 100 times"):
+            read_with(path, max_member_bytes=64 * 2**20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20
+
+
+@pytest.mark.parametrize("kind", ["c.tar.gz", "c.zip"])
+def test_many_small_members_that_inflate_too_much_are_refused_together(tmp_path, kind):
+    # each 500 KB member is too small for its own ratio to tell; the archive's, so far, does
+    members = {f"{'pos' if i % 2 else 'neg'}/{i}.txt": bytes(500_000) for i in range(40)}
+    path = tmp_path / kind
+    if kind.endswith(".zip"):
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+    else:
+        tar_gz(path, members)
+    with raises(rf"{kind} \(up to member (pos|neg)/\d+\.txt\): decompresses to more than 100 times"):
+        load_corpus(path)
+
+
+@pytest.mark.parametrize("mode, suffix", [("w:bz2", ".tar.bz2"), ("w:xz", ".tar.xz"), ("w", ".tar")])
+def test_every_tar_compression_still_reads(tmp_path, mode, suffix):
+    path = tar_gz(tmp_path / f"c{suffix}", {f"{l}/{i}.txt": t.encode() for i, (l, t) in enumerate(ROWS)}, mode)
+    assert sorted(as_pairs(load_all(path))) == sorted(ROWS)
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"a one\r\nb two\r\nc three\rd four\r\ne five\r\n",
+     r"c\.all, line 3: ends with a bare \\r, but line 1 ends with \\n"),
+    (b"a one\rb two\nc three\r", r"c\.all, line 2: ends with \\n, but line 1 ends with a bare \\r"),
+], ids=["crlf-then-cr", "cr-then-lf"])
+def test_mixed_line_endings_are_refused_not_merged(tmp_path, content, match):
+    path = tmp_path / "c.all"
+    path.write_bytes(content)
+    with raises(match + r".*mixed line endings"):
+        load_corpus(path)
+
+
+def test_one_line_ending_per_file_and_csv_rows_end_at_any(tmp_path):
+    (tmp_path / "a.all").write_bytes(b"a one\r\nb two\nc three\r")  # CRLF and LF agree; a last bare CR ends the file
+    assert as_pairs(load_all(tmp_path / "a.all")) == [("a", "one"), ("b", "two"), ("c", "three")]
+    # csv, as its module reads it: \r, \n and \r\n all end a row outside quotes, and stay inside them
+    (tmp_path / "c.csv").write_bytes(b'label,text\r\na,x\rb,"y\rz"\nc,w\r\n')
+    assert as_pairs(load_all(tmp_path / "c.csv")) == [("a", "x"), ("b", "y\rz"), ("c", "w")]
+
+
+def test_json_nested_too_deeply_is_one_line_error(tmp_path):
+    deep = "[" * 100_000 + "]" * 100_000
+    write(tmp_path / "d.jsonl", '{"label": "a", "text": "t"}\n{"label": "b", "text": "u", "x": ' + deep + "}\n")
+    with raises(r"d\.jsonl, line 2: JSON nested too deeply"):
+        load_corpus(tmp_path / "d.jsonl")
+    write(tmp_path / "n.jsonl", '{"label": "a", "text": "t", "n": 1' + "0" * 5000 + "}\n")
+    with raises(r"n\.jsonl, line 1: not JSON that can be read \(Exceeds the limit"):
+        load_corpus(tmp_path / "n.jsonl")
+    write(tmp_path / "l.jsonl", '{"label": ' + "[" * 500 + "]" * 500 + ', "text": "t"}\n')
+    with pytest.raises(CorpusError, match=r"l\.jsonl, line 1: label column 'label' holds list \[\[\[\[\[\[") as err:
+        load_corpus(tmp_path / "l.jsonl")
+    assert len(str(err.value)) < 300
+
+
+def test_lines_do_not_depend_on_where_the_reads_split_the_file(tmp_path, monkeypatch):
+    # "\r\n" and multi-byte characters cut between two reads, at every offset: seeded, no hypothesis
+    import random
+    import re
+
+    from textkit import formats
+
+    rng = random.Random(0)
+    path = tmp_path / "f.txt"
+    for _ in range(150):
+        text = "".join(rng.choice(["a", "é", "€", " ", "\r", "\n", "\r\n"]) for _ in range(rng.randrange(30)))
+        path.write_bytes(text.encode("utf-8"))
+        pieces = re.split(r"(\r\n|\r|\n)", text)
+        expected = [(i + 1, line, end) for i, (line, end) in enumerate(zip(pieces[0::2], pieces[1::2] + [""]))]
+        expected = expected[:-1] if expected[-1][1:] == ("", "") else expected
+        for chunk in (1, 2, 3, 5, 2**20):
+            monkeypatch.setattr(formats, "READ_CHUNK", chunk)
+            assert list(formats.text_lines(path, ReadOptions())) == expected, (text, chunk)
+    for data, place in [(b"ab\ncd\xffe\n", "line 2, byte offset 5"),
+                        (b"a\r\n\xe2\x82\xac\r\nx\xe2\x82y", "line 3, byte offset 9")]:
+        path.write_bytes(data)  # an undecodable byte is placed exactly, however the reads fall
+        for chunk in range(1, 9):
+            monkeypatch.setattr(formats, "READ_CHUNK", chunk)
+            with raises(rf"f\.txt, {place}: cannot decode"):
+                list(formats.text_lines(path, ReadOptions()))
+
+
+def test_limits_are_checked_when_given(tmp_path):
+    with raises(r"max_record_chars=0: expected a whole number >= 1"):
+        ReadOptions(max_record_chars=0)
+    with raises(r"max_compression_ratio='x': expected a number >= 1"):
+        ReadOptions(max_compression_ratio="x")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from dataclasses import asdict
 
 import pytest
@@ -464,3 +465,72 @@ def test_attention_pooling_is_a_masked_weighted_mean():
     assert torch.equal(out[1], torch.zeros(2))
     assert torch.allclose(out[2], x[2, 0])  # one real position takes all the weight
     assert torch.allclose(out[0], pool(x[:1, :2], lengths_to_mask(torch.tensor([2]), 2))[0])
+
+
+# -- sizes: counted from the config, limited before anything is allocated (issue #13) --------------
+SIZE_VARIANTS = [(name, {}) for name in MODELS] + [("rnn", v) for v in RNN_VARIANTS] + [
+    ("bow", {"hidden_dim": 8, "sparse": True}),
+    ("cnn", {"embedding_mode": "multichannel", "kernel_sizes": (1, 2, 7)}),
+    ("cnn", {"wide": True, "num_filters": 5}),
+    ("rnn", {"num_layers": 3, "cell": "gru", "hidden_dim": 7}),
+    ("rnn", {"num_layers": 2, "bidirectional": False, "pooling": "attention"}),
+    ("grid", {"coords": False, "bag": False, "regions": (2, 3), "channels": (4, 6), "kernel_size": 5}),
+]
+
+
+@pytest.mark.filterwarnings("ignore:cnn embedding_mode")
+@pytest.mark.parametrize("name,cfg", SIZE_VARIANTS, ids=[f"{n}-{'-'.join(map(str, c.values()))}" for n, c in SIZE_VARIANTS])
+def test_count_parameters_is_what_the_built_model_holds(name, cfg):
+    from textkit.models import count_parameters
+
+    model = build_model(name, vocab_size=VOCAB, num_classes=CLASSES, **cfg)
+    assert count_parameters(name, vocab_size=VOCAB, num_classes=CLASSES, **cfg) == \
+        sum(t.numel() for t in model.state_dict().values())
+
+
+@pytest.mark.parametrize("name, options", [
+    ("bow", {"embed_dim": 1_000_000_000}),  # what a hand-edited config.json asked for: 172 GB
+    ("cnn", {"num_filters": 10**7}),
+    ("rnn", {"hidden_dim": 10**6}),
+    ("grid", {"channels": (32, 10**7)}),
+])
+def test_a_model_past_the_parameter_limit_is_refused_before_allocating(name, options):
+    key, value = next(iter(options.items()))
+    shown = f"({', '.join(map(str, value))})" if isinstance(value, tuple) else str(value)
+    with pytest.raises(ValueError, match=rf"build_model: model '{name}' would have [\d,]+ parameters \([\d,.]+ GiB "
+                                         rf"as float32\), more than max_parameters=1,073,741,824 .*{key}="
+                                         + shown.replace("(", r"\(").replace(")", r"\)")):
+        build_model(name, vocab_size=VOCAB, num_classes=CLASSES, **options)
+
+
+def test_the_parameter_limit_can_be_set_per_call():
+    from textkit.models import count_parameters
+
+    size = count_parameters("bow", vocab_size=VOCAB, num_classes=CLASSES, embed_dim=16)
+    assert size == VOCAB * 16 + 16 * CLASSES + CLASSES
+    assert build_model("bow", vocab_size=VOCAB, num_classes=CLASSES, embed_dim=16, max_parameters=size)
+    with pytest.raises(ValueError, match=rf"would have {size:,} parameters .* more than max_parameters={size - 1:,}"):
+        build_model("bow", vocab_size=VOCAB, num_classes=CLASSES, embed_dim=16, max_parameters=size - 1)
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("rnn", {"num_layers": 1_000_000}, r"RNNConfig.num_layers must be an int <= 64 "
+                                       r"\(textkit.models.base.MAX_LAYERS\), got 1000000"),
+    ("cnn", {"kernel_sizes": (3, 10**8)}, r"CNNConfig.kernel_sizes\[...\] must be an int <= 1024"),
+    ("cnn", {"kernel_sizes": (3,) * 65}, r"CNNConfig.kernel_sizes must have at most 64 entries .*got 65"),
+    ("grid", {"channels": (8,) * 65}, r"GridConfig.channels must have at most 64 entries"),
+    ("grid", {"kernel_size": 2049}, r"GridConfig.kernel_size must be an int <= 1024"),
+])
+def test_sizes_that_are_few_parameters_but_huge_work_are_limited(name, options, message):
+    # a million LSTM layers of width 1 is 16M parameters, and minutes of construction; a CNN
+    # kernel 10**8 wide pads every batch to 10**8 columns
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=message):
+        build_model(name, vocab_size=VOCAB, num_classes=CLASSES, embed_dim=1, **options)
+    assert time.perf_counter() - started < 1
+
+
+def test_num_classes_is_limited():
+    with pytest.raises(ValueError, match=r"build_model: num_classes must be an int <= 100000 "
+                                         r"\(textkit.models.base.MAX_CLASSES\), got 100001"):
+        build_model("bow", vocab_size=VOCAB, num_classes=100_001, embed_dim=1)

@@ -63,7 +63,8 @@ def test_layout_report_and_shards(tiny, tmp_path):
     out = tmp_path / "out"
     report = preprocess([str(train), str(test)], out, num_proc=1)
 
-    assert sorted(p.name for p in out.iterdir()) == ["data", "pipeline.json", "rejected.jsonl", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".textkit-output.json", "data", "pipeline.json",
+                                                     "rejected.jsonl", "report.json"]
     assert sorted(p.name for p in (out / "data").iterdir()) == ["test-00000-of-00001.parquet",
                                                                "train-00000-of-00001.parquet"]
     assert json.loads((out / "report.json").read_text()) == report
@@ -332,3 +333,59 @@ def test_real_corpus_file_sst2_dev_by_name(tmp_path):
     assert report["splits"]["train"]["rows_read"] == 6920
     assert report["splits"]["valid"]["rows_read"] == 872
     assert report["labels"] == ["0", "1"]
+
+
+# ---------------------------------------------------------------- hostile inputs to the streamed readers
+
+from textkit.formats import ReadOptions  # noqa: E402
+from textkit.preprocess import _streamer  # noqa: E402
+
+MIXED = b"a one\r\nb two\r\nc three\rd four\r\ne five\r\n"  # CRLF with one bare CR: 5 records, not 4
+DEEP_JSON = '{"label": "a", "text": "t"}\n{"label": "b", "text": "u", "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("train.all", MIXED, r"train\.all, line 3: ends with a bare \\r, but line 1 ends with \\n.*mixed line endings"),
+    ("train.all", b"a one\rb two\nc three\n", r"train\.all, line 2: ends with \\n, but line 1 ends with a bare \\r"),
+    ("train.jsonl", DEEP_JSON.encode(), r"train\.jsonl, line 2: JSON nested too deeply"),
+], ids=["crlf-then-cr", "cr-then-lf", "deep-json"])
+def test_mixed_line_endings_and_deep_json_stop_the_run_with_one_line(tmp_path, capsys, name, content, message):
+    from textkit.cli import main
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(CorpusError, match=message):
+        preprocess([str(path)], tmp_path / "out", num_proc=1)
+    assert main(["preprocess", str(path), "--out", str(tmp_path / "out"), "--num-proc", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("textkit: error: ") and "\n" not in err and "Traceback" not in err
+    assert siblings(tmp_path / "out") == []
+
+
+def test_streamed_csv_ends_rows_at_every_line_ending_as_load_corpus(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_bytes(b'label,text\r\na,x y\rb,"y\rz"\nc,w v\r\n')
+    expected = load_corpus(str(path), valid_fraction=0)["train"]
+    preprocess([str(path)], tmp_path / "out", num_proc=1)
+    texts, labels = load_preprocessed(tmp_path / "out")[2]["train"]
+    assert texts == expected["text"] == ["x y", "y\rz", "w v"] and labels == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("fmt, name, content, message", [
+    ("label-text", "c.all", "a short\nb " + "x" * 100 + "\n", r"c\.all, line 2: longer than 50 characters"),
+    ("fasttext", "c.txt", "__label__a " + "x" * 100 + "\n", r"c\.txt, line 1: longer than 50 characters"),
+    ("jsonl", "c.jsonl", '{"label": "a", "text": "' + "x" * 100 + '"}\n', r"c\.jsonl, line 1: longer than 50"),
+    ("csv", "c.csv", 'label,text\na,"unclosed\n' + "b,x\n" * 30, r"c\.csv, line 2: a row longer than 50"),
+    ("tsv", "c.tsv", "label\ttext\na\t" + "x" * 100 + "\n", r"c\.tsv, line 2: longer than 50 characters"),
+    ("parquet", "c.parquet", None, r"c\.parquet, row 2: 60 characters, more than max_record_chars=50"),
+], ids=["label-text", "fasttext", "jsonl", "csv", "tsv", "parquet"])
+def test_streamed_readers_refuse_a_record_over_max_record_chars(tmp_path, fmt, name, content, message):
+    path = tmp_path / name
+    if content is None:
+        pq.write_table(pa.table({"text": ["ok", "z" * 60], "label": ["a", "b"]}), path)
+    else:
+        write(path, content)
+    if fmt != "csv":  # (the csv's quote is left open: with room, it ends in a parse error)
+        assert list(_streamer(path, fmt, ReadOptions(max_record_chars=200))())
+    with pytest.raises(CorpusError, match=message + r".*max_record_chars"):
+        list(_streamer(path, fmt, ReadOptions(max_record_chars=50))())

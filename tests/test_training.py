@@ -412,3 +412,22 @@ def test_progress_prints_each_epochs_metrics(capsys):
     records = [json.loads(line) for line in out.splitlines() if line.startswith('{"epoch"')]
     assert [r["epoch"] for r in records] == [1, 2]
     assert {"train_loss", "valid_accuracy", "tokens_per_s"} <= set(records[0])
+
+
+# -- numbers that cannot train are refused up front (issue #13) ---------------------------------------
+@pytest.mark.parametrize("option, value, message", [
+    ("lr", float("inf"), r"TrainConfig lr must be a finite number in \(0, 10\] \(textkit.training.MAX_LR\), or None"),
+    ("lr", float("nan"), r"TrainConfig lr must be a finite number in \(0, 10\]"),
+    ("lr", 1e30, r"TrainConfig lr must be a finite number in \(0, 10\].*got 1e\+30"),  # NaN weights after a step
+    ("lr", 10**400, r"TrainConfig lr must be a finite number"),
+    ("lr", 10.5, r"TrainConfig lr must be a finite number in \(0, 10\]"),
+    ("weight_decay", float("inf"), r"TrainConfig weight_decay must be a finite number >= 0, got inf"),
+    ("clip_norm", float("inf"), r"TrainConfig clip_norm must be a finite number > 0 or None, got inf"),
+])
+def test_non_finite_and_absurd_numbers_are_refused_before_training(option, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{option: value})
+
+
+def test_the_largest_learning_rate_is_accepted():
+    assert TrainConfig(lr=10).lr == 10 and TrainConfig(lr=10.0, optimizer="adadelta").lr == 10.0

@@ -294,9 +294,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
             return 0
         # Bad input, as the API reports it: CorpusError and json errors are ValueErrors,
-        # missing files and refused output directories OSErrors, unknown codecs LookupErrors.
+        # missing files and refused output directories OSErrors, unknown codecs LookupErrors,
+        # a training run that diverged (its message says what to try) a FloatingPointError.
         # Anything else is a bug and keeps its traceback.
-        except (ValueError, TypeError, OSError, LookupError) as error:
+        except (ValueError, TypeError, OSError, LookupError, FloatingPointError) as error:
             print(f"textkit: error: {_one_line(error)}", file=sys.stderr)
             return EXIT_USAGE
 
@@ -405,8 +406,10 @@ def _read_recipe(path: str | None) -> dict[str, dict[str, Any]]:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f"--recipe {path}: cannot read it ({getattr(e, 'strerror', None) or e})") from None
+    from .fileio import loads_json
+
     try:
-        recipe = json.loads(text)
+        recipe = loads_json(text, f"--recipe {path}")  # nested past textkit.fileio.MAX_JSON_DEPTH: refused
     except json.JSONDecodeError as e:
         raise ValueError(f"--recipe {path}, line {e.lineno}, column {e.colno}: not JSON ({e.msg})") from None
     expected = 'an object with "pipeline", "model_config" and/or "train" objects'
@@ -678,7 +681,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "device": args.device,
              "seed": args.seed, "progress": args.progress}
     train_options = {**_recipe(args)["train"], **{k: v for k, v in flags.items() if v is not None}}
-    _new_classifier(args, _pipeline_options(args), train_options)  # bad options fail now, not after loading
+    try:  # bad options fail now, not after loading
+        _new_classifier(args, _pipeline_options(args), train_options)
+    except ValueError as error:  # TrainConfig names its field; here it is a flag or a --recipe entry
+        field = re.match(r"TrainConfig (\w+) must", str(error))
+        if field is None:
+            raise
+        name = field[1]
+        where = f"--{name.replace('_', '-')}" if flags.get(name) is not None else \
+            f"--recipe {args.recipe}: train.{name}"
+        raise ValueError(where + str(error)[field.end(1):]) from None  # "--lr must be ..."
     data, pipeline, description = _training_data(args)
     if "test" not in data and args.cv is None:
         fix = ("pass --cv K to cross-validate (its protocol: " + _protocol(args.corpus) + ")" if args.corpus else
@@ -732,12 +744,20 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _check_known_labels(labels: Sequence[str], known: set, where: str, trained_on: str, fix: str) -> None:
-    """The first label outside ``known``, by record number (1-based, in file order)."""
+    """The first label outside ``known``, by record number (1-based, in file order), and the
+    next few other such labels, each at its first record."""
+    unseen: dict[str, int] = {}  # label -> its first record, in file order
     for i, label in enumerate(labels, 1):
-        if label not in known:
-            others = sorted({y for y in labels if y not in known})
-            raise ValueError(f"{where}, record {i}: label {label!r} never occurs in {trained_on}"
-                             f"{f' (nor do {others[1:6]!r})' if len(others) > 1 else ''}; {fix}")
+        if label not in known and label not in unseen:
+            unseen[label] = i
+    if not unseen:
+        return
+    (label, i), *others = unseen.items()
+    shown = [f"{y!r} (record {n})" for y, n in others[:5]]
+    nor = (f" (nor do {', '.join(shown)} and {len(others) - 5:,} more)" if len(others) > 5 else
+           f" (nor do {', '.join(shown[:-1])} and {shown[-1]})" if len(shown) > 1 else
+           f" (nor does {shown[0]})" if shown else "")
+    raise ValueError(f"{where}, record {i}: label {label!r} never occurs in {trained_on}{nor}; {fix}")
 
 
 def _protocol(corpus: str) -> str:
@@ -1045,6 +1065,10 @@ def _lines(path: str, encoding: str):
             except UnicodeDecodeError as e:
                 line = number - 1 if raw is None else number
                 raise ValueError(f"{name}, line {line}: cannot decode {e.object[e.start:e.end]!r} as {encoding}; "
+                                 f"pass --encoding (e.g. latin-1 or cp1252)") from None
+            except UnicodeError as e:  # a whole-stream problem, e.g. utf-16 without its byte order mark
+                line = number - 1 if raw is None else number
+                raise ValueError(f"{name}, line {line}: cannot decode it as {encoding} ({e}); "
                                  f"pass --encoding (e.g. latin-1 or cp1252)") from None
             if number == 1:
                 pending = pending.removeprefix("\ufeff")  # a BOM is not text

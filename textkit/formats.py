@@ -30,24 +30,38 @@ member's name and first bytes tell (``.tsv`` with Tesseract's header, ``.hocr``,
 FUNSD ``.json``). Each page is a record, ``Rows.pages`` holds it, and its text is its words
 in reading order; a page file alone has no label to read.
 
-Lines are split on ``\\n`` only (``\\r\\n`` is accepted; a file without any ``\\n`` is split on
-``\\r``, classic Mac line endings): ``str.splitlines`` would also split on U+0085, which is
-what byte 0x85 ("...") becomes when cp1252-ish corpora such as MR or Subj are read as latin-1.
-Blank lines at the end of a file are a terminator; a blank line anywhere else is an error,
-not a record to skip.
+Lines end with ``\\n`` or ``\\r\\n`` (they may mix: both end with ``\\n``), or with ``\\r`` alone
+(classic Mac), and never with anything else: ``str.splitlines`` would also split on U+0085,
+which is what byte 0x85 ("...") becomes when cp1252-ish corpora such as MR or Subj are read as
+latin-1. A line format's file holds one convention: a bare ``\\r`` in a file whose lines end
+with ``\\n`` (or the reverse) is refused, naming the line, since it may be a line break (two
+records) or a stray byte inside one, and either guess merges or splits records silently. csv and
+tsv follow the csv module: ``\\r``, ``\\n`` and ``\\r\\n`` all end a row outside quotes. Blank
+lines at the end of a file are a terminator; a blank line anywhere else is an error, not a
+record to skip.
+
+Text files are read and decoded a chunk at a time, never whole, and ``ReadOptions`` limits
+what one record or archive member may hold (``DEFAULT_MAX_*`` below): a damaged or hostile
+file (a lost line break, an unclosed quote, a zip bomb) is refused with one line before it
+fills memory. Links are refused in folders as in archives: a corpus is the plain files inside it.
 """
 from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import itertools
 import json
+import lzma
 import os
 import re
+import reprlib  # a bounded repr: a label may be a list of millions, or nested deep
+import stat
 import sys
 import tarfile
 import zipfile
+import zlib
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,6 +81,16 @@ _TAR_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz")
 _COLUMN_OPTIONS = ("text_column", "label_column")
 _FORMAT_OPTIONS = {"csv": _COLUMN_OPTIONS + ("header",), "tsv": _COLUMN_OPTIONS + ("header",),
                    "jsonl": _COLUMN_OPTIONS, "parquet": _COLUMN_OPTIONS}
+
+# Limits (fields of ReadOptions). The shared corpora sit far below them: their longest record
+# is a 160 KB 20 Newsgroups message, their largest member a 903 KB IMDB file, and their text
+# compresses 3-6 times. They turn a damaged or hostile file into one line instead of gigabytes.
+DEFAULT_MAX_RECORD_CHARS = 16 * 2**20  # a line, csv row, JSON line, Parquet text or text document
+DEFAULT_MAX_MEMBER_BYTES = 64 * 2**20  # a file of a folder or archive, decompressed (page files too)
+DEFAULT_MAX_COMPRESSION_RATIO = 100  # decompressed / compressed bytes, per archive member and overall
+READ_CHUNK = 2**20  # bytes of a text file read and decoded at a time
+_RAW_READ = 2**16  # compressed bytes read at a time; also the slack that keeps the ratio a lower bound
+_HEAD_BYTES = 2**16  # what infer_format reads of a first line
 
 
 class CorpusError(ValueError):
@@ -89,6 +113,9 @@ class ReadOptions:
     classes: Sequence[str] | None = None  # folders/tar/zip: read only these class folders
     min_confidence: float | None = None  # ocr-tsv/hocr/alto: drop words the OCR engine scored lower (0-100)
     page_size: tuple[float, float] | None = None  # funsd: (width, height), which its JSON does not hold
+    max_record_chars: int = DEFAULT_MAX_RECORD_CHARS  # a longer record is refused, naming file and line
+    max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES  # a larger folder/archive file is refused before it is read
+    max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO  # an archive inflating more is refused as it streams
 
     def __post_init__(self) -> None:
         try:
@@ -101,6 +128,13 @@ class ReadOptions:
         except LookupError:
             raise CorpusError(f"errors={self.errors!r} is not an error handler; use 'strict', "
                               "'replace' or 'ignore'") from None
+        for name in ("max_record_chars", "max_member_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise CorpusError(f"{name}={value!r}: expected a whole number >= 1")
+        ratio = self.max_compression_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio >= 1:  # NaN too
+            raise CorpusError(f"max_compression_ratio={ratio!r}: expected a number >= 1")
 
 
 @dataclass
@@ -142,8 +176,8 @@ def infer_format(path: Path) -> str:
                           f"{', '.join(READERS)}")
     if fmt == "label-text":
         # `.all`/`.txt` is label-text unless the file says otherwise; only fastText marks labels
-        with open(path, "rb") as fh:
-            first = fh.readline().removeprefix(codecs.BOM_UTF8).lstrip()
+        with open(path, "rb") as fh:  # a bounded look: a first line may be gigabytes long
+            first = fh.readline(_HEAD_BYTES).removeprefix(codecs.BOM_UTF8).lstrip()
         if first.startswith(FASTTEXT_PREFIX.encode()):
             return "fasttext"
         if re.match(rb"\(\d+ ", first):  # read as label-text, '(3' would become a label
@@ -190,29 +224,116 @@ def decode(data: bytes, where: str, options: ReadOptions) -> str:
         text = data.decode(options.encoding, options.errors)
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise CorpusError(
-            f"{where}, line {line}, byte offset {e.start}: cannot decode {data[e.start:e.end]!r} as "
-            f"{options.encoding}; pass encoding= (e.g. 'latin-1' or 'cp1252') or errors='replace'"
-        ) from None
+        raise _undecodable(where, line, e.start, data[e.start:e.end], options) from None
     return text.removeprefix("\ufeff")  # a BOM (Excel writes one) is not part of the first field
 
 
-def _lines(text: str, where: str) -> Iterator[tuple[int, str]]:
-    # not splitlines(): U+0085 and friends are text here, not breaks; "\r" alone ends lines
-    # only in a file that has no "\n" at all (classic Mac line endings)
-    lines = text.split("\n" if "\n" in text or "\r" not in text else "\r")
-    while lines and not lines[-1].strip():
-        lines.pop()
-    for number, line in enumerate(lines, 1):
-        line = line.removesuffix("\r")
+def _undecodable(where: str, line: int, offset: int, bad: bytes, options: ReadOptions) -> CorpusError:
+    return CorpusError(f"{where}, line {line}, byte offset {offset}: cannot decode {bad!r} as {options.encoding}; "
+                       f"pass encoding= (e.g. 'latin-1' or 'cp1252') or errors='replace'")
+
+
+_LINE_END = re.compile(r"(\r\n|\r|\n)")
+
+
+def text_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str, str]]:
+    """``(number, line, end)`` for each line of a text file; ``end`` is its line break as written
+    (``"\\n"``, ``"\\r\\n"``, ``"\\r"``, or ``""`` after a last line that has none).
+
+    The file is read and decoded ``READ_CHUNK`` bytes at a time, so memory stays a small multiple
+    of the longest line, and a line longer than ``options.max_record_chars`` is refused as soon
+    as it is that long, not once it is read whole. An undecodable byte is named by line and offset.
+    """
+    limit = options.max_record_chars
+    decoder = codecs.getincrementaldecoder(options.encoding)(options.errors)
+    number = consumed = size = 0
+    parts: list[str] = []  # the line being read, when it spans chunks
+    carry = ""  # a chunk's last "\r", which may be the first half of "\r\n"
+    start = True
+    with open(path, "rb") as fh:
+        while True:
+            raw = fh.read(READ_CHUNK)
+            held = len(decoder.getstate()[0])  # bytes of a character split by the previous chunk
+            try:
+                text = decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError as e:
+                before = bytes(e.object[:e.start]).decode(options.encoding, "replace")
+                line = number + 1 + len(_LINE_END.findall(carry + before))
+                raise _undecodable(str(path), line, consumed - held + e.start, bytes(e.object[e.start:e.end]),
+                                   options) from None
+            consumed += len(raw)
+            if start and text:
+                text, start = text.removeprefix("\ufeff"), False  # a BOM is not part of the first record
+            text, carry = carry + text, ""
+            if raw and text.endswith("\r"):
+                text, carry = text[:-1], "\r"
+            pieces = _LINE_END.split(text)  # line, end, line, end, ..., the start of the next line
+            lines, ends = pieces[0:-1:2], pieces[1::2]
+            if lines:
+                if parts:
+                    lines[0], parts, size = "".join([*parts, lines[0]]), [], 0
+                if max(map(len, lines)) > limit:
+                    raise _too_long(path, number + 1 + next(i for i, x in enumerate(lines) if len(x) > limit), limit)
+                yield from zip(range(number + 1, number + 1 + len(lines)), lines, ends)  # at C speed
+                number += len(lines)
+            if pieces[-1]:
+                parts.append(pieces[-1])
+                size += len(pieces[-1])
+                if size > limit:
+                    raise _too_long(path, number + 1, limit)
+            if not raw:
+                break
+    if parts:
+        yield number + 1, "".join(parts), ""
+
+
+def _too_long(path: Path, number: int, limit: int) -> CorpusError:
+    return CorpusError(f"{path}, line {number}: longer than {limit:,} characters (max_record_chars); is a line "
+                       f"break missing? If records this long are real, raise max_record_chars=")
+
+
+def record_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str]]:
+    """``(number, line)`` for each record of a line format (label-text, fastText, JSON lines, trees).
+
+    A file keeps one kind of line break: ``\\n`` (``\\r\\n`` counts as one) or ``\\r`` alone. A line
+    that breaks the convention set by the first one is an error once a record follows it:
+    nothing tells a bare ``\\r`` that ends a record from one inside it, and guessing merges or
+    splits records silently. Blank lines at the end are a terminator, elsewhere an error.
+    """
+    first: tuple[str, int] | None = None  # the file's line break ("\n" or "\r") and the line that set it
+    mixed = blank = None
+    for number, line, end in text_lines(path, options):
+        if end:
+            kind = "\r" if end == "\r" else "\n"
+            if first is None:
+                first = (kind, number)
+            elif kind != first[0] and mixed is None:
+                mixed = number
         if not line.strip():
-            raise CorpusError(f"{where}, line {number}: blank line; every line must hold one "
-                              "record, remove it")
+            blank = blank or number
+            continue
+        if mixed is not None and mixed < number:  # a record follows the line that broke the convention
+            raise _mixed_line_endings(path, mixed, *first)
+        if blank is not None:
+            raise CorpusError(f"{path}, line {blank}: blank line; every line must hold one record, remove it")
         yield number, line
 
 
-def _read_text(path: Path, options: ReadOptions) -> str:
-    return decode(path.read_bytes(), str(path), options)
+def _mixed_line_endings(path: Path, number: int, kind: str, first: int) -> CorpusError:
+    if kind == "\n":
+        return CorpusError(f"{path}, line {number}: ends with a bare \\r, but line {first} ends with \\n; mixed "
+                           f"line endings would merge or split records: make every line end with \\n (and "
+                           f"delete a stray \\r inside a record)")
+    return CorpusError(f"{path}, line {number}: ends with \\n, but line {first} ends with a bare \\r (classic Mac); "
+                       f"mixed line endings would merge or split records: make every line end the same way")
+
+
+def check_record_size(text: str, where: str, options: ReadOptions) -> str:
+    """``text``, unless it is longer than ``options.max_record_chars`` (then a ``CorpusError``)."""
+    if len(text) > options.max_record_chars:
+        raise CorpusError(f"{where}: {len(text):,} characters, more than max_record_chars="
+                          f"{options.max_record_chars:,}; if records this long are real, raise max_record_chars=")
+    return text
 
 
 # ---------------------------------------------------------------- line formats
@@ -220,7 +341,7 @@ def _read_text(path: Path, options: ReadOptions) -> str:
 def read_label_text(path: Path, options: ReadOptions) -> list[Rows]:
     """``<label> <text>`` per line; the label is everything before the first whitespace."""
     rows = Rows(str(path), "line")
-    for number, line in _lines(_read_text(path, options), str(path)):
+    for number, line in record_lines(path, options):
         rows.add(*parse_label_text_line(line, f"{path}, line {number}"), number)
     return [rows]
 
@@ -237,7 +358,7 @@ def parse_label_text_line(line: str, where: str) -> tuple[str, str]:
 def read_fasttext(path: Path, options: ReadOptions) -> list[Rows]:
     """``__label__<label> <text>`` per line. One label per line: multi-label lines raise."""
     rows = Rows(str(path), "line")
-    for number, line in _lines(_read_text(path, options), str(path)):
+    for number, line in record_lines(path, options):
         rows.add(*parse_fasttext_line(line, f"{path}, line {number}"), number)
     return [rows]
 
@@ -267,7 +388,7 @@ _TREE_LEAF = re.compile(r"\((\d+) ([^()\s]+)\)")
 def read_ptb_trees(path: Path, options: ReadOptions) -> list[Rows]:
     """SST-style labelled trees: the root label and the leaf words joined with a space."""
     rows = Rows(str(path), "line")
-    for number, line in _lines(_read_text(path, options), str(path)):
+    for number, line in record_lines(path, options):
         root = _TREE_ROOT.match(line)
         leaves = _TREE_LEAF.findall(line)
         if not root or not leaves or line.count("(") != line.count(")"):
@@ -289,7 +410,7 @@ def read_ptb_phrases(path: Path, options: ReadOptions) -> list[Rows]:
     """
     rows = Rows(str(path), "line")
     seen: set[str] = set()
-    for number, line in _lines(_read_text(path, options), str(path)):
+    for number, line in record_lines(path, options):
         stack: list[tuple[str, list[str]]] = []  # open nodes: (label, words so far)
         tokens = _TREE_TOKEN.findall(line)
         i, ok = 0, bool(tokens) and tokens[0] == "("
@@ -333,7 +454,7 @@ def as_list(columns: Column | Sequence[Column]) -> list[Column]:
 def label_value(value: object, where: str, column: Column) -> str:
     if isinstance(value, (list, tuple, dict)):
         raise CorpusError(f"{where}: label column {column!r} holds {type(value).__name__} "
-                          f"{value!r}; multi-label corpora are not supported by load_corpus")
+                          f"{reprlib.repr(value)}; multi-label corpora are not supported by load_corpus")
     if isinstance(value, float):  # JSON/Parquet numbers: 1.0 is the class "1", NaN is no label
         value = None if value != value else int(value) if value.is_integer() else value
     label = "" if value is None else str(value).strip()
@@ -407,7 +528,8 @@ def delimited_columns(path: Path, first: list[str], label_col: Column,
 
 @contextmanager
 def unlimited_fields() -> Iterator[None]:
-    """csv refuses fields over 131,072 characters by default; a long document is not an error."""
+    """csv refuses fields over 131,072 characters by default; a long document is not an error
+    (``max_record_chars`` bounds a row instead, as it bounds every record)."""
     old = csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     try:
         yield
@@ -426,29 +548,89 @@ def check_first_row(source: str, first: str | None, counts: Mapping[str, int], o
                           f"the columns pass header=True, if it is data pass header=False")
 
 
-def _read_delimited(path: Path, options: ReadOptions, delimiter: str) -> list[Rows]:
+def delimited_records(path: Path, options: ReadOptions, delimiter: str) -> Iterator[tuple[str, str, int, str]]:
+    """``(text, label, row number, where)`` for each row of a csv (``","``) or tsv (``"\\t"``),
+    streamed; ``load_corpus`` and ``preprocess`` both read csv/tsv through this."""
     label_col, text_cols, header = delimited_header(path, options)
     # TSV is read unquoted (its usual convention: no tabs or newlines inside fields)
     quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
-    text = _read_text(path, options).rstrip("\r\n")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting,
-                        strict=True)
-    rows = Rows(str(path), "row")
+    feed = _RowFeed(path, options)
+    reader = csv.reader(feed, delimiter=delimiter, quoting=quoting, strict=True)
+    counts: Counter = Counter()  # rows per label: one entry per class, so memory stays bounded
     try:
-        with unlimited_fields():
-            first = next(reader, None)
-            if first is None:
-                raise CorpusError(f"{path}: the file is empty")
-            columns = delimited_columns(path, first, label_col, text_cols, header)
-            number = 0
-            for record in reader if header else itertools.chain([first], reader):
-                number += 1
-                rows.add(*columns.parse_row(record, f"{path}, row {number} (line {reader.line_num})"), number)
+        with unlimited_fields():  # the feed bounds a row instead, by max_record_chars
+            yield from _delimited_rows(path, reader, feed, label_col, text_cols, header, counts)
     except csv.Error as e:
-        raise CorpusError(f"{path}, line {reader.line_num}: {delimiter!r}-separated parse error: "
-                          f"{e}; check quoting") from None
-    if not header:
-        check_first_row(str(path), rows.labels[0] if rows.labels else None, Counter(rows.labels), options)
+        raise CorpusError(f"{path}, line {reader.line_num}: {delimiter!r}-separated parse error: {e}; "
+                          f"check quoting") from None
+    if not header and counts:  # Counter keeps first-seen order: its first key is row 1's label
+        check_first_row(str(path), next(iter(counts)), counts, options)
+
+
+class _RowFeed:
+    """A csv/tsv's lines for ``csv.reader``, line breaks kept (a quoted field keeps them as
+    written), refusing a row that grows past ``max_record_chars``: an unclosed quote would
+    otherwise read the rest of the file into one field."""
+
+    def __init__(self, path: Path, options: ReadOptions) -> None:
+        self.path, self.limit = path, options.max_record_chars
+        self.lines = text_lines(path, options)
+        self.size, self.start = 0, 1  # characters of the row being read, and its first line
+
+    def __iter__(self) -> "_RowFeed":
+        return self
+
+    def __next__(self) -> str:
+        _, line, end = next(self.lines)
+        self.size += len(line)
+        if self.size > self.limit:
+            raise CorpusError(f"{self.path}, line {self.start}: a row longer than {self.limit:,} characters "
+                              f"(max_record_chars); is a quote left open? If rows this long are real, "
+                              f"raise max_record_chars=")
+        return line + end
+
+    def row_read(self, line_num: int) -> None:
+        """The reader has returned the row ending at line ``line_num``."""
+        self.size, self.start = 0, line_num + 1
+
+
+def _is_blank(record: list[str], width: int = 2) -> bool:
+    # csv gives [] for an empty line, and [" "] for spaces, which only a one-column file may hold
+    return not record or (len(record) == 1 and not record[0].strip() and width > 1)
+
+
+def _delimited_rows(path: Path, reader, feed: _RowFeed, label_col: Column, text_cols: list[Column] | None,
+                    header: bool, counts: Counter) -> Iterator[tuple[str, str, int, str]]:
+    first, blank = next(reader, None), None
+    while first is not None and _is_blank(first):
+        blank = blank or reader.line_num
+        first = next(reader, None)
+    if first is None:
+        raise CorpusError(f"{path}: the file is empty")
+    if blank is not None:
+        raise CorpusError(f"{path}, line {blank}: blank line before the first row; remove it")
+    feed.row_read(reader.line_num)
+    columns = delimited_columns(path, first, label_col, text_cols, header)
+    number, blank = 0, None
+    for record in reader if header else itertools.chain([first], reader):
+        feed.row_read(reader.line_num)
+        if _is_blank(record, len(columns.names)):
+            blank = blank or reader.line_num  # trailing blank lines end the file
+            continue
+        if blank is not None:
+            raise CorpusError(f"{path}, line {blank}: blank line, expected {len(columns.names)} fields like the "
+                              f"{'header' if header else 'first row'}; remove it")
+        number += 1
+        where = f"{path}, row {number} (line {reader.line_num})"
+        text, label = columns.parse_row(record, where)
+        counts[label] += 1
+        yield text, label, number, where
+
+
+def _read_delimited(path: Path, options: ReadOptions, delimiter: str) -> list[Rows]:
+    rows = Rows(str(path), "row")
+    for text, label, number, _ in delimited_records(path, options, delimiter):
+        rows.add(text, label, number)
     return [rows]
 
 
@@ -493,7 +675,7 @@ def read_jsonl(path: Path, options: ReadOptions) -> list[Rows]:
     """One JSON object per line."""
     label_col, text_cols = named_columns(path, options)
     rows = Rows(str(path), "line")
-    for number, line in _lines(_read_text(path, options), str(path)):
+    for number, line in record_lines(path, options):
         rows.add(*parse_jsonl_line(line, f"{path}, line {number}", label_col, text_cols), number)
     return [rows]
 
@@ -504,6 +686,11 @@ def parse_jsonl_line(line: str, where: str, label_col: str, text_cols: list[str]
         record = json.loads(line)
     except json.JSONDecodeError as e:
         raise CorpusError(f"{where}: not JSON ({e.msg} at column {e.colno})") from None
+    except RecursionError:  # the parser recurses once per level: ~1,000 levels exhaust the stack
+        raise CorpusError(f"{where}: JSON nested too deeply to parse; a record holds its label and text as "
+                          f"plain values: flatten or remove the nested field") from None
+    except ValueError as e:  # an integer of more than 4,300 digits (Python's limit), say
+        raise CorpusError(f"{where}: not JSON that can be read ({e})") from None
     if not isinstance(record, dict):
         raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
     for column in (label_col, *text_cols):
@@ -560,8 +747,9 @@ def read_parquet(path: Path, options: ReadOptions) -> list[Rows]:
     texts = [table.column(c).to_pylist() for c in text_cols]
     rows = Rows(str(path), "row")
     for i, value in enumerate(labels):
-        rows.add(*parse_named_values(value, [col[i] for col in texts], f"{path}, row {i + 1}",
-                                     label_col, text_cols), i + 1)
+        where = f"{path}, row {i + 1}"
+        text, label = parse_named_values(value, [col[i] for col in texts], where, label_col, text_cols)
+        rows.add(check_record_size(text, where, options), label, i + 1)
     return [rows]
 
 
@@ -575,41 +763,188 @@ def _safe_member(archive: Path, name: str) -> str:
     return "/".join(p for p in parts if p not in ("", "."))
 
 
-def _files_in_dir(root: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            yield p.relative_to(root).as_posix(), p.read_bytes
+def _files_in_dir(root: Path, options: ReadOptions) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """The plain files under ``root``, sorted by path. A symbolic link, to a file or a folder,
+    inside or outside the corpus, is refused and never followed, as archives refuse theirs: it
+    could bring in any file the user can read (``ln -s /etc/passwd pos/p.txt``), or one document
+    twice, in train and in test. (``root`` itself may be a link: the user named it.)"""
+    def cannot_list(error: OSError) -> None:  # os.walk would skip an unreadable folder silently
+        raise CorpusError(f"{root}: cannot list {error.filename} ({error.strerror}); check its permissions")
+
+    found: list[tuple[str, ...]] = []
+    for folder, dirs, files in os.walk(root, onerror=cannot_list):  # lists a linked folder, never enters it
+        here = Path(folder).relative_to(root).parts
+        dirs[:] = [d for d in dirs if not _is_metadata([d])]  # OS litter is never read, so never checked
+        files = [f for f in files if not _is_metadata([f])]
+        for name in [*dirs, *files]:
+            path = Path(folder, name)
+            if path.is_symlink():
+                raise CorpusError(f"{root}: {'/'.join([*here, name])!r} is a symbolic link (to {os.readlink(path)}); "
+                                  f"a corpus folder must hold plain files, as archives must: copy the file in")
+            if name in files and not path.is_file():
+                raise CorpusError(f"{root}: {'/'.join([*here, name])!r} is a device or pipe, not a plain file; "
+                                  f"remove it from the corpus folder")
+        found.extend((*here, name) for name in files)
+    for parts in sorted(found):
+        name = "/".join(parts)
+        yield name, functools.partial(_read_file, root.joinpath(*parts), f"{root}, member {name}", options)
 
 
-def _files_in_tar(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    # "r|*" streams the archive once, in member order, whatever the compression: no seeks, no unpacking
+def _read_file(path: Path, where: str, options: ReadOptions) -> bytes:
+    """A folder corpus's file, refused above ``max_member_bytes`` before it is read."""
+    # O_NOFOLLOW: a link swapped in after the listing fails here instead of being followed
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+    with open(fd, "rb") as fh:
+        _check_member_size(where, os.fstat(fd).st_size, options)
+        data = fh.read(options.max_member_bytes + 1)  # bounded even if the file grows meanwhile
+    _check_member_size(where, len(data), options)
+    return data
+
+
+def _check_member_size(where: str, size: int, options: ReadOptions) -> None:
+    if size > options.max_member_bytes:
+        raise CorpusError(f"{where}: {size:,} bytes, more than max_member_bytes={options.max_member_bytes:,}; "
+                          f"if the file is genuine, raise max_member_bytes=")
+
+
+def _check_ratio(where: str, produced: int, read: int, limit: float) -> None:
+    # one raw read more than was counted: bytes read before a member began may hold its start,
+    # so this ratio is never above the true one, and a genuine archive is never refused for it
+    if produced > limit * (read + _RAW_READ):
+        raise CorpusError(f"{where}: decompresses to more than {limit:g} times the compressed bytes read for it "
+                          f"({produced:,} bytes from {read:,}; a zip bomb?); if the archive is genuine, raise "
+                          f"max_compression_ratio=")
+
+
+class _Counted(io.RawIOBase):
+    """A compressed file, read ``_RAW_READ`` bytes at a time at most, counting what was read."""
+
+    def __init__(self, fh) -> None:
+        self.fh, self.count = fh, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.fh.readinto(memoryview(buffer)[:_RAW_READ])
+        self.count += n
+        return n
+
+
+class _Inflated(io.RawIOBase):
+    """A tar's decompressed bytes, a bounded read at a time, checked against the compressed bytes
+    read for them: for the member being read and for the archive so far. So a bomb is refused
+    within its first MiBs (about ``limit`` x 64 KiB), never decompressed whole."""
+
+    def __init__(self, stream, counted: _Counted, source: Path, limit: float) -> None:
+        self.stream, self.counted, self.source, self.limit = stream, counted, source, limit
+        self.produced = 0
+        self.start_member(None)
+
+    def readable(self) -> bool:
+        return True
+
+    def start_member(self, name: str | None) -> None:
+        self.member, self.member_produced, self.member_from = name, 0, self.counted.count
+
+    def readinto(self, buffer) -> int:
+        n = self.stream.readinto(buffer)
+        self.produced += n
+        self.member_produced += n
+        read, member_read = self.counted.count, self.counted.count - self.member_from
+        if max(self.member_produced / (member_read + _RAW_READ), self.produced / (read + _RAW_READ)) > self.limit:
+            member = self.member or "(the first header)"
+            _check_ratio(f"{self.source}, member {member}", self.member_produced, member_read, self.limit)
+            _check_ratio(f"{self.source} (up to member {member})", self.produced, read, self.limit)
+        return n
+
+
+# the magic bytes tarfile's "r|*" looks for, and the module that inflates each
+_COMPRESSIONS = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "lzma"), (b"\x5d\x00\x00\x80", "lzma"))
+_READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError)
+
+
+def _tar_stream(fh, source: Path, options: ReadOptions):
+    """``fh`` decompressed (our decompression, not tarfile's: its reads are bounded and counted),
+    or ``fh`` itself for a plain tar."""
+    head = fh.peek(8)[:8]
+    module = next((m for magic, m in _COMPRESSIONS if head.startswith(magic)), None)
+    if module is None:
+        return fh
+    counted = _Counted(fh)
+    if module == "gzip":
+        import gzip
+        stream = gzip.GzipFile(fileobj=counted, mode="rb")
+    elif module == "bz2":
+        import bz2
+        stream = bz2.BZ2File(counted, mode="rb")
+    else:
+        stream = lzma.LZMAFile(counted, mode="rb")
+    return _Inflated(stream, counted, source, options.max_compression_ratio)
+
+
+def _files_in_tar(path: Path, options: ReadOptions) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    # "r|" streams the archive once, in member order: no seeks, no unpacking
     try:
-        with tarfile.open(path, "r|*") as tf:
-            for member in tf:
-                name = _safe_member(path, member.name)
-                if member.isdir():
-                    continue
-                if not member.isfile():
-                    raise CorpusError(f"{path}: member {member.name!r} is a link or device, not a "
-                                      "plain file; archives of folders must hold plain files")
-                # read lazily: the consumer calls this before the stream moves on, and skips
-                # members it does not need (aclImdb's unsup/) without decompressing them twice
-                yield name, tf.extractfile(member).read
-    except (tarfile.TarError, OSError, EOFError) as e:
+        with open(path, "rb") as fh:
+            stream = _tar_stream(fh, path, options)
+            with tarfile.open(fileobj=stream, mode="r|", bufsize=_RAW_READ) as tf:
+                for member in tf:
+                    name = _safe_member(path, member.name)
+                    if isinstance(stream, _Inflated):
+                        stream.start_member(name)
+                    if member.isdir():
+                        continue
+                    if not member.isfile():
+                        raise _not_plain(path, member.name)
+                    # read lazily: the consumer calls this before the stream moves on, and skips
+                    # members it does not need (aclImdb's unsup/) without decompressing them twice
+                    yield name, functools.partial(_read_tar_member, tf, member, f"{path}, member {name}", options)
+    except _READ_ERRORS as e:
         raise CorpusError(f"{path}: not a readable tar archive ({type(e).__name__}: {e})") from None
 
 
-def _files_in_zip(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+def _not_plain(archive: Path, member: str) -> CorpusError:
+    return CorpusError(f"{archive}: member {member!r} is a link or device, not a plain file; archives of "
+                       "folders must hold plain files")
+
+
+def _read_tar_member(tf: tarfile.TarFile, member: tarfile.TarInfo, where: str, options: ReadOptions) -> bytes:
+    _check_member_size(where, member.size, options)  # the header's size is what the tar stream holds
+    return tf.extractfile(member).read()
+
+
+def _files_in_zip(path: Path, options: ReadOptions) -> Iterator[tuple[str, Callable[[], bytes]]]:
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             for info in infos:
                 _safe_member(path, info.filename)  # check every name before reading anything
+            totals = [0, 0]  # bytes inflated, and compressed bytes read, by the members read so far
             for info in infos:
-                if not info.is_dir():
-                    yield _safe_member(path, info.filename), lambda info=info: zf.read(info)
+                if info.is_dir():
+                    continue
+                if stat.S_ISLNK(info.external_attr >> 16):  # a Unix link: its "data" is the target's name
+                    raise _not_plain(path, info.filename)
+                name = _safe_member(path, info.filename)
+                yield name, functools.partial(_read_zip_member, zf, info, path, name, options, totals)
     except (zipfile.BadZipFile, OSError, RuntimeError) as e:
         raise CorpusError(f"{path}: not a readable zip archive ({type(e).__name__}: {e})") from None
+
+
+def _read_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: Path, name: str, options: ReadOptions,
+                     totals: list[int]) -> bytes:
+    # zipfile reads no more than the directory's compressed size and inflates no more than its
+    # file size, so the limits are checked before a byte is inflated: the member's, and (as for
+    # a tar) the archive's so far, which many small members can break
+    where, limit = f"{source}, member {name}", options.max_compression_ratio
+    _check_member_size(where, info.file_size, options)
+    _check_ratio(where, info.file_size, info.compress_size, limit)
+    totals[0] += info.file_size
+    totals[1] += info.compress_size
+    _check_ratio(f"{source} (up to member {name})", totals[0], totals[1], limit)
+    with zf.open(info) as fh:
+        return fh.read()
 
 
 def _is_metadata(parts: list[str]) -> bool:
@@ -670,7 +1005,7 @@ def _read_layout(source: Path, files: Iterable[tuple[str, Callable[[], bytes]]],
         rows = by_split.setdefault(split, Rows(str(source), "member", split=split))
         try:
             data = load()
-        except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as e:
+        except _READ_ERRORS as e:
             raise CorpusError(f"{source}, member {name}: cannot read it ({type(e).__name__}: {e})") from None
         where = f"{source}, member {name}"
         this_kind = document or _document_kind(name, data) or "text"
@@ -682,7 +1017,7 @@ def _read_layout(source: Path, files: Iterable[tuple[str, Callable[[], bytes]]],
             raise CorpusError(f"{where}: is {_kind(this_kind)}, but {first!r}, read first, is {_kind(kind)}; "
                               f"a corpus holds one kind of document (pass format= to read them all as one)")
         if kind == "text":
-            rows.add(decode(data, where, options), parts[-2], name)
+            rows.add(check_record_size(decode(data, where, options), where, options), parts[-2], name)
             continue
         for page in _member_pages(kind, data, where, options):
             rows.add(page.text, parts[-2], name, page)
@@ -726,17 +1061,17 @@ def _sort_by_member(rows: Rows) -> None:
 
 def read_folders(path: Path, options: ReadOptions, document: str | None = None) -> list[Rows]:
     """A directory with one folder per class (optionally under train/valid/test folders)."""
-    return _read_layout(path, _files_in_dir(path), options, document)
+    return _read_layout(path, _files_in_dir(path, options), options, document)
 
 
 def read_tar(path: Path, options: ReadOptions, document: str | None = None) -> list[Rows]:
     """A tar archive (gz/bz2/xz or plain) of the ``folders`` layout, streamed once."""
-    return _read_layout(path, _files_in_tar(path), options, document)
+    return _read_layout(path, _files_in_tar(path, options), options, document)
 
 
 def read_zip(path: Path, options: ReadOptions, document: str | None = None) -> list[Rows]:
     """A zip archive of the ``folders`` layout, read member by member."""
-    return _read_layout(path, _files_in_zip(path), options, document)
+    return _read_layout(path, _files_in_zip(path, options), options, document)
 
 
 # ---------------------------------------------------------------- pages (documents.py)

@@ -20,7 +20,9 @@ Order of work:
 3. OCR the rest in ``num_proc`` worker processes, one file per task: a PDF page by page
    (rendered by pypdfium2, grayscale, at ``dpi``), an image as it is (a multi-page TIFF
    page by page), each page piped to ``tesseract stdin stdout``;
-4. write each TSV as its file finishes, atomically (``textkit.fileio.atomic_write``).
+4. write each TSV as its file finishes, atomically (``textkit.fileio.atomic_write``); the
+   temporary files a killed run left are removed before step 2, and only those
+   (``textkit.fileio.remove_stale_temporaries``): nothing else in ``out`` is ever deleted.
 
 One file's OCR (step 3) is ``textkit.tesseract``'s job; this module finds the files, runs
 the workers and writes what they return.
@@ -57,7 +59,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from . import tesseract as engine  # not "tesseract": ocr()'s argument of that name is the program
 from .analyzer import resolve_num_proc
-from .fileio import atomic_write, read_versioned_json
+from .fileio import atomic_write, read_versioned_json, remove_stale_temporaries
 from .tesseract import DEFAULT_DPI, Settings, check_settings  # public here too: the API of ocr()
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pnm", ".pgm", ".ppm")
@@ -125,6 +127,8 @@ def ocr(
     if pdfs:
         versions["pypdfium2"] = engine.check_pdf_renderer(pdfs[0])
     record_settings(out, settings)
+    # once per run, not per TSV (each sweep lists a folder that may hold thousands of them)
+    remove_stale_temporaries(out, recursive=True)
     todo = [job for job in jobs if not job.output.exists()]
     report = {"files": len(jobs), "done": 0, "skipped": len(jobs) - len(todo), "failed": [], "pages": 0}
     with _Workers(tesseract, settings, min(workers, len(todo))) as pool, _progress(len(todo), progress) as bar:
@@ -342,7 +346,7 @@ def _write(path: Path, data: bytes) -> None:
             os.fchmod(f.fileno(), 0o666 & ~umask)
         f.write(data)
 
-    atomic_write(path, write)
+    atomic_write(path, write, sweep=False)  # ocr() sweeps the whole out folder once, at its start
 
 
 def _progress(total: int, enabled: bool | None):

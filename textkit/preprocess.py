@@ -10,6 +10,7 @@ Output (``out``)::
     pipeline.json                        the fitted TextPipeline (``TextPipeline.load``)
     report.json                          counts per split, vocabulary, rejected rows, options
     rejected.jsonl                       every rejected row: split, source, place, reason, text
+    .textkit-output.json                 what textkit wrote here (see "Atomic output" below)
     data/<split>-00000-of-00002.parquet  columns text (string), label (ClassLabel as int64),
                                          ids (list<int64>), length (int64)
 
@@ -41,22 +42,28 @@ n-grams included) and the vocabulary. Registered corpora, folders, archives and 
 are read whole by ``load_corpus`` (they are small, or archives that cannot be streamed by
 line), so they must fit in memory.
 
-**Atomic output.** Everything is built in a sibling ``<out>.tmp-XXXX`` directory that is
-renamed to ``out`` only at the end; on any error (or Ctrl-C) it is removed, so a directory
-named ``out`` is always complete. An existing ``out`` is refused unless ``overwrite=True``,
-and even then only when it is empty or looks like textkit output (see ``MARKER_FILES``).
+**Atomic output.** Everything is built in a sibling ``<out>.tmp-<pid>-<host>-XXXXXXXX``
+directory that is renamed to ``out`` only at the end; on any error (or Ctrl-C) it is removed,
+so a directory named ``out`` is always complete. Before the rename textkit writes
+``MARKER_FILE`` (``.textkit-output.json``) into it: the files and folders it wrote. An
+existing ``out`` is refused unless ``overwrite=True``, and even then unless it is empty or
+holds that marker and nothing the marker does not list: ``overwrite`` deletes only what
+textkit wrote (output from before the marker existed is refused too; the user deletes it).
+A ``kill -9`` leaves the temporary directory behind; the next run on the same ``out``
+removes it, and only it: its name must match exactly and its process must be gone
+(``textkit.fileio.owner_is_gone``), so a live run's temporaries are never touched.
 """
 from __future__ import annotations
 
-import codecs
 import contextlib
-import csv
 import json
 import multiprocessing
 import os
 import re
 import secrets
+import shlex
 import shutil
+import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -73,14 +80,12 @@ from .formats import (
     DOCUMENT_FORMATS,
     READERS,
     SPLIT_FOLDERS,
-    Column,
     CorpusError,
     ReadOptions,
-    check_first_row,
+    check_record_size,
     class_label_names,
     column_index,
-    delimited_columns,
-    delimited_header,
+    delimited_records,
     infer_format,
     named_columns,
     parse_fasttext_line,
@@ -88,9 +93,9 @@ from .formats import (
     parse_label_text_line,
     parse_named_values,
     parquet_class_names,
-    unlimited_fields,
+    record_lines,
 )
-from .fileio import read_versioned_json
+from .fileio import owner_is_gone, read_versioned_json, temporary_owner
 from .pipeline import TextPipeline
 from .registry import canonical_name, get_card
 from .vocabulary import UNK_ID, Vocab
@@ -105,8 +110,12 @@ OUTPUT_FORMATS = {"parquet": ".parquet", "arrow": ".arrow"}
 # Formats read record by record; the others go through load_corpus, whole.
 STREAMED_FORMATS = ("label-text", "fasttext", "csv", "tsv", "jsonl", "parquet")
 COLUMN_FORMATS = ("csv", "tsv", "jsonl", "parquet")
-# A directory `overwrite=True` may replace: empty, or holding one of these (textkit output).
-MARKER_FILES = (REPORT_FILE, "metrics.json")
+# Written into every output directory: what textkit wrote there. `overwrite=True` replaces a
+# directory only if it is empty or holds this and nothing it does not list.
+MARKER_FILE = ".textkit-output.json"
+MARKER_FORMAT, MARKER_VERSION = "textkit.output", 1
+# What output of textkit from before the marker holds: named in the refusal, never deleted.
+LEGACY_OUTPUT_FILES = (REPORT_FILE, "metrics.json")
 DEFAULT_SHARD_SIZE = 100_000
 DEFAULT_BATCH_ROWS = 4096
 REASON_EMPTY = "empty: no tokens after cleaning and tokenizing"
@@ -120,9 +129,11 @@ def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False) -> Iter
     """Yield a temporary sibling of ``out`` to fill; rename it to ``out`` when the block ends.
 
     On an exception (Ctrl-C included) the temporary directory, and any parent folder this
-    call created, are removed and ``out`` is untouched. ``out`` must not exist unless
-    ``overwrite`` (and then it must be empty or hold one of ``MARKER_FILES``: a typo such as
-    ``--out ~`` never deletes a home directory).
+    call created, are removed and ``out`` is untouched. When the block ends, ``MARKER_FILE``
+    is written into the directory, listing what the block put there. ``out`` must not exist
+    unless ``overwrite``, and then it must be empty or hold a marker and nothing the marker
+    does not list (:func:`check_output_directory`): a typo such as ``--out ~`` never deletes a
+    home directory, and a note the user added to a run folder is never lost.
     """
     out = Path(out)
     check_output_directory(out, overwrite=overwrite)
@@ -131,11 +142,12 @@ def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False) -> Iter
     tmp = _fresh_sibling(out, "tmp")
     try:
         yield tmp
+        _write_marker(tmp)
         check_output_directory(out, overwrite=overwrite)  # it may have appeared meanwhile
         if out.exists():
             old = _fresh_sibling(out, "old")
             os.replace(out, old / out.name)
-            os.replace(tmp, out)
+            os.replace(tmp, out)  # a kill -9 just before this: the next run puts old back
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)
@@ -148,10 +160,11 @@ def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False) -> Iter
 
 
 def _fresh_sibling(out: Path, kind: str) -> Path:
-    """A new empty directory ``<out>.<kind>-XXXXXXXX`` beside ``out``, with the usual permissions
-    (``os.mkdir`` applies the umask; ``tempfile.mkdtemp`` would make it private, 0700)."""
+    """A new empty directory ``<out>.<kind>-<pid>-<host>-XXXXXXXX`` beside ``out``, with the usual
+    permissions (``os.mkdir`` applies the umask; ``tempfile.mkdtemp`` would make it private,
+    0700). The owner in the name lets a later run tell a killed run's directory from a live one."""
     for _ in range(100):
-        path = out.with_name(f"{out.name}.{kind}-{secrets.token_hex(4)}")
+        path = out.with_name(f"{out.name}.{kind}-{temporary_owner()}-{secrets.token_hex(4)}")
         try:
             path.mkdir()
             return path
@@ -160,8 +173,36 @@ def _fresh_sibling(out: Path, kind: str) -> Path:
     raise FileExistsError(f"could not create a temporary directory beside {out}")
 
 
+def _remove_stale_siblings(out: Path) -> None:
+    """Remove the ``<out>.tmp-*`` and ``<out>.old-*`` directories that killed runs left beside
+    ``out``: exactly :func:`_fresh_sibling`'s names, whose process is gone (``owner_is_gone``).
+    A run killed between its two renames left ``out`` moved into an ``.old-`` directory and
+    no ``out``: that previous output is put back rather than deleted."""
+    pattern = re.compile(rf"{re.escape(out.name)}\.(?P<kind>tmp|old)-(?P<pid>[0-9]{{1,10}})-(?P<host>[0-9a-f]{{8}})"
+                         rf"-[0-9a-f]{{8}}")
+    try:
+        entries = list(os.scandir(out.parent))
+    except OSError:  # no parent yet (nothing to clean), or not a folder (check_output_directory says so)
+        return
+    stale = []
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match and entry.is_dir(follow_symlinks=False) and owner_is_gone(int(match["pid"]), match["host"]):
+            stale.append((match["kind"] != "old", Path(entry.path)))
+    for is_tmp, path in sorted(stale):  # .old- first: a previous output is restored before anything else
+        if not is_tmp and not os.path.lexists(out):
+            with contextlib.suppress(OSError):  # not there (killed before the first rename), or restored by a rival
+                os.replace(path / out.name, out)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def check_output_directory(out: Path, *, overwrite: bool) -> None:
-    """Raise ``FileExistsError`` unless ``out`` may be written (see :func:`atomic_directory`)."""
+    """Raise ``FileExistsError`` unless ``out`` may be written (see :func:`atomic_directory`).
+
+    First removes what killed runs left beside ``out`` (:func:`_remove_stale_siblings`): this
+    runs before any work, so the next run on the same ``out`` cleans up even if it fails."""
+    out = Path(out)
+    _remove_stale_siblings(out)
     if not out.exists():
         blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
         if blocked is not None:  # mkdir would fail only at the end, after all the work
@@ -171,9 +212,83 @@ def check_output_directory(out: Path, *, overwrite: bool) -> None:
         raise FileExistsError(f"{out} exists and is not a directory; choose another --out")
     if not overwrite:
         raise FileExistsError(f"{out} already exists; pass --overwrite to replace it, or choose another --out")
-    if any(out.iterdir()) and not any((out / name).exists() for name in MARKER_FILES):
-        raise FileExistsError(f"{out} is not empty and does not look like textkit output (no "
-                              f"{' or '.join(MARKER_FILES)}); refusing to overwrite it")
+    if not any(out.iterdir()):
+        return
+    marker = out / MARKER_FILE
+    if not marker.is_file() or marker.is_symlink():
+        legacy = any((out / name).exists() for name in LEGACY_OUTPUT_FILES)
+        raise FileExistsError(f"{out} is not empty and does not look like textkit output (no {MARKER_FILE}"
+                              f"{'; output of textkit from before that mark has none' if legacy else ''}); "
+                              f"--overwrite deletes only what textkit wrote: delete the folder yourself if "
+                              f"nothing in it is needed, or choose another --out")
+    files, folders = _read_marker(marker, out)
+    unlisted = _unlisted(out, files, folders)
+    if unlisted:
+        more = f" (and {len(unlisted) - 1} more)" if len(unlisted) > 1 else ""
+        raise FileExistsError(f"{unlisted[0]}{more} was not written by textkit (it is not listed in {marker}) "
+                              f"and --overwrite would delete it: move it out of {out}, or choose another --out")
+
+
+def _write_marker(folder: Path) -> None:
+    """Write ``MARKER_FILE`` into ``folder``: every file and folder in it, all textkit's."""
+    files, folders = [], []
+    for here, dirs, names in os.walk(folder):  # links are not followed: a link is listed as a file
+        base = Path(here).relative_to(folder)
+        for name in dirs:
+            (files if os.path.islink(os.path.join(here, name)) else folders).append((base / name).as_posix())
+        files.extend((base / name).as_posix() for name in names)
+    _write_json(folder / MARKER_FILE, {
+        "format": MARKER_FORMAT,
+        "version": MARKER_VERSION,
+        "textkit_version": __version__,
+        "command": _command_line(),
+        "about": "written by textkit: --overwrite replaces this folder only while it holds nothing but "
+                 "the files and folders listed here",
+        "folders": sorted(folders),
+        "files": sorted(f for f in files if f != MARKER_FILE),
+    })
+
+
+def _command_line() -> str:
+    """This process's command, as a reader of the marker would type it."""
+    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    if program == "__main__.py":  # python -m PACKAGE
+        program = f"python -m {Path(sys.argv[0]).parent.name}"
+    return " ".join([program, *map(shlex.quote, sys.argv[1:])])
+
+
+def _read_marker(marker: Path, out: Path) -> tuple[set[str], set[str]]:
+    """The files and folders ``marker`` lists; a damaged marker refuses the overwrite."""
+    try:
+        data, source = read_versioned_json(marker, name="output marker", format=MARKER_FORMAT,
+                                           version=MARKER_VERSION)
+        lists = [data.get("files"), data.get("folders")]
+        if not all(isinstance(x, list) and all(isinstance(item, str) for item in x) for x in lists):
+            raise ValueError(f"{source} has no lists of strings \"files\" and \"folders\"; the file is damaged")
+    except (OSError, ValueError, RecursionError) as exc:
+        raise FileExistsError(f"{out}: {exc}; refusing to delete {out} for --overwrite: delete it yourself, "
+                              f"or choose another --out") from None
+    return set(lists[0]), set(lists[1])
+
+
+def _unlisted(out: Path, files: set[str], folders: set[str]) -> list[Path]:
+    """What under ``out`` the marker does not list, sorted: an unlisted folder is named, not
+    its contents (which are not even listed: ``--out ~`` with a stray marker stays quick)."""
+    found, listed = [], files | {MARKER_FILE}
+    for here, dirs, names in os.walk(out, onerror=_raise):  # links are not followed, as rmtree does not
+        base = Path(here).relative_to(out)
+        for name in list(dirs):
+            if os.path.islink(os.path.join(here, name)):
+                names.append(name)  # removed as a file would be, so listed as one
+            elif (base / name).as_posix() not in folders:
+                found.append(out / base / name)
+                dirs.remove(name)
+        found.extend(out / base / name for name in names if (base / name).as_posix() not in listed)
+    return sorted(found)
+
+
+def _raise(error: OSError) -> None:
+    raise error  # an unreadable folder inside out cannot be checked, so it is not deleted either
 
 
 # ---------------------------------------------------------------- inputs -> sources
@@ -327,62 +442,17 @@ def _streamer(path: Path, fmt: str, options: ReadOptions) -> Callable[[], Iterat
     return lambda: reader(path, options)
 
 
-def _decoded_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str]]:
-    """``(line number, line)`` split on ``\\n`` only (as ``textkit.formats``), ``\\r`` kept; in a
-    file without any ``\\n``, on ``\\r``.
-
-    Decoded incrementally, so an undecodable byte is reported with its exact line.
-    """
-    decoder = codecs.getincrementaldecoder(options.encoding)(options.errors)
-    number, consumed, pending = 0, 0, ""
-    with open(path, "rb") as fh:
-        for raw in chain(fh, [None]):
-            try:
-                text = decoder.decode(b"", final=True) if raw is None else decoder.decode(raw)
-            except UnicodeDecodeError as e:
-                bad = e.object[e.start:e.end]
-                raise CorpusError(f"{path}, line {number + 1 + pending.count(chr(10))}, byte offset "
-                                  f"{consumed + e.start}: cannot decode {bytes(bad)!r} as {options.encoding}; "
-                                  f"pass encoding= (e.g. 'latin-1' or 'cp1252') or errors='replace'") from None
-            if raw is not None:
-                consumed += len(raw)
-            pending += text
-            if number == 0 and pending:
-                pending = pending.removeprefix("\ufeff")  # a BOM is not part of the first record
-            if raw is None and number == 0 and pending and "\n" not in pending:
-                # the file had no b"\n" at all, so this is all of it: "\r" alone ends its lines
-                # (classic Mac line endings), as in textkit.formats
-                *lines, pending = pending.rstrip("\r").split("\r") + [""]
-            else:
-                *lines, pending = pending.split("\n")
-            for line in lines:
-                number += 1
-                yield number, line
-        if pending:
-            yield number + 1, pending
-
-
-def _record_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str]]:
-    """Non-blank lines; blank lines at the end are a terminator, elsewhere an error."""
-    blank = None
-    for number, line in _decoded_lines(path, options):
-        line = line.removesuffix("\r")
-        if not line.strip():
-            blank = blank or number
-            continue
-        if blank is not None:
-            raise CorpusError(f"{path}, line {blank}: blank line; every line must hold one record, remove it")
-        yield number, line
-
+# One rule for every consumer: the line and csv/tsv readers are textkit.formats' own, streamed
+# (record_lines, delimited_records): the same line endings, blank-line rule and limits as load_corpus.
 
 def _stream_label_text(path: Path, options: ReadOptions) -> Iterator[Record]:
-    for number, line in _record_lines(path, options):
+    for number, line in record_lines(path, options):
         where = f"{path}, line {number}"
         yield *parse_label_text_line(line, where), where
 
 
 def _stream_fasttext(path: Path, options: ReadOptions) -> Iterator[Record]:
-    for number, line in _record_lines(path, options):
+    for number, line in record_lines(path, options):
         where = f"{path}, line {number}"
         yield *parse_fasttext_line(line, where, reader="preprocess"), where
 
@@ -396,49 +466,13 @@ def _stream_tsv(path: Path, options: ReadOptions) -> Iterator[Record]:
 
 
 def _stream_delimited(path: Path, options: ReadOptions, delimiter: str) -> Iterator[Record]:
-    """Rows of a csv/tsv, with ``textkit.formats``' header and column rules, one at a time."""
-    label_col, text_cols, header = delimited_header(path, options)
-    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE  # TSV: unquoted
-    lines = (line + "\n" for _, line in _decoded_lines(path, options))
-    reader = csv.reader(lines, delimiter=delimiter, quoting=quoting, strict=True)
-    counts: Counter = Counter()  # rows per label: one entry per class, so memory stays bounded
-    try:
-        with unlimited_fields():
-            yield from _delimited_records(path, reader, label_col, text_cols, header, counts)
-    except csv.Error as e:
-        raise CorpusError(f"{path}, line {reader.line_num}: {delimiter!r}-separated parse error: {e}; "
-                          f"check quoting") from None
-    if not header and counts:  # Counter keeps first-seen order: its first key is row 1's label
-        check_first_row(str(path), next(iter(counts)), counts, options)
-
-
-def _delimited_records(path: Path, reader, label_col: Column, text_cols: list[Column] | None, header: bool,
-                       counts: Counter) -> Iterator[Record]:
-    first = next(reader, None)
-    while first is not None and not first:  # leading blank lines of an empty file
-        first = next(reader, None)
-    if first is None:
-        raise CorpusError(f"{path}: the file is empty")
-    columns = delimited_columns(path, first, label_col, text_cols, header)
-    names = columns.names
-    number, blank = 0, None
-    for record in reader if header else chain([first], reader):
-        if not record or (len(record) == 1 and not record[0].strip() and len(names) > 1):
-            blank = blank or reader.line_num  # trailing blank lines end the file
-            continue
-        number += 1
-        where = f"{path}, row {number} (line {reader.line_num})"
-        if blank is not None:
-            raise CorpusError(f"{path}, line {blank}: blank line, expected {len(names)} fields like the "
-                              f"{'header' if header else 'first row'}; remove it")
-        text, label = columns.parse_row(record, where)
-        counts[label] += 1
+    for text, label, _, where in delimited_records(path, options, delimiter):
         yield text, label, where
 
 
 def _stream_jsonl(path: Path, options: ReadOptions) -> Iterator[Record]:
     label_col, text_cols = named_columns(path, options)
-    for number, line in _record_lines(path, options):
+    for number, line in record_lines(path, options):
         where = f"{path}, line {number}"
         yield *parse_jsonl_line(line, where, label_col, text_cols), where
 
@@ -466,7 +500,8 @@ def _stream_parquet(path: Path, options: ReadOptions) -> Iterator[Record]:
             for i, value in enumerate(labels):
                 row += 1
                 where = f"{path}, row {row}"
-                yield *parse_named_values(value, [col[i] for col in texts], where, label_col, text_cols), where
+                text, label = parse_named_values(value, [col[i] for col in texts], where, label_col, text_cols)
+                yield check_record_size(text, where, options), label, where
 
 
 # ---------------------------------------------------------------- worker processes

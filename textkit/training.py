@@ -44,7 +44,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from . import metrics
-from .fileio import atomic_write
+from .fileio import atomic_write, remove_stale_temporaries
 from .padding import Batch, pad_ragged
 
 CHECKPOINT_FORMAT = "textkit.checkpoint"
@@ -64,6 +64,10 @@ MONITORS = ("loss", "accuracy", "macro_f1", "micro_f1", "weighted_f1")
 # Fields a resumed run may change without invalidating the checkpoint: they move work
 # around (device, loader processes, logging) or extend the run, but do not redefine it.
 _RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "progress", "log_interval")
+# The largest learning rate TrainConfig takes: ten times the largest usual one (Adadelta's 1.0).
+# Past it no optimizer here trains (`--lr 1e30` made NaN weights after one step, and a one-epoch
+# run saved them), and a typo like 1e3 for 1e-3 is caught before training, not epochs into it.
+MAX_LR = 10.0
 
 
 @dataclass
@@ -73,8 +77,8 @@ class TrainConfig:
     epochs: passes over the training data (the most; early stopping may end sooner).
     batch_size: texts per optimizer step (Kim 2014: 50).
     optimizer: ``"adamw"``, ``"adam"``, ``"adadelta"`` (Kim's choice) or ``"sgd"`` (momentum).
-    lr: learning rate; ``None`` picks the optimizer's usual one (Adam/AdamW 1e-3,
-        Adadelta 1.0, SGD 0.1).
+    lr: learning rate in (0, ``MAX_LR`` = 10]; ``None`` picks the optimizer's usual one
+        (Adam/AdamW 1e-3, Adadelta 1.0, SGD 0.1).
     weight_decay: decoupled for AdamW, L2 for the others. A model with sparse embedding
         gradients (``bow`` with ``sparse=True``) trains those tables with ``SparseAdam``
         (Adam/AdamW) or momentum-free SGD, without weight decay (see ``make_optimizers``).
@@ -138,13 +142,14 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "bucket_chunk", "eval_batch_size", "log_interval"):
             positive_int(name)
         need(self.optimizer in OPTIMIZERS, "optimizer", f"one of {sorted(OPTIMIZERS)}")
-        need(self.lr is None or (_is_number(self.lr) and self.lr > 0), "lr", "a number > 0 or None")
-        need(_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "a number >= 0")
+        need(self.lr is None or (_is_finite(self.lr) and 0 < self.lr <= MAX_LR), "lr",
+             f"a finite number in (0, {MAX_LR:g}] (textkit.training.MAX_LR), or None for the optimizer's usual one")
+        need(_is_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "a finite number >= 0")
         need(_is_number(self.momentum) and 0 <= self.momentum < 1, "momentum", "a number in [0, 1)")
         need(self.schedule in SCHEDULES, "schedule", f"one of {SCHEDULES}")
         need(_is_number(self.warmup) and 0 <= self.warmup < 1, "warmup", "a fraction of all steps in [0, 1)")
-        need(self.clip_norm is None or (_is_number(self.clip_norm) and self.clip_norm > 0),
-             "clip_norm", "a number > 0 or None")
+        need(self.clip_norm is None or (_is_finite(self.clip_norm) and self.clip_norm > 0),
+             "clip_norm", "a finite number > 0 or None")
         need(self.patience is None or (isinstance(self.patience, int) and self.patience >= 1),
              "patience", "an int >= 1 or None")
         need(self.monitor in MONITORS, "monitor", f"one of {MONITORS}")
@@ -179,6 +184,11 @@ class TrainConfig:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    """A number that is not NaN or infinite (an int always is; ``math.isfinite`` overflows on 10**400)."""
+    return _is_number(value) and (isinstance(value, int) or math.isfinite(value))
 
 
 @dataclass
@@ -243,7 +253,39 @@ def rng_state() -> dict[str, Any]:
     }
 
 
+def check_rng_state(state: Any) -> None:
+    """``state`` must be what :func:`rng_state` returns, or a ValueError says which part is not
+    (a damaged checkpoint made ``set_rng_state`` raise OverflowError deep inside NumPy)."""
+    def words(values: Any, count: int) -> bool:  # MT19937's state: ``count`` unsigned 32-bit ints
+        return isinstance(values, (list, tuple)) and len(values) == count and \
+            all(type(v) is int and 0 <= v < 2**32 for v in values)
+
+    def bad(name: str, expected: str) -> ValueError:
+        return ValueError(f"its RNG state {name!r} is not {expected}")
+
+    if not isinstance(state, dict) or not {"python", "numpy", "torch", "cuda"} <= set(state):
+        raise ValueError("its RNG state must be a dict with 'python', 'numpy', 'torch' and 'cuda'")
+    python = state["python"]
+    if not (isinstance(python, (list, tuple)) and len(python) == 3 and type(python[0]) is int
+            and words(python[1], 625) and python[1][-1] <= 624 and (python[2] is None or _is_number(python[2]))):
+        raise bad("python", "[version, 625 ints in [0, 2**32) (the last <= 624), gauss]")
+    numpy_state = state["numpy"]
+    if not (isinstance(numpy_state, (list, tuple)) and len(numpy_state) == 5 and numpy_state[0] == "MT19937"
+            and words(numpy_state[1], 624) and type(numpy_state[2]) is int and 0 <= numpy_state[2] <= 624
+            and numpy_state[3] in (0, 1) and _is_number(numpy_state[4])):
+        raise bad("numpy", "['MT19937', 624 ints in [0, 2**32), position in [0, 624], 0 or 1, float]")
+    expected = torch.get_rng_state()
+    if not (isinstance(state["torch"], torch.Tensor) and state["torch"].dtype == expected.dtype
+            and state["torch"].shape == expected.shape):
+        raise bad("torch", f"a uint8 tensor of {expected.numel()} bytes")
+    if not (isinstance(state["cuda"], (list, tuple)) and all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8
+                                                            for t in state["cuda"])):
+        raise bad("cuda", "a list of uint8 tensors")
+
+
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` saved (checked first: see :func:`check_rng_state`)."""
+    check_rng_state(state)
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     name, keys, pos, has_gauss, cached = state["numpy"]
@@ -551,13 +593,88 @@ def score(logits: np.ndarray, labels: np.ndarray, multi_label: bool, threshold: 
 
 # -- checkpoints -----------------------------------------------------------------------------
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """``torch.save`` of plain dicts, lists, numbers and tensors, written atomically."""
+    """``torch.save`` of plain dicts, lists, numbers and tensors, written atomically, with the
+    sha256 of its content (:func:`checkpoint_digest`), which :func:`load_checkpoint` verifies."""
     state = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
+    state["sha256"] = checkpoint_digest(state)
     atomic_write(Path(path), lambda f: torch.save(state, f))
 
 
+def checkpoint_digest(state: dict[str, Any]) -> str:
+    """sha256 of a checkpoint's content, its ``"sha256"`` entry aside: every key, number and
+    string, and every tensor's dtype, shape and bytes. torch.load does not check the zip's
+    CRCs, so without it 2 of 3 flipped bits in a checkpoint resumed silently with other
+    weights or optimizer moments (or a KeyError a step later). Costs one pass over the tensors
+    (about 0.1 s per 100 MB) per checkpoint written and read."""
+    digest = hashlib.sha256()
+    _digest_update(digest, {k: v for k, v in state.items() if k != "sha256"})
+    return digest.hexdigest()
+
+
+def _digest_update(digest: Any, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        if value.layout != torch.strided:  # a sparse tensor, by its coalesced parts
+            value = value.coalesce()
+            _digest_update(digest, ["sparse", list(value.shape), value.indices(), value.values()])
+            return
+        flat = value.detach().to("cpu").contiguous().reshape(-1)
+        digest.update(f"tensor {flat.dtype} {tuple(value.shape)}|".encode())
+        if flat.numel():
+            digest.update(flat.view(torch.uint8).numpy())
+    elif isinstance(value, dict):
+        digest.update(f"dict {len(value)}|".encode())
+        for key in sorted(value, key=repr):
+            _digest_update(digest, key)
+            _digest_update(digest, value[key])
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"{type(value).__name__} {len(value)}|".encode())
+        for item in value:
+            _digest_update(digest, item)
+    else:
+        digest.update(f"{type(value).__name__} {value!r}|".encode())
+
+
+def _tensors(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
+
+
+def _int(minimum: int) -> Callable[[Any], bool]:
+    return lambda value: type(value) is int and value >= minimum
+
+
+# What train() reads back from a checkpoint: key -> (check, what it must be). "fingerprint" is
+# optional (checkpoints written before it existed resume unchecked).
+_CHECKPOINT_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "epoch": (_int(1), "an int >= 1"),
+    "config": (lambda v: isinstance(v, dict), "a dict of TrainConfig options"),
+    "n_train": (_int(0), "an int >= 0"),
+    "multi_label": (lambda v: isinstance(v, bool), "True or False"),
+    "model": (_tensors, "a dict of tensors"),
+    "best_model": (lambda v: v is None or _tensors(v), "None or a dict of tensors"),
+    "optimizers": (lambda v: isinstance(v, list) and all(isinstance(o, dict) for o in v), "a list of dicts"),
+    "schedulers": (lambda v: isinstance(v, list) and all(isinstance(o, dict) for o in v), "a list of dicts"),
+    "scaler": (lambda v: isinstance(v, dict), "a dict"),
+    "sampler": (lambda v: isinstance(v, dict) and _int(0)(v.get("seed")) and _int(0)(v.get("epoch")),
+                "a dict with int 'seed' and 'epoch'"),
+    "rng": (lambda v: isinstance(v, dict), "a dict"),
+    "history": (lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v), "a list of dicts"),
+    "best_metric": (lambda v: v is None or _is_number(v), "None or a number"),
+    "best_epoch": (lambda v: v is None or _int(1)(v), "None or an int >= 1"),
+    "bad_epochs": (_int(0), "an int >= 0"),
+    "finished": (lambda v: isinstance(v, bool), "True or False"),
+    "stopped_early": (lambda v: isinstance(v, bool), "True or False"),
+    "fingerprint": (lambda v: v is None or (isinstance(v, dict) and all(isinstance(x, str) for x in v.values())),
+                    "None or a dict of digests"),
+}
+
+
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``: no pickle code runs, only plain data."""
+    """Load a checkpoint with ``weights_only=True``: no pickle code runs, only plain data.
+
+    Then check it holds every key ``train`` reads back, each of the right kind, a well-formed
+    RNG state, finite weights and the content its ``sha256`` says: a damaged checkpoint is one
+    ValueError naming the file, not a ``KeyError`` or an ``OverflowError`` halfway through
+    restoring it, nor a run that resumes from silently changed weights."""
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -567,10 +684,45 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"checkpoint file {str(path)!r} is damaged or not a textkit checkpoint: {exc}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"checkpoint file {str(path)!r} is not a textkit checkpoint")
-    if state.get("version", 0) > CHECKPOINT_VERSION:
+    version = state.get("version")
+    damaged = f"checkpoint file {str(path)!r} is damaged"
+    if type(version) is not int or version < 1:
+        raise ValueError(f"{damaged}: 'version' must be an int >= 1, got {version!r:.40}")
+    if version > CHECKPOINT_VERSION:
         raise ValueError(f"checkpoint file {str(path)!r} has format version {state['version']}; this textkit "
                          f"reads versions up to {CHECKPOINT_VERSION}: upgrade textkit")
+    missing = [key for key in _CHECKPOINT_FIELDS if key != "fingerprint" and key not in state]
+    if missing:
+        raise ValueError(f"{damaged}: it is missing the key(s) {missing}")
+    for key, (ok, expected) in _CHECKPOINT_FIELDS.items():
+        if key in state and not ok(state[key]):
+            raise ValueError(f"{damaged}: {key!r} must be {expected}, got {type(state[key]).__name__} "
+                             f"{state[key]!r:.40}")
+    try:
+        check_rng_state(state["rng"])
+    except ValueError as exc:
+        raise ValueError(f"{damaged}: {exc}") from None
+    for key in ("model", "best_model"):
+        found = non_finite(state[key] or {})
+        if found:
+            raise ValueError(f"{damaged}: it holds non-finite values in {key!r} ({found}), or its run had "
+                             f"diverged before it was written")
+    if "sha256" in state and state["sha256"] != checkpoint_digest(state):  # none before textkit recorded it
+        raise ValueError(f"{damaged}: its content does not match the sha256 it was written with (a flipped bit "
+                         f"or an edit); resume=False starts the run over")
     return state
+
+
+def non_finite(tensors: dict[str, torch.Tensor]) -> str:
+    """``"<n> of <size> in '<name>'"`` for the first float tensor holding NaN or inf, else ``""``
+    (checked in slices of 16M values: the check costs 16 MB, not a copy of the model)."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point():
+            values = tensor.detach().reshape(-1)
+            bad = sum(int((~torch.isfinite(part)).sum()) for part in values.split(1 << 24))
+            if bad:
+                return f"{bad:,} of {values.numel():,} in {name!r}"
+    return ""
 
 
 def _write_history(path: Path, history: list[dict]) -> None:
@@ -625,6 +777,9 @@ def train(
         raise ValueError("resume=True needs out_dir, the directory holding checkpoint.pt")
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+        # atomic_write sweeps a killed run's temporaries of the file it writes; this sweeps the
+        # rest now, for a resumed run that has nothing left to write (and so writes nothing)
+        remove_stale_temporaries(out_dir)
 
     # Model, data, optimizer, schedule, AMP, loss.
     model.to(device)
@@ -654,15 +809,24 @@ def train(
     fingerprint = None if out_dir is None else run_fingerprint(  # only checkpoints need it
         model, (sequences, labels), None if valid_data is None else (valid_sequences, valid_labels))
     if resume and checkpoint_path.exists():
-        state = load_checkpoint(checkpoint_path)
+        state = load_checkpoint(checkpoint_path)  # checks the keys, their kinds and the RNG state
         _check_resumable(state, config, checkpoint_path, len(sequences), multi_label, fingerprint)
-        model.load_state_dict(state["model"])
-        for optimizer, saved in zip(optimizers, state["optimizers"]):
-            optimizer.load_state_dict(saved)
-        for scheduler, saved in zip(schedulers, state["schedulers"]):
-            scheduler.load_state_dict(saved)
-        scaler.load_state_dict(state["scaler"])
-        loader.batch_sampler.load_state_dict(state["sampler"])
+        try:  # what load_checkpoint cannot check without the model and optimizers: do they fit them
+            model.load_state_dict(state["model"])
+            if (len(state["optimizers"]), len(state["schedulers"])) != (len(optimizers), len(schedulers)):
+                raise ValueError(f"it holds {len(state['optimizers'])} optimizer(s) and {len(state['schedulers'])} "
+                                 f"schedule(s), the run has {len(optimizers)}")
+            for optimizer, saved in zip(optimizers, state["optimizers"]):
+                optimizer.load_state_dict(saved)
+            for scheduler, saved in zip(schedulers, state["schedulers"]):
+                scheduler.load_state_dict(saved)
+            scaler.load_state_dict(state["scaler"])
+            loader.batch_sampler.load_state_dict(state["sampler"])
+            if state["best_model"] is not None:
+                _check_same_tensors(model, state["best_model"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, OverflowError) as exc:
+            raise ValueError(f"checkpoint file {str(checkpoint_path)!r} is damaged ({type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:300]}); resume=False starts the run over") from None
         start_epoch, history, best_state = state["epoch"] + 1, state["history"], state["best_model"]
         best_metric, best_epoch, bad_epochs = state["best_metric"], state["best_epoch"], state["bad_epochs"]
         stopped_early = state["stopped_early"]
@@ -799,6 +963,16 @@ def run_fingerprint(model: nn.Module, train_data: tuple, valid_data: tuple | Non
     shapes = {name: list(t.shape) for name, t in model.state_dict().items()}
     return {"model": digest(type(model).__name__, config, shapes), "train data": data(train_data),
             "valid data": "none" if valid_data is None else data(valid_data)}
+
+
+def _check_same_tensors(model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """``tensors`` (a checkpoint's best weights) have the model's names and shapes, as
+    ``load_state_dict`` would demand at the end of the run; checked now, at resume."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    differ = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k))
+    if differ:
+        raise RuntimeError(f"'best_model' does not fit the model (tensors {differ[:3]})")
 
 
 def _check_resumable(state: dict, config: TrainConfig, path: Path, n_train: int, multi_label: bool,

@@ -21,7 +21,7 @@ import difflib
 
 import torch
 
-from .base import TextModel, make_config
+from .base import TextModel, check_size, make_config
 from .bow import BagOfEmbeddings, BOWConfig
 from .cnn import CNNConfig, KimCNN
 from .grid import GridCNN, GridConfig
@@ -38,6 +38,7 @@ __all__ = [
     "MODELS",
     "build_model",
     "check_model_options",
+    "count_parameters",
     "TextModel",
     "BagOfEmbeddings",
     "BOWConfig",
@@ -60,12 +61,23 @@ def check_model_options(name: str, config: dict) -> None:
     make_config(MODELS[name].config_class, dict(config), name)
 
 
+def count_parameters(name: str, *, vocab_size: int, num_classes: int, max_parameters: int | None = None,
+                     **config) -> int:
+    """Values in the state_dict ``build_model`` would give these arguments, computed from the
+    config alone; the checks are ``build_model``'s, the size limit included."""
+    check_model_options(name, config)
+    model_class = MODELS[name]
+    model_config = make_config(model_class.config_class, config, name)
+    return check_size(model_class, vocab_size, num_classes, model_config, max_parameters)
+
+
 def build_model(
     name: str,
     *,
     vocab_size: int,
     num_classes: int,
     embeddings: torch.Tensor | None = None,
+    max_parameters: int | None = None,
     **config,
 ) -> TextModel:
     """Build a registered model; ``config`` holds fields of its config dataclass.
@@ -74,14 +86,14 @@ def build_model(
     first rows of the embedding; when given without ``embed_dim``, ``embed_dim`` is taken
     from them, so ``model.config`` records the size needed to rebuild the model without
     them: ``build_model(**model.get_config())`` followed by ``load_state_dict``.
+
+    A model of more than ``max_parameters`` values (default ``textkit.models.base.MAX_PARAMETERS``,
+    2**30: 4 GiB as float32) is refused before anything is allocated, naming its sizes.
     """
     check_model_options(name, config)
-    for arg, value in (("vocab_size", vocab_size), ("num_classes", num_classes)):
-        minimum = 2 if arg == "vocab_size" else 1  # PAD and UNK at least; 1 output for a sigmoid
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"build_model: {arg} must be an int >= {minimum}, got {value!r}")
     if embeddings is not None and "embed_dim" not in config and isinstance(embeddings, torch.Tensor):
         config["embed_dim"] = int(embeddings.shape[-1])
     model_class = MODELS[name]
     model_config = make_config(model_class.config_class, config, name)
+    check_size(model_class, vocab_size, num_classes, model_config, max_parameters)
     return model_class(vocab_size, num_classes, model_config, embeddings=embeddings)

@@ -21,6 +21,15 @@ whole registry):
 * ``model.apply_constraints()`` is called by the training loop after every
   ``optimizer.step()``. The CNN uses it for Kim's max-norm on the output layer; on the other
   models it is a no-op, so the loop can call it unconditionally.
+* ``Model.count_parameters(vocab_size, num_classes, config)`` is the number of values in the
+  state_dict the model would have, computed from the config alone: ``build_model`` refuses a
+  model past :data:`MAX_PARAMETERS` before allocating anything (a saved ``config.json`` is
+  read from disk, and one number in it, e.g. ``"embed_dim": 1000000000``, asked for 172 GB).
+
+Limits on sizes (module attributes, read at call time, so a program that really needs more can
+raise them; ``build_model`` and ``TextClassifier.load`` also take ``max_parameters=``):
+:data:`MAX_PARAMETERS`, :data:`MAX_CLASSES`, :data:`MAX_LAYERS` (stacked layers or parallel
+kernels) and :data:`MAX_KERNEL_SIZE`.
 """
 from __future__ import annotations
 
@@ -34,6 +43,17 @@ import torch
 from torch import nn
 
 from ..vocabulary import PAD_ID
+
+# 2**30 values, 4 GiB as float32: a fastText-sized bag of embeddings (2M n-gram buckets x 300)
+# fits with room to spare (the default CNN on a 20,000-word vocabulary: 2.7M).
+MAX_PARAMETERS = 2**30
+# Outputs of one model: far past any corpus textkit ships (TREC has 6 classes, 50 fine ones).
+MAX_CLASSES = 100_000
+# Stacked RNN layers, CNN kernel sizes, grid conv blocks: each one is a module (1,000,000 LSTM
+# layers of width 1 are few parameters but minutes of construction).
+MAX_LAYERS = 64
+# The widest CNN kernel is also the width every batch is padded to (``min_length``).
+MAX_KERNEL_SIZE = 1024
 
 
 class TextModel(nn.Module):
@@ -56,6 +76,12 @@ class TextModel(nn.Module):
 
     def apply_constraints(self) -> None:
         """Call after each ``optimizer.step()``; a no-op unless a model overrides it."""
+
+    @classmethod
+    def count_parameters(cls, vocab_size: int, num_classes: int, config: Any) -> int:
+        """Values in the state_dict of ``cls(vocab_size, num_classes, config)``, from the config
+        alone (nothing allocated); ``tests/test_models.py`` checks it against the built model."""
+        raise NotImplementedError(f"{cls.__name__} does not say how many parameters it has")
 
     def get_config(self) -> dict:
         """JSON-able dict such that ``build_model(**model.get_config())`` rebuilds this model."""
@@ -106,9 +132,54 @@ def make_config(config_class: type, options: dict, model_name: str) -> Any:
     return config_class(**options)
 
 
-def check_int(owner: str, name: str, value: Any, minimum: int) -> None:
+def check_int(owner: str, name: str, value: Any, minimum: int, maximum: int | None = None,
+              limit: str = "") -> None:
+    """An int in ``[minimum, maximum]``; ``limit`` names the module attribute that sets ``maximum``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{owner}.{name} must be an int >= {minimum}, got {value!r}")
+        raise ValueError(f"{owner}.{name} must be an int >= {minimum}, got {value!r:.40}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{owner}.{name} must be an int <= {maximum}{f' ({limit})' if limit else ''}, got {value!r}")
+
+
+def check_layers(owner: str, name: str, value: Any) -> None:
+    check_int(owner, name, value, 1, MAX_LAYERS, "textkit.models.base.MAX_LAYERS")
+
+
+def check_kernel(owner: str, name: str, value: Any) -> None:
+    check_int(owner, name, value, 1, MAX_KERNEL_SIZE, "textkit.models.base.MAX_KERNEL_SIZE")
+
+
+def check_count(owner: str, name: str, values: tuple) -> None:
+    """At most :data:`MAX_LAYERS` entries in a tuple of layers or kernels."""
+    if len(values) > MAX_LAYERS:
+        raise ValueError(f"{owner}.{name} must have at most {MAX_LAYERS} entries "
+                         f"(textkit.models.base.MAX_LAYERS), got {len(values)}")
+
+
+class ModelTooLargeError(ValueError):
+    """A model past ``max_parameters``: well-formed, maybe wanted, but too large to build unasked."""
+
+
+def check_size(model_class: type, vocab_size: Any, num_classes: Any, config: Any, max_parameters: int | None,
+               where: str = "build_model") -> int:
+    """The model's parameter count, or a ValueError naming its sizes if it is past ``max_parameters``
+    (default :data:`MAX_PARAMETERS`) or its sizes are not ints (``vocab_size`` >= 2: PAD and UNK;
+    ``num_classes`` in [1, :data:`MAX_CLASSES`]: 1 output for a sigmoid)."""
+    limit = MAX_PARAMETERS if max_parameters is None else max_parameters
+    try:
+        check_int("", "vocab_size", vocab_size, 2)
+        check_int("", "num_classes", num_classes, 1, MAX_CLASSES, "textkit.models.base.MAX_CLASSES")
+    except ValueError as exc:
+        raise ValueError(f"{where}: {str(exc).removeprefix('.')}") from None
+    count = model_class.count_parameters(vocab_size, num_classes, config)
+    if count > limit:
+        sizes = ", ".join(f"{k}={v}" for k, v in {"vocab_size": vocab_size, "num_classes": num_classes,
+                                                   **asdict(config)}.items()
+                          if isinstance(v, (int, tuple, list)) and not isinstance(v, bool))
+        raise ModelTooLargeError(f"{where}: model {model_class.name!r} would have {count:,} parameters "
+                                 f"({count * 4 / 2**30:,.1f} GiB as float32), more than max_parameters={limit:,} "
+                                 f"(textkit.models.base.MAX_PARAMETERS); its sizes: {sizes}")
+    return count
 
 
 def check_float(owner: str, name: str, value: Any, low: float, high: float, *, high_open: bool) -> None:

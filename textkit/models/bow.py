@@ -116,6 +116,12 @@ class BagOfEmbeddings(TextModel):
         self.dropout = nn.Dropout(config.dropout)
         self.fc = nn.Linear(features, num_classes)
 
+    @classmethod
+    def count_parameters(cls, vocab_size: int, num_classes: int, config: BOWConfig) -> int:
+        E, H = config.embed_dim, config.hidden_dim
+        hidden = 0 if H is None else E * H + H
+        return vocab_size * E + hidden + (E if H is None else H) * num_classes + num_classes
+
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``ids (B, T)``, ``lengths (B,)`` -> logits ``(B, C)``."""
         check_inputs(ids, lengths)

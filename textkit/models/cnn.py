@@ -47,9 +47,11 @@ from .base import (
     TextModel,
     check_bool,
     check_choice,
+    check_count,
     check_float,
     check_inputs,
     check_int,
+    check_kernel,
     copy_pretrained_,
     warn_frozen_random,
 )
@@ -75,8 +77,9 @@ class CNNConfig:
             self.kernel_sizes = tuple(self.kernel_sizes)
         if not isinstance(self.kernel_sizes, tuple) or not self.kernel_sizes:
             raise ValueError(f"CNNConfig.kernel_sizes must be a non-empty tuple of ints, got {self.kernel_sizes!r}")
+        check_count("CNNConfig", "kernel_sizes", self.kernel_sizes)
         for k in self.kernel_sizes:
-            check_int("CNNConfig", "kernel_sizes[...]", k, 1)
+            check_kernel("CNNConfig", "kernel_sizes[...]", k)
         check_int("CNNConfig", "embed_dim", self.embed_dim, 1)
         check_int("CNNConfig", "num_filters", self.num_filters, 1)
         check_float("CNNConfig", "dropout", self.dropout, 0.0, 1.0, high_open=True)
@@ -136,6 +139,14 @@ class KimCNN(TextModel):
         )
         self.dropout = nn.Dropout(config.dropout)
         self.fc = nn.Linear(config.num_filters * len(config.kernel_sizes), num_classes)
+
+    @classmethod
+    def count_parameters(cls, vocab_size: int, num_classes: int, config: CNNConfig) -> int:
+        E, F = config.embed_dim, config.num_filters
+        multichannel = config.embedding_mode == "multichannel"  # a second, frozen table: 2E input channels
+        convs = sum((2 * E if multichannel else E) * F * k + F for k in config.kernel_sizes)
+        return vocab_size * E * (2 if multichannel else 1) + convs + F * len(config.kernel_sizes) * num_classes \
+            + num_classes
 
     @property
     def min_length(self) -> int:

@@ -44,7 +44,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..vocabulary import PAD_ID
-from .base import TextModel, check_bool, check_choice, check_float, check_int, copy_pretrained_
+from .base import (
+    TextModel,
+    check_bool,
+    check_choice,
+    check_count,
+    check_float,
+    check_int,
+    check_kernel,
+    copy_pretrained_,
+)
 
 PADDINGS = ("zeros", "circular")
 
@@ -68,6 +77,7 @@ class GridConfig:
                 setattr(self, name, tuple(getattr(self, name)))
         if not isinstance(self.channels, tuple) or not self.channels:
             raise ValueError(f"GridConfig.channels must be a non-empty tuple of ints, got {self.channels!r}")
+        check_count("GridConfig", "channels", self.channels)
         for c in self.channels:
             check_int("GridConfig", "channels[...]", c, 1)
         if not isinstance(self.regions, tuple) or len(self.regions) != 2:
@@ -75,7 +85,7 @@ class GridConfig:
         for r in self.regions:
             check_int("GridConfig", "regions[...]", r, 1)
         check_int("GridConfig", "embed_dim", self.embed_dim, 1)
-        check_int("GridConfig", "kernel_size", self.kernel_size, 1)
+        check_kernel("GridConfig", "kernel_size", self.kernel_size)
         if self.kernel_size % 2 == 0:
             raise ValueError(f"GridConfig.kernel_size must be odd (same padding keeps the grid's shape), "
                              f"got {self.kernel_size}")
@@ -113,6 +123,15 @@ class GridCNN(TextModel):
         self.dropout = nn.Dropout(config.dropout)
         rh, rw = config.regions
         self.fc = nn.Linear(config.channels[-1] * rh * rw + (config.embed_dim if config.bag else 0), num_classes)
+
+    @classmethod
+    def count_parameters(cls, vocab_size: int, num_classes: int, config: GridConfig) -> int:
+        E, k = config.embed_dim, config.kernel_size
+        channels = [E + (2 if config.coords else 0), *config.channels]
+        convs = sum(c_in * c_out * k * k for c_in, c_out in zip(channels, channels[1:]))  # no bias
+        norms = sum(2 * c for c in config.channels)  # GroupNorm's weight and bias
+        features = config.channels[-1] * config.regions[0] * config.regions[1] + (E if config.bag else 0)
+        return vocab_size * E + convs + norms + features * num_classes + num_classes
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``ids (B, H, W, S)``, ``lengths (B,)`` -> logits ``(B, C)``."""

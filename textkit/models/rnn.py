@@ -27,6 +27,7 @@ from .base import (
     check_float,
     check_inputs,
     check_int,
+    check_layers,
     copy_pretrained_,
     warn_frozen_random,
 )
@@ -53,7 +54,7 @@ class RNNConfig:
         check_choice("RNNConfig", "cell", self.cell, CELLS)
         check_int("RNNConfig", "embed_dim", self.embed_dim, 1)
         check_int("RNNConfig", "hidden_dim", self.hidden_dim, 1)
-        check_int("RNNConfig", "num_layers", self.num_layers, 1)
+        check_layers("RNNConfig", "num_layers", self.num_layers)
         check_bool("RNNConfig", "bidirectional", self.bidirectional)
         check_choice("RNNConfig", "pooling", self.pooling, POOLINGS)
         check_float("RNNConfig", "dropout", self.dropout, 0.0, 1.0, high_open=True)
@@ -95,6 +96,16 @@ class RNNClassifier(TextModel):
         self.attention = AttentionPooling(features) if config.pooling == "attention" else None
         self.dropout = nn.Dropout(config.dropout)
         self.fc = nn.Linear(features, num_classes)
+
+    @classmethod
+    def count_parameters(cls, vocab_size: int, num_classes: int, config: RNNConfig) -> int:
+        E, H, dirs = config.embed_dim, config.hidden_dim, 2 if config.bidirectional else 1
+        gates = 4 if config.cell == "lstm" else 3
+        # per layer and direction: weight_ih (g·H, input), weight_hh (g·H, H), two biases (g·H)
+        rnn = sum(dirs * gates * H * ((E if layer == 0 else dirs * H) + H + 2) for layer in range(config.num_layers))
+        D = dirs * H
+        attention = D * D + D + D if config.pooling == "attention" else 0  # project (D, D) + bias, score (1, D)
+        return vocab_size * E + rnn + attention + D * num_classes + num_classes
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``ids (B, T)``, ``lengths (B,)`` -> logits ``(B, C)``."""
