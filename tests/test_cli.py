@@ -729,3 +729,27 @@ def test_evaluate_on_unseen_labels_lists_the_other_unseen_ones(trained, tmp_path
     assert main(["evaluate", str(trained), "--test", str(other)]) == 2
     assert re.search(r"record 1: label 'zzz' never occurs in the classes the model was trained on \(neg, pos\) "
                      r"\(nor do 'aaa' \(record 3\) and 'yyy' \(record 4\)\); fix the label", error_line(capsys))
+
+
+# ---------------------------------------------------------------- limits on the command line
+
+def test_limit_flags_reach_every_reader_and_name_themselves(tmp_path, capsys):
+    long = write_csv(tmp_path / "long.csv", [("pos", "x" * 300), ("neg", "fine")])
+    out = tmp_path / "out"
+    for command in (["preprocess", str(long)], ["train", "--train", str(long), "--test", str(long), *FAST]):
+        assert main([*command, "--out", str(out), "--max-record-chars", "100"]) == 2
+        assert error_line(capsys).endswith(f"{long}, line 2: longer than 100 characters (max_record_chars); is a "
+                                           f"line break missing? If records this long are real, raise "
+                                           f"--max-record-chars")
+        assert not out.exists()
+    assert main(["preprocess", str(long), "--out", str(out), "--max-record-chars", "0"]) == 2
+    assert error_line(capsys) == "textkit: error: --max-record-chars 0: expected a whole number >= 1"
+    assert main(["preprocess", str(long), "--out", str(out), "--max-record-chars", "1000"]) == 0  # raised: read
+
+
+def test_a_file_in_another_encoding_than_given_is_named(files, tmp_path, capsys):
+    assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), *FAST, "--encoding", "utf-16",
+                 "--out", str(tmp_path / "out")]) == 2
+    assert error_line(capsys) == (f"textkit: error: {files['train']}: cannot decode it as utf-16 (UTF-16 stream does "
+                                  f"not start with BOM); pass the file's --encoding (e.g. 'utf-8', 'latin-1' or "
+                                  f"'cp1252')")

@@ -325,3 +325,15 @@ def test_imdb_from_the_archive(shared):
     assert sizes(dd) == {"train": 25000, "test": 25000}
     assert counts(dd["train"]) == counts(dd["test"]) == {"neg": 12500, "pos": 12500}
     assert "<br /><br />" in " ".join(dd["test"]["text"][:200])
+
+
+def test_the_reading_limits_apply_to_files_and_registered_corpora(tmp_path):
+    path = tmp_path / "a.all"
+    path.write_text("pos a long enough line\nneg short\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"a.all, line 1: longer than 10 characters \(max_record_chars\)"):
+        load_corpus(path, max_record_chars=10)
+    assert load_corpus(path, max_record_chars=100, valid_fraction=0)["train"].num_rows == 2
+    with pytest.raises(CorpusError, match=r"TREC.train.all, line 1: longer than 12 characters"):
+        load_corpus("trec", max_record_chars=12)
+    with pytest.raises(CorpusError, match=r"max_member_bytes=0: expected a whole number >= 1"):
+        load_corpus(path, max_member_bytes=0)

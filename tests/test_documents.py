@@ -603,6 +603,7 @@ def test_read_document_infers_the_format_and_passes_options(tmp_path):
     ("page.tsv", None, {"text_column": "text"}, r"^text_column= does not apply to format 'ocr-tsv' .*; it is for "
                                                 r"text corpora, not page files"),
     ("page.tsv", None, {"min_conf": 50}, r"^min_conf= is not an option; page files take encoding, errors, "
+                                         r"max_compression_ratio, max_member_bytes, max_record_chars, "
                                          r"min_confidence, page_size"),
     ("page.tsv", None, {"encoding": "klingon"}, r"encoding='klingon' is not a codec"),
     ("report.txt", None, {}, r"report.txt: cannot tell the document format from its name and first bytes; "
@@ -657,3 +658,12 @@ def test_funsd_files_parse_with_a_1000_px_square_page(split, pages, words, blank
             max(b[3] for page in parsed for b in page.boxes)) == far_corner
     with pytest.raises(CorpusError, match=r"page_size=\(1000, 1000\)"):
         parse_funsd(files[0].read_bytes(), str(files[0]), OPTIONS)
+
+
+def test_read_document_refuses_a_file_over_the_member_limit(tmp_path):
+    path = tmp_path / "page.tsv"
+    path.write_text(HEADER + "\n1\t1\t0\t0\t0\t0\t0\t0\t100\t100\t-1\t\n"
+                    "5\t1\t1\t1\t1\t1\t10\t10\t20\t10\t96\tword\n", encoding="utf-8")
+    assert read_document(path)[0].words == ("word",)
+    with pytest.raises(CorpusError, match=r"page.tsv: \d+ bytes, more than max_member_bytes=100; is it a page file"):
+        read_document(path, max_member_bytes=100)

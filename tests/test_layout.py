@@ -1008,3 +1008,9 @@ def test_a_short_grid_run_on_fara_scores_well_above_chance(fara):
                          device="cpu", seed=0)
     clf.fit(train_pages, [names[p["label"]] for p in train_pages])
     assert clf.evaluate(test_pages, [names[p["label"]] for p in test_pages])["accuracy"] >= 0.8
+
+
+def test_a_grid_too_large_for_memory_is_refused():
+    with pytest.raises(ValueError, match=r"grid=\(1024, 1024\) with slots=8 is 8,388,608 ids per page, more than "
+                                         r"1,048,576 \(textkit.layout.MAX_GRID_SLOTS\)"):
+        LayoutPipeline(grid=(1024, 1024), slots=8)

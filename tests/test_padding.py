@@ -94,8 +94,8 @@ def test_custom_pad_id():
     (dict(truncation="POST"), r"truncation must be one of .*got 'POST'"),
     (dict(max_length=0), r"max_length must be a positive int or None, got 0"),
     (dict(max_length=2.5), r"max_length must be a positive int or None, got 2\.5"),
-    (dict(min_length=0), r"min_length must be an int >= 1, got 0"),
-    (dict(min_length=None), r"min_length must be an int >= 1, got None"),
+    (dict(min_length=0), r"min_length must be an int from 1 to 65,536 \(textkit.padding.MAX_MIN_LENGTH\), got 0"),
+    (dict(min_length=None), r"min_length must be an int from 1 to 65,536 \(textkit.padding.MAX_MIN_LENGTH\), got None"),
 ])
 def test_bad_options(options, match):
     with pytest.raises(ValueError, match=match):
@@ -162,3 +162,12 @@ def test_pad_ragged_equals_pad_sequences_on_random_inputs():
         assert ids.shape == ragged_ids.shape == (len(rows), width), options
         assert ids.tolist() == ragged_ids.tolist() == expected_ids, (rows, options)
         assert lengths.tolist() == ragged_lengths.tolist() == expected_lengths, (rows, options)
+
+
+def test_a_min_length_that_would_pad_every_batch_to_gigabytes_is_refused():
+    """A damaged pipeline.json saying min_length=10**9 would allocate gigabytes for every batch."""
+    from textkit.pipeline import TextPipeline
+
+    with pytest.raises(ValueError, match=r"min_length must be an int from 1 to 65,536 \(textkit.padding.MAX_MIN_LENGTH\), "
+                                         r"got 1000000000"):
+        TextPipeline(min_length=10**9)

@@ -219,6 +219,16 @@ def _file_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--encoding", help="text encoding (default: utf-8, or the corpus card's)")
     g.add_argument("--errors", choices=("strict", "replace", "ignore"), help="undecodable bytes (default: strict)")
     _page_flags(g)
+    g = p.add_argument_group("limits (keep memory bounded whatever the input; raise them for data that really is "
+                             "this large)")
+    g.add_argument("--max-record-chars", type=int, metavar="N",
+                   help="refuse a record (line, csv row, JSON line, document) longer than N characters "
+                        "(default: 16777216, far above any real corpus)")
+    g.add_argument("--max-member-bytes", type=int, metavar="N",
+                   help="refuse a file of a folder or archive larger than N bytes, decompressed (default: 67108864)")
+    g.add_argument("--max-compression-ratio", type=float, metavar="R",
+                   help="refuse an archive member, or the archive so far, that decompresses to more than R times "
+                        "its compressed size: zip bombs (default: 100; inf turns it off)")
 
 
 def _page_flags(g) -> None:
@@ -341,7 +351,9 @@ def _torch_threads(threads: int | None):
 # load_corpus's fixes name its keyword arguments; on the command line they are flags
 _API_HINTS = [(re.compile(r"\bheader=True\b"), "--header"), (re.compile(r"\bheader=False\b"), "--no-header"),
               (re.compile(r"\b(format|encoding|errors|text_column|label_column)=(?:'([^']*)')?"),
-               lambda m: f"--{m[1].replace('_', '-')}" + (f" {m[2]}" if m[2] is not None else ""))]
+               lambda m: f"--{m[1].replace('_', '-')}" + (f" {m[2]}" if m[2] is not None else "")),
+              (re.compile(r"\b(max_record_chars|max_member_bytes|max_compression_ratio)=([\w.+-]*)"),
+               lambda m: f"--{m[1].replace('_', '-')}" + (f" {m[2]}" if m[2] else ""))]
 
 
 def _one_line(error: BaseException) -> str:
@@ -368,7 +380,13 @@ def _read_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"format": args.format, "text_column": columns[0] if columns and len(columns) == 1 else columns,
             "label_column": args.label_column, "header": args.header, "encoding": args.encoding,
             "errors": args.errors, "min_confidence": args.min_confidence,
-            "page_size": tuple(args.page_size) if args.page_size else None}
+            "page_size": tuple(args.page_size) if args.page_size else None, **_limit_options(args)}
+
+
+def _limit_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The limit flags, for load_corpus (files and registered corpora alike)."""
+    return {"max_record_chars": args.max_record_chars, "max_member_bytes": args.max_member_bytes,
+            "max_compression_ratio": args.max_compression_ratio}
 
 
 def _pipeline_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -795,7 +813,8 @@ def _training_data(args: argparse.Namespace):
             raise ValueError("--valid and --test go with --train files, not with --corpus")
         # under --cv the folds take the place of a held-out valid split
         corpus = load_corpus(args.corpus, encoding=args.encoding, errors=args.errors, seed=args.seed,
-                             min_confidence=args.min_confidence, valid_fraction=0 if args.cv else None)
+                             min_confidence=args.min_confidence, valid_fraction=0 if args.cv else None,
+                             **_limit_options(args))
         description = f"corpus {args.corpus!r}"
     else:
         files = {"train": args.train, "valid": args.valid, "test": args.test}
@@ -864,7 +883,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.corpus:
         _check_corpus_flags(args, args.corpus)
         corpus = load_corpus(args.corpus, split=args.split, encoding=args.encoding, errors=args.errors,
-                             min_confidence=args.min_confidence)
+                             min_confidence=args.min_confidence, **_limit_options(args))
         texts, labels = _split_lists(corpus[args.split], clf.reads_pages)
         source = f"corpus {args.corpus!r} [{args.split}]"
     else:
@@ -873,8 +892,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         corpus = load_corpus({"test": args.test}, **_read_options(args))
         texts, labels = _split_lists(corpus["test"], clf.reads_pages)
         source = f"file {args.test}"
+    shown = ", ".join(map(str, clf.classes_[:20])) + (f", ... ({len(clf.classes_):,} in all)"
+                                                       if len(clf.classes_) > 20 else "")
     _check_known_labels(labels, {str(c) for c in clf.classes_}, args.test or source,
-                        f"the classes the model was trained on ({', '.join(map(str, clf.classes_))})",
+                        f"the classes the model was trained on ({shown})",
                         "fix the label, or evaluate a model trained with that class")
     metrics = clf.evaluate(texts, labels)
     _print_report(metrics, source, f"{len(texts):,} {_unit(clf.reads_pages)}")

@@ -30,7 +30,7 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -64,6 +64,9 @@ def load_corpus(
     label_names: LabelNames | None = None,
     min_confidence: float | None = None,
     page_size: tuple[float, float] | None = None,
+    max_record_chars: int | None = None,
+    max_member_bytes: int | None = None,
+    max_compression_ratio: float | None = None,
     valid_fraction: float | None = None,
     seed: int = 0,
 ) -> DatasetDict:
@@ -97,6 +100,11 @@ def load_corpus(
         min_confidence: OCR'd pages (ocr-tsv, hocr, alto): leave out words the engine scored
             below this (0-100).
         page_size: FUNSD-style JSON pages: ``(width, height)``, which the files do not hold.
+        max_record_chars, max_member_bytes, max_compression_ratio: limits that keep memory
+            bounded whatever the input (defaults in ``textkit.formats``: 16 Mi characters per
+            record, 64 MiB per file of a folder or archive, decompressed, and 100 times the
+            compressed size; corpora/README.md says why). A record, file or archive over a limit
+            is refused, naming it; raise the limit when such data is real.
         valid_fraction: share of ``train`` held out, stratified, as ``valid`` when there is no
             valid split. None: 0.1, or 0 for cross-validation corpora. 0 disables.
         seed: seed of that split.
@@ -105,6 +113,9 @@ def load_corpus(
         CorpusError: with a one-line message naming the file, line or member, and the fix.
     """
     wanted = _wanted(split)
+    limits = {name: value for name, value in (("max_record_chars", max_record_chars),
+                                              ("max_member_bytes", max_member_bytes),
+                                              ("max_compression_ratio", max_compression_ratio)) if value is not None}
     fmt_options = {"format": format, "text_column": text_column, "label_column": label_column,
                    "header": header, "label_names": label_names, "page_size": page_size}
     if isinstance(name_or_path, str) and _names_a_corpus(name_or_path):
@@ -114,7 +125,8 @@ def load_corpus(
                               f"not to the registered corpus "
                               f"{name_or_path!r}, which knows its own format")
         card = get_card(name_or_path)
-        parts, label_names, where = _read_card(card, data_dir, wanted, encoding, errors, min_confidence)
+        parts, label_names, where = _read_card(card, data_dir, wanted, encoding, errors,
+                                               {"min_confidence": min_confidence, **limits})
         fixed, description, citation = card.fixed_split, f"{card.title}; read from {where}", card.citation
         fix = f"the {card.name!r} card in textkit/registry.py does not list that class"
     else:
@@ -123,7 +135,7 @@ def load_corpus(
         options = ReadOptions(encoding=encoding or "utf-8", errors=errors or "strict",
                               text_column=text_column, label_column=label_column, header=header,
                               classes=_folder_names(label_names), min_confidence=min_confidence,
-                              page_size=page_size)
+                              page_size=page_size, **limits)
         given_splits = list(name_or_path) if isinstance(name_or_path, Mapping) else None
         # Without label_names the classes are the labels found, so every split is read: a
         # split="test" load must number the classes as the full load does.
@@ -324,11 +336,12 @@ def _candidates(card: CorpusCard, data_dir: PathLike | None) -> list[tuple[str, 
 
 def _read_card(card: CorpusCard, data_dir: PathLike | None, wanted: tuple[str, ...] | None,
                encoding: str | None, errors: str | None,
-               min_confidence: float | None) -> tuple[dict[str, Rows], LabelNames, str]:
+               reading: dict[str, Any]) -> tuple[dict[str, Rows], LabelNames, str]:
+    """``reading``: ``min_confidence`` and the limits, which apply to registered corpora too."""
     files = card.files if isinstance(card.files, str) else dict(card.files)
     needed = _needed(wanted, None if isinstance(files, str) else list(files))
     options = ReadOptions(**{**card.options, "encoding": encoding or card.options.get("encoding", "utf-8"),
-                             "errors": errors or "strict", "min_confidence": min_confidence,
+                             "errors": errors or "strict", **reading,
                              "classes": card.classes if card.format in (*CONTAINERS, *DOCUMENT_FORMATS) else None})
     label_names = card.label_map or card.classes
     looked = []

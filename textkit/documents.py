@@ -111,13 +111,19 @@ def read_document(path: str | os.PathLike, format: str | None = None, **options)
     elif format not in PARSERS:
         raise CorpusError(f"format={format!r} is not a document format; choose one of {', '.join(PARSERS)}")
     check_document_options(format, options, str(path))
-    return PARSERS[format](path.read_bytes(), str(path), ReadOptions(**options))
+    options = ReadOptions(**options)
+    size = path.stat().st_size
+    if size > options.max_member_bytes:  # the same limit as a page file inside a corpus folder
+        raise CorpusError(f"{path}: {size:,} bytes, more than max_member_bytes={options.max_member_bytes:,}; "
+                          f"is it a page file? If it is, raise max_member_bytes=")
+    return PARSERS[format](path.read_bytes(), str(path), options)
 
 
 def check_document_options(format: str, options: dict, source: str) -> None:
     """Refuse an option the format does not use, naming the formats it is for."""
     fields = {f.name for f in dataclasses.fields(ReadOptions)}
-    allowed = ("encoding", "errors", *DOCUMENT_OPTIONS[format])
+    allowed = ("encoding", "errors", "max_record_chars", "max_member_bytes", "max_compression_ratio",
+               *DOCUMENT_OPTIONS[format])
     for name, value in options.items():
         if name not in fields:
             raise CorpusError(f"{name}= is not an option; page files take {', '.join(sorted(_ALL_OPTIONS))}")
@@ -128,4 +134,5 @@ def check_document_options(format: str, options: dict, source: str) -> None:
         raise CorpusError(f"{name}= does not apply to format {format!r} ({source}); {where}")
 
 
-_ALL_OPTIONS = {"encoding", "errors", *(name for names in DOCUMENT_OPTIONS.values() for name in names)}
+_ALL_OPTIONS = {"encoding", "errors", "max_record_chars", "max_member_bytes", "max_compression_ratio",
+                *(name for names in DOCUMENT_OPTIONS.values() for name in names)}

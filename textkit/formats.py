@@ -225,7 +225,14 @@ def decode(data: bytes, where: str, options: ReadOptions) -> str:
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise _undecodable(where, line, e.start, data[e.start:e.end], options) from None
+    except UnicodeError as e:  # a codec that refuses the whole stream (UTF-16 without a byte-order mark)
+        raise _not_this_encoding(where, e, options) from None
     return text.removeprefix("\ufeff")  # a BOM (Excel writes one) is not part of the first field
+
+
+def _not_this_encoding(where: str, error: UnicodeError, options: ReadOptions) -> CorpusError:
+    return CorpusError(f"{where}: cannot decode it as {options.encoding} ({error}); pass the file's encoding= "
+                       f"(e.g. 'utf-8', 'latin-1' or 'cp1252')")
 
 
 def _undecodable(where: str, line: int, offset: int, bad: bytes, options: ReadOptions) -> CorpusError:
@@ -261,6 +268,8 @@ def text_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str, str
                 line = number + 1 + len(_LINE_END.findall(carry + before))
                 raise _undecodable(str(path), line, consumed - held + e.start, bytes(e.object[e.start:e.end]),
                                    options) from None
+            except UnicodeError as e:
+                raise _not_this_encoding(str(path), e, options) from None
             consumed += len(raw)
             if start and text:
                 text, start = text.removeprefix("\ufeff"), False  # a BOM is not part of the first record

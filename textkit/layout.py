@@ -52,6 +52,9 @@ from .vocabulary import PAD_ID, Vocab
 FORMAT = "textkit.LayoutPipeline"
 FORMAT_VERSION = 1
 DEFAULT_GRID = (64, 48)
+# H * W * S ids per page in a batch: 64 x 48 x 8 is 24,576; a damaged layout.json asking for
+# millions would allocate gigabytes per batch
+MAX_GRID_SLOTS = 2**20
 DEFAULT_SLOTS = 8
 # TextPipeline options that have no meaning on a grid (it holds words, not a sequence)
 _SEQUENCE_ONLY = {"ngram_range": (1, 1), "ngram_buckets": 0, "max_length": None, "min_length": 1,
@@ -162,6 +165,9 @@ class LayoutPipeline:
             raise ValueError(f"grid must be (H, W), two ints >= 1, got {grid!r}")
         if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
             raise ValueError(f"slots must be an int >= 1, got {slots!r}")
+        if grid[0] * grid[1] * slots > MAX_GRID_SLOTS:
+            raise ValueError(f"grid={grid} with slots={slots} is {grid[0] * grid[1] * slots:,} ids per page, more "
+                             f"than {MAX_GRID_SLOTS:,} (textkit.layout.MAX_GRID_SLOTS); use a coarser grid")
         if isinstance(text, dict):
             text = TextPipeline(**text)
         elif text is None:

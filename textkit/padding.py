@@ -22,6 +22,9 @@ import torch
 from .vocabulary import PAD_ID
 
 TRUNCATION_SIDES = ("post", "pre")
+# Every batch is padded at least this wide: a damaged pipeline.json saying min_length=10**9 would
+# allocate gigabytes per batch. The widest CNN kernel (models.base.MAX_KERNEL_SIZE) is far below it.
+MAX_MIN_LENGTH = 65_536
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,9 @@ def _check_options(max_length: int | None, min_length: int, truncation: str) -> 
         raise ValueError(f"truncation must be one of {TRUNCATION_SIDES}, got {truncation!r}")
     if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
         raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
-    if not isinstance(min_length, int) or min_length < 1:
-        raise ValueError(f"min_length must be an int >= 1, got {min_length!r}")
+    if not isinstance(min_length, int) or not 1 <= min_length <= MAX_MIN_LENGTH:
+        raise ValueError(f"min_length must be an int from 1 to {MAX_MIN_LENGTH:,} (textkit.padding.MAX_MIN_LENGTH), "
+                         f"got {min_length!r}")
     if max_length is not None and min_length > max_length:
         raise ValueError(f"min_length ({min_length}) must not exceed max_length ({max_length})")
 

@@ -313,7 +313,7 @@ _SPLIT_PREFIX = re.compile(r"^([A-Za-z]+)=(.+)$")
 def resolve_inputs(inputs: Sequence[str], *, format: str | None = None, encoding: str | None = None,
                    errors: str | None = None, text_column=None, label_column=None,
                    header: bool | None = None, min_confidence: float | None = None,
-                   page_size: tuple[float, float] | None = None) -> list[Source]:
+                   page_size: tuple[float, float] | None = None, **limits: int | float | None) -> list[Source]:
     """``INPUT...`` -> sources per split.
 
     Each input is a registered corpus name (alone: it brings its own splits), or
@@ -321,11 +321,12 @@ def resolve_inputs(inputs: Sequence[str], *, format: str | None = None, encoding
     ``dev``/``valid``/``validation``, or ``test`` part, as in ``stsa.binary.dev``), else
     ``train``; a folder or archive may hold its own ``train/``, ``test/``... folders.
     Several files of one split are read one after the other. The options are
-    ``load_corpus``'s; ``encoding``/``errors`` default to utf-8/strict, or a corpus card's own.
+    ``load_corpus``'s; ``encoding``/``errors`` default to utf-8/strict, or a corpus card's own;
+    ``limits`` are ``max_record_chars``, ``max_member_bytes``, ``max_compression_ratio``.
     """
     options = ReadOptions(encoding=encoding or "utf-8", errors=errors or "strict", text_column=text_column,
                           label_column=label_column, header=header, min_confidence=min_confidence,
-                          page_size=page_size)
+                          page_size=page_size, **{k: v for k, v in limits.items() if v is not None})
     if not inputs:
         raise CorpusError("no input given: pass a registered corpus name or one or more files")
     sources: list[Source] = []
@@ -341,7 +342,7 @@ def resolve_inputs(inputs: Sequence[str], *, format: str | None = None, encoding
             if format is not None or given:
                 raise CorpusError(f"--format, --text-column, --label-column, --header and --page-size apply to "
                                   f"files, not to the registered corpus {item!r}, which knows its own format")
-            return _corpus_sources(item, encoding, errors, min_confidence)
+            return _corpus_sources(item, encoding, errors, options)
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file or directory (working directory: {Path.cwd()})")
@@ -398,17 +399,20 @@ def _check_format_options(path: Path, fmt: str, options: ReadOptions) -> None:
                               f"it is for {', '.join(allowed)}")
 
 
-def _corpus_sources(name: str, encoding: str | None, errors: str | None,
-                    min_confidence: float | None) -> list[Source]:
-    corpus = load_corpus(name, encoding=encoding, errors=errors, min_confidence=min_confidence,
-                         valid_fraction=0)  # the published splits
+def _corpus_sources(name: str, encoding: str | None, errors: str | None, options: ReadOptions) -> list[Source]:
+    corpus = load_corpus(name, encoding=encoding, errors=errors, min_confidence=options.min_confidence,
+                         **_limits(options), valid_fraction=0)  # the published splits
     return [_dataset_source(split, f"{get_card(name).name}[{split}]", "corpus", ds) for split, ds in corpus.items()]
+
+
+def _limits(options: ReadOptions) -> dict:
+    return {name: getattr(options, name) for name in ("max_record_chars", "max_member_bytes", "max_compression_ratio")}
 
 
 def _loaded_sources(path: Path, fmt: str, split: str | None, options: ReadOptions) -> list[Source]:
     """Folders, archives, PTB trees: read whole by ``load_corpus`` (not streamed)."""
     kwargs = {"format": fmt, "encoding": options.encoding, "errors": options.errors, "valid_fraction": 0,
-              "min_confidence": options.min_confidence, "page_size": options.page_size}
+              "min_confidence": options.min_confidence, "page_size": options.page_size, **_limits(options)}
     if split is not None:
         corpus = load_corpus({split: path}, **kwargs)
     else:
@@ -699,6 +703,9 @@ def preprocess(
     errors: str | None = None,
     min_confidence: float | None = None,
     page_size: tuple[float, float] | None = None,
+    max_record_chars: int | None = None,
+    max_member_bytes: int | None = None,
+    max_compression_ratio: float | None = None,
     pipeline: TextPipeline | dict | None = None,
     keep_empty: bool = False,
     shard_size: int = DEFAULT_SHARD_SIZE,
@@ -712,7 +719,8 @@ def preprocess(
 
     Args:
         inputs: a registered corpus name, or files as ``[SPLIT=]PATH`` (see :func:`resolve_inputs`).
-        format, text_column, label_column, header, encoding, errors, min_confidence, page_size: as
+        format, text_column, label_column, header, encoding, errors, min_confidence, page_size,
+        max_record_chars, max_member_bytes, max_compression_ratio: as
             ``load_corpus`` (a corpus of OCR'd pages is preprocessed as its text, in reading order).
         pipeline: an unfitted ``TextPipeline`` or a dict of its options; fitted here on train.
         keep_empty: keep rows with no tokens (``length == 0``) instead of rejecting them.
@@ -740,7 +748,8 @@ def preprocess(
     check_output_directory(out, overwrite=overwrite)  # before reading gigabytes
     sources = resolve_inputs(inputs, format=format, encoding=encoding, errors=errors, text_column=text_column,
                              label_column=label_column, header=header, min_confidence=min_confidence,
-                             page_size=page_size)
+                             page_size=page_size, max_record_chars=max_record_chars,
+                             max_member_bytes=max_member_bytes, max_compression_ratio=max_compression_ratio)
     by_split = {s: [src for src in sources if src.split == s] for s in SPLITS}
     by_split = {s: srcs for s, srcs in by_split.items() if srcs}
     if "train" not in by_split:

@@ -152,7 +152,9 @@ class Vocab:
 
     @classmethod
     def from_json(cls, text: str) -> "Vocab":
-        return cls.from_dict(json.loads(text))
+        from .fileio import loads_json  # textkit's JSON nesting limit: a hostile file is one error
+
+        return cls.from_dict(loads_json(text, "vocabulary JSON"))
 
 
 def _token_rows(token_lists: Iterable[Sequence[str]]) -> Iterator[Sequence[str]]:
