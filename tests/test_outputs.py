@@ -131,6 +131,19 @@ def test_overwrite_replaces_what_textkit_wrote(run, tmp_path, capsys):
     assert tree(tmp_path / "o") == [MARKER_FILE, "c.txt"]  # replaced whole: nothing of the old output stays
 
 
+def test_evaluate_overwrite_never_replaces_a_training_run(run, tmp_path, capsys):
+    """All textkit's own files, but another command's: `evaluate --out RUN --overwrite` would delete the model."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    test = write_csv(tmp_path / "test.csv", ROWS[:8])
+    assert main(["evaluate", str(copy), "--test", str(test), "--out", str(copy), "--overwrite"]) == 2
+    assert error_line(capsys) == (f"textkit: error: {copy} holds the output of 'textkit train' (see {copy / MARKER_FILE}); "
+                                  f"--overwrite replaces only the output of the same command, not with that of "
+                                  f"'textkit evaluate': choose another --out")
+    assert tree(copy) == tree(run)
+    assert json.loads((run / MARKER_FILE).read_text())["kind"] == "train"
+
+
 @pytest.mark.parametrize("added, named", [("notes.txt", "notes.txt"), ("model/notes.txt", "model/notes.txt"),
                                           ("Documents/thesis.txt", "Documents"), ("link", "link"),
                                           ("model/linked_folder/", "model/linked_folder")])

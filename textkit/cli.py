@@ -692,7 +692,7 @@ def cmd_ocr(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .preprocess import atomic_directory, check_output_directory
 
-    check_output_directory(Path(args.out), overwrite=args.overwrite)  # before any training
+    check_output_directory(Path(args.out), overwrite=args.overwrite, kind="train")  # before any training
     if args.cv is not None and args.cv < 2:
         raise ValueError(f"--cv must be an int >= 2 (folds), got {args.cv}")
     args.recipe_options = _read_recipe(args.recipe)  # read once; every step below uses this copy
@@ -725,7 +725,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     sizes = ", ".join(f"{split} {len(texts):,}" for split, (texts, _) in data.items())
     _say(f"data: {description} ({sizes}; {len(set(data['train'][1]))} classes)")
     started = time.perf_counter()
-    with atomic_directory(args.out, overwrite=args.overwrite) as tmp:
+    with atomic_directory(args.out, overwrite=args.overwrite, kind="train") as tmp:
         cv = _cross_validate(args, data, pipeline, train_options) if args.cv else None
         clf = _new_classifier(args, pipeline, train_options)
         if args.cv:  # the final model learns from all the non-test data the folds saw
@@ -877,7 +877,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .preprocess import atomic_directory, check_output_directory
 
     if args.out:
-        check_output_directory(Path(args.out), overwrite=args.overwrite)
+        check_output_directory(Path(args.out), overwrite=args.overwrite, kind="evaluate")
     model_dir = _model_directory(args.model_dir)
     clf = TextClassifier.load(model_dir, device=args.device)  # first: it says whether the model reads pages
     if args.corpus:
@@ -903,7 +903,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         _say("(pass --out DIR to write metrics.json and confusion_matrix.png)")
         return 0
     metrics.update({"model_dir": str(model_dir), "data": source, "textkit_version": __version__})
-    with atomic_directory(args.out, overwrite=args.overwrite) as tmp:
+    with atomic_directory(args.out, overwrite=args.overwrite, kind="evaluate") as tmp:
         _write_json(tmp / "metrics.json", metrics)
         plotted = _plot_confusion(metrics, tmp / "confusion_matrix.png", f"{source}: accuracy "
                                   f"{metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}")

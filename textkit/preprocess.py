@@ -125,7 +125,7 @@ EXAMPLES_IN_REPORT = 20
 # ---------------------------------------------------------------- output directory
 
 @contextlib.contextmanager
-def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False, kind: str | None = None) -> Iterator[Path]:
     """Yield a temporary sibling of ``out`` to fill; rename it to ``out`` when the block ends.
 
     On an exception (Ctrl-C included) the temporary directory, and any parent folder this
@@ -133,17 +133,20 @@ def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False) -> Iter
     is written into the directory, listing what the block put there. ``out`` must not exist
     unless ``overwrite``, and then it must be empty or hold a marker and nothing the marker
     does not list (:func:`check_output_directory`): a typo such as ``--out ~`` never deletes a
-    home directory, and a note the user added to a run folder is never lost.
+    home directory, and a note the user added to a run folder is never lost. ``kind`` names what
+    is written (the command: ``"train"``, ``"evaluate"``, ``"preprocess"``); it is recorded in the
+    marker, and an output of another kind is never replaced (``evaluate --out`` a training run's
+    folder would delete its model).
     """
     out = Path(out)
-    check_output_directory(out, overwrite=overwrite)
+    check_output_directory(out, overwrite=overwrite, kind=kind)
     created = [p for p in reversed(out.parents) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = _fresh_sibling(out, "tmp")
     try:
         yield tmp
-        _write_marker(tmp)
-        check_output_directory(out, overwrite=overwrite)  # it may have appeared meanwhile
+        _write_marker(tmp, kind)
+        check_output_directory(out, overwrite=overwrite, kind=kind)  # it may have appeared meanwhile
         if out.exists():
             old = _fresh_sibling(out, "old")
             os.replace(out, old / out.name)
@@ -196,7 +199,7 @@ def _remove_stale_siblings(out: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def check_output_directory(out: Path, *, overwrite: bool) -> None:
+def check_output_directory(out: Path, *, overwrite: bool, kind: str | None = None) -> None:
     """Raise ``FileExistsError`` unless ``out`` may be written (see :func:`atomic_directory`).
 
     First removes what killed runs left beside ``out`` (:func:`_remove_stale_siblings`): this
@@ -221,7 +224,11 @@ def check_output_directory(out: Path, *, overwrite: bool) -> None:
                               f"{'; output of textkit from before that mark has none' if legacy else ''}); "
                               f"--overwrite deletes only what textkit wrote: delete the folder yourself if "
                               f"nothing in it is needed, or choose another --out")
-    files, folders = _read_marker(marker, out)
+    files, folders, written_by = _read_marker(marker, out)
+    if kind is not None and written_by is not None and written_by != kind:
+        raise FileExistsError(f"{out} holds the output of 'textkit {written_by}' (see {marker}); --overwrite replaces "
+                              f"only the output of the same command, not with that of 'textkit {kind}': choose "
+                              f"another --out")
     unlisted = _unlisted(out, files, folders)
     if unlisted:
         more = f" (and {len(unlisted) - 1} more)" if len(unlisted) > 1 else ""
@@ -229,7 +236,7 @@ def check_output_directory(out: Path, *, overwrite: bool) -> None:
                               f"and --overwrite would delete it: move it out of {out}, or choose another --out")
 
 
-def _write_marker(folder: Path) -> None:
+def _write_marker(folder: Path, kind: str | None = None) -> None:
     """Write ``MARKER_FILE`` into ``folder``: every file and folder in it, all textkit's."""
     files, folders = [], []
     for here, dirs, names in os.walk(folder):  # links are not followed: a link is listed as a file
@@ -242,6 +249,7 @@ def _write_marker(folder: Path) -> None:
         "version": MARKER_VERSION,
         "textkit_version": __version__,
         "command": _command_line(),
+        "kind": kind,
         "about": "written by textkit: --overwrite replaces this folder only while it holds nothing but "
                  "the files and folders listed here",
         "folders": sorted(folders),
@@ -257,18 +265,21 @@ def _command_line() -> str:
     return " ".join([program, *map(shlex.quote, sys.argv[1:])])
 
 
-def _read_marker(marker: Path, out: Path) -> tuple[set[str], set[str]]:
-    """The files and folders ``marker`` lists; a damaged marker refuses the overwrite."""
+def _read_marker(marker: Path, out: Path) -> tuple[set[str], set[str], str | None]:
+    """The files and folders ``marker`` lists, and the kind of output it marks; a damaged marker
+    refuses the overwrite."""
     try:
         data, source = read_versioned_json(marker, name="output marker", format=MARKER_FORMAT,
                                            version=MARKER_VERSION)
         lists = [data.get("files"), data.get("folders")]
         if not all(isinstance(x, list) and all(isinstance(item, str) for item in x) for x in lists):
             raise ValueError(f"{source} has no lists of strings \"files\" and \"folders\"; the file is damaged")
+        if not isinstance(data.get("kind"), (str, type(None))):
+            raise ValueError(f"{source}: \"kind\" must be a command's name; the file is damaged")
     except (OSError, ValueError, RecursionError) as exc:
         raise FileExistsError(f"{out}: {exc}; refusing to delete {out} for --overwrite: delete it yourself, "
                               f"or choose another --out") from None
-    return set(lists[0]), set(lists[1])
+    return set(lists[0]), set(lists[1]), data.get("kind")
 
 
 def _unlisted(out: Path, files: set[str], folders: set[str]) -> list[Path]:
@@ -745,7 +756,7 @@ def preprocess(
         pipeline.num_proc = 1  # parallelism is ours: one batch per worker
     pipeline.to_dict()  # refuses a custom tokenizer now, before any work
     out = Path(out)
-    check_output_directory(out, overwrite=overwrite)  # before reading gigabytes
+    check_output_directory(out, overwrite=overwrite, kind="preprocess")  # before reading gigabytes
     sources = resolve_inputs(inputs, format=format, encoding=encoding, errors=errors, text_column=text_column,
                              label_column=label_column, header=header, min_confidence=min_confidence,
                              page_size=page_size, max_record_chars=max_record_chars,
@@ -756,7 +767,7 @@ def preprocess(
         raise CorpusError(f"no train split among the inputs (found {', '.join(by_split)}); the vocabulary is fit "
                           f"on train only: name one input train=PATH")
 
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with atomic_directory(out, overwrite=overwrite, kind="preprocess") as tmp:
         workers = _Workers(pipeline, workers_n)
         try:
             label_names, train_rows = _fit(pipeline, by_split, workers, batch_rows, progress)
