@@ -57,3 +57,26 @@ def run_python():
         return done.stdout
 
     return run
+
+
+@pytest.fixture
+def redigest():
+    """``redigest(model_dir)`` records in ``config.json`` the digests a save would write for the
+    files as they are now: how a test reaches the checks behind the digests (damage made on
+    purpose, digests and all)."""
+    import hashlib
+    import json
+
+    from textkit.fileio import json_sha256
+
+    def run(directory: Path) -> None:
+        directory = Path(directory)
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        if "weights_sha256" not in config:
+            return  # saved before digests: nothing to record
+        config["weights_sha256"] = hashlib.sha256((directory / "model.safetensors").read_bytes()).hexdigest()
+        config["pipeline_sha256"] = json_sha256(json.loads((directory / "pipeline.json").read_text(encoding="utf-8")))
+        config["config_sha256"] = json_sha256({k: v for k, v in config.items() if k != "config_sha256"})
+        (directory / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
+
+    return run

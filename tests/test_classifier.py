@@ -167,7 +167,7 @@ def test_a_cpu_fitted_classifier_loads_onto_the_gpu(fitted, tmp_path):
     assert loaded.predict(probe) == fitted.predict(probe)
 
 
-def test_load_errors_name_the_file(fitted, tmp_path):
+def test_load_errors_name_the_file(fitted, tmp_path, redigest):
     fitted.save(tmp_path)
     weights = (tmp_path / "model.safetensors").read_bytes()
     (tmp_path / "model.safetensors").write_bytes(weights[: len(weights) // 2])
@@ -179,6 +179,7 @@ def test_load_errors_name_the_file(fitted, tmp_path):
     (tmp_path / "model.safetensors").write_bytes(weights)
 
     TextPipeline().fit(["some other vocabulary entirely"]).save(tmp_path / "pipeline.json")
+    redigest(tmp_path)  # the check behind the digests
     with pytest.raises(ValueError, match=r"pipeline.json' does not match the weights: its vocabulary \(\d+ embedding"):
         TextClassifier.load(tmp_path)
     fitted.save(tmp_path)
@@ -217,10 +218,11 @@ def test_loading_a_frozen_embedding_model_does_not_warn_that_it_stays_random(tmp
     (lambda c: {**c, "model": {k: v for k, v in c["model"].items() if k != "name"}},
      r"config.json': 'model' is missing the key\(s\) \['name'\]; the file is damaged"),
 ])
-def test_a_damaged_config_json_is_refused_at_load(fitted, tmp_path, edit, message):
+def test_a_damaged_config_json_is_refused_at_load(fitted, tmp_path, edit, message, redigest):
     fitted.save(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps(edit(config)))
+    redigest(tmp_path)  # the checks behind the digests
     with pytest.raises(ValueError, match=message):
         TextClassifier.load(tmp_path)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import time
 
 import pytest
 
@@ -73,7 +74,13 @@ def test_normalize_other_forms_and_off():
     ("<b>bold</b>ly <i>it</i>", "boldly it"),      # inline tags vanish in place
     ("&amp; &lt;3 &gt; &quot;hi&quot; &#39;s &eacute; &#233;", "& <3 > \"hi\" 's é é"),
     ("1 < 2 and 3 > 2", "1 < 2 and 3 > 2"),        # comparisons are not tags
-    ("a &lt;b&gt; tag", "a <b> tag"),              # escaped markup is text: unescaped, not stripped
+    ("a &lt;b&gt; tag", "a tag"),                  # escaped markup is still markup: stripped too
+    ("&lt;p&gt;one&lt;/p&gt;two", "one two"),       # (AG News escapes its HTML this way)
+    ("&amp;amp; &amp;lt;3 &amp;quot;", "& <3 \""),  # escaped twice: decoded to the end
+    ("<<b>b>x", "x"),                              # a tag made of pieces is a tag
+    ("Inc. &lt;TXN.N&gt; rose", "Inc. <TXN.N> rose"),  # a tag's name ends at a space, / or >:
+    ("mail <a.b@c.org> or <3", "mail <a.b@c.org> or <3"),  # these are text
+    ("<o:p>Word</o:p> html", "Word html"),
 ])
 def test_html(raw, clean):
     assert " ".join(cleaning.strip_html(raw).split()) == clean
@@ -83,6 +90,19 @@ def test_html(raw, clean):
 def test_html_stray_angle_bracket_never_eats_a_document():
     text = "a <b" + " word" * 1000 + " > end"
     assert cleaning.strip_html(text) == text
+
+
+def test_html_keeps_the_given_placeholders():
+    assert cleaning.strip_html("<user> <b>x</b> <url>", keep=("<user>", "<url>")) == "<user> x <url>"
+    assert cleaning.strip_html("<USER> <user>", keep=("<user>",)) == " <user>"  # as emitted, case and all
+    assert TextCleaner().step("html")("<user> <url> <email> <b>") == "<user> <url> <email> "
+    assert TextCleaner(mentions="keep").step("html")("<user>") == ""  # not emitted: an unknown tag
+
+
+def test_html_decodes_at_most_its_bound_of_rounds():
+    rounds = cleaning.HTML_ROUNDS
+    assert cleaning.strip_html("&" + "amp;" * rounds) == "&"
+    assert cleaning.strip_html("&" + "amp;" * (rounds + 3)) == "&amp;amp;amp;"
 
 
 def test_html_off_keeps_tags():
@@ -231,6 +251,9 @@ def test_numbers(mode, expected):
 # -- 11-14. strip_accents, lowercase, repeats, whitespace ------------------------------------
 def test_strip_accents():
     assert cleaning.strip_accents("café naïve Ångström") == "cafe naive Angstrom"
+    # composed again, unless the cleaner normalizes to a decomposed form (Hangul stays jamo)
+    assert cleaning.strip_accents("\ud55c") == "\ud55c"
+    assert cleaning.strip_accents("\ud55c", form="NFD") == "\u1112\u1161\u11ab"
     assert cleaning.strip_accents("straße") == "straße"  # no accent to strip
     assert only(strip_accents=True)("Café") == "Cafe"
     assert only(strip_accents=False)("Café") == "Café"
@@ -238,6 +261,8 @@ def test_strip_accents():
 
 def test_lowercase():
     assert cleaning.lowercase("GREAT Movie") == "great movie"
+    # str.lower gives "i" + a combining dot, which is no letter and would split "İ@bob"
+    assert cleaning.lowercase("\u0130STANBUL") == "istanbul"
     assert only(lowercase=True)("GREAT Movie") == "great movie"
     assert only(lowercase=False)("GREAT Movie") == "GREAT Movie"
 
@@ -275,8 +300,8 @@ DOCUMENTED_DEFAULTS = {
     "url_token": "<url>", "email_token": "<email>", "user_token": "<user>", "hashtag_token": "<hashtag>",
     "number_token": "<number>",
 }
-STEP_ORDER = ["html", "fix_unicode", "normalize", "control", "urls", "emails", "mentions", "hashtags", "emoji",
-              "numbers", "strip_accents", "lowercase", "repeats", "whitespace"]
+STEP_ORDER = ["html", "fix_unicode", "normalize", "strip_accents", "control", "urls", "emails", "mentions",
+              "hashtags", "emoji", "numbers", "lowercase", "repeats", "whitespace"]
 
 
 def test_default_config_is_the_documented_one():
@@ -311,6 +336,77 @@ def test_docstring_example():
 @pytest.mark.parametrize("text", ["", "   ", "<br/>", "<p></p>\u200b\n", "\x00\x01"])
 def test_text_that_cleans_to_nothing(text):
     assert TextCleaner()(text) == ""
+
+
+# -- a second pass changes nothing ----------------------------------------------------------------
+# Cleaning clean text (a corpus cleaned by `textkit preprocess`, then fed to a pipeline with the
+# same cleaner) must not change it. Each case changed on a second pass before.
+@pytest.mark.parametrize("options, raw, once", [
+    ({}, "@0", "<user>"),                                    # html stripped the cleaner's own "<user>"
+    ({}, "see https://x.io, mail a@b.org, @bob", "see <url> , mail <email> , <user>"),
+    ({"numbers": "replace", "hashtags": "replace"}, "#tag 42", "<hashtag> <number>"),
+    ({"url_token": "<LINK>"}, "http://x.io", "<link>"),        # kept as emitted: lowercased
+    ({}, "&amp;amp; &amp;lt;3", "& <3"),                       # html decoded once per pass
+    ({}, "&lt;b&gt;bold&lt;/b&gt; news", "bold news"),         # ... and stripped before decoding
+    ({}, "<<b>b>x", "x"),
+    ({}, "Reuters &lt;TXN.N&gt;", "reuters <txn.n>"),         # stripped as a tag on the second pass
+    ({}, "&Amp;", "&"),                                        # lowercase made the entity "&amp;"
+    ({}, "\uff1cb\uff1ex", "x"),                               # NFKC made the tag "<b>" of "＜b＞"
+    ({}, "\u00c1\u00ae\x86", "\u1b86"),                         # lowercase made mojibake of "Á®†"
+    ({}, "\u0130@bob", "i@bob"),                               # lowercase "İ" was no letter: a mention
+    ({}, "@a@b", "<user>"),                                    # the second of two glued mentions
+    ({"hashtags": "replace"}, "#a#b", "<hashtag>"),
+    ({"hashtags": "word"}, "@#bob", "@#bob"),                  # "#bob" -> "bob" made the mention "@bob"
+    ({"max_repeats": 3}, "wwww.example.com", "<url>"),         # repeats cut it to the URL "www."
+    ({"strip_accents": True}, "\u1e83ww.example.org", "<url>"),  # and strip_accents too ("ẃww.")
+])
+def test_a_second_pass_changes_nothing(options, raw, once):
+    cleaner = TextCleaner(**options)
+    assert cleaner(raw) == once
+    assert cleaner(once) == once
+
+
+@pytest.mark.parametrize("options, raw, once", [
+    ({}, "wWw.example.com", "<url>"),                          # any case, like "WWW." (was "ww.example.com")
+    ({"numbers": "replace"}, "3.5x 1,000th 5@b 3.5", "3.5x 1,000th 5@b <number>"),  # not "<number> .5x"
+])
+def test_replacements_that_were_partial(options, raw, once):
+    assert TextCleaner(**options)(raw) == once
+
+
+def test_nesting_past_the_bounds_is_the_one_exception():
+    """html decodes HTML_ROUNDS levels of escaping per pass, and the cleaner makes at most
+    MAX_PASSES passes: text escaped deeper than that (built on purpose) still changes on a
+    second pass. The bounds keep cleaning such text linear in its length."""
+    levels = cleaning.HTML_ROUNDS * cleaning.MAX_PASSES
+    assert TextCleaner()("&" + "amp;" * levels) == "&"
+    deeper = TextCleaner()("&" + "amp;" * (levels + 2))
+    assert deeper == "&amp;amp;"
+    assert TextCleaner()(deeper) == "&"
+
+
+def test_hostile_nesting_stays_linear():
+    start = time.perf_counter()
+    assert TextCleaner()("&" + "amp;" * 250_000).startswith("&amp;amp;")  # 1 MB
+    assert TextCleaner()("<" * 250_000 + "b>" * 250_000 + "x") .endswith("x")
+    assert time.perf_counter() - start < 10  # seconds: linear; quadratic would take hours
+
+
+def test_largest_max_repeats_is_cheap():
+    start = time.perf_counter()
+    cleaner = TextCleaner(max_repeats=cleaning.MAX_REPEATS_LIMIT)
+    assert cleaner("a" * 5000 + " b") == "a" * 1000 + " b"
+    assert cleaner("ok" * 1000) == "ok" * 1000
+    assert time.perf_counter() - start < 2
+    with pytest.raises(ValueError, match=r"max_repeats must be at most 1000, got 1001"):
+        cleaning.collapse_repeats("aaa", 1001)
+
+
+def test_replacement_tokens_as_emitted_after_repeats():
+    cleaner = TextCleaner(url_token="<LOOOOL>")
+    assert cleaner("see http://x.io") == "see <lool>"
+    assert cleaner.replacement_tokens[0] == "<lool>"
+    assert cleaner("see <lool>") == "see <lool>"  # kept by the html step
 
 
 # -- config round trip, step(), errors ----------------------------------------------------------
@@ -360,13 +456,20 @@ def test_repr_shows_changed_options():
     ("emoji", "text", ValueError, r"emoji= must be one of \('keep', 'remove', 'name'\), got 'text'"),
     ("numbers", "yes", ValueError, r"numbers= .*got 'yes'"),
     ("normalize", "nfkc", ValueError, r"normalize= must be one of .*'NFKC'.*got 'nfkc'"),
-    ("max_repeats", -1, ValueError, r"max_repeats= must be an int >= 0 \(0 = off\), got -1"),
+    ("max_repeats", -1, ValueError, r"max_repeats= must be an int from 0 \(off\) to 1000, got -1$"),
+    ("max_repeats", 100_000_000, ValueError, r"max_repeats= must be an int from 0 \(off\) to 1000, got 100000000$"),
     ("max_repeats", True, ValueError, r"max_repeats= .*got True"),
     ("max_repeats", 1.5, ValueError, r"max_repeats= .*got 1\.5"),
     ("lowercase", "yes", TypeError, r"lowercase= must be True or False, got 'yes'"),
     ("fix_unicode", 1, TypeError, r"fix_unicode= must be True or False, got 1"),
-    ("url_token", "", ValueError, r"url_token= must be a non-empty string without spaces, got ''"),
-    ("number_token", "<a number>", ValueError, r"number_token= .*got '<a number>'"),
+    ("url_token", "", ValueError, r"url_token= must look like '<url>': '<', a letter, up to 29 letters, "
+                                  r"digits or '_', then '>'; got ''$"),
+    ("number_token", "<a number>", ValueError, r"number_token= .*got '<a number>'$"),
+    ("url_token", "[URL]", ValueError, r"url_token= must look like '<url>'.*got '\[URL\]'$"),
+    ("email_token", "<\\1>", ValueError, r"email_token= must look like '<url>'"),
+    pytest.param("user_token", "<user" + "x" * 10**6 + ">", ValueError, r"user_token= .*got '<userxxx+$",
+                 id="huge-token-cut-short-in-the-message"),
+    ("hashtag_token", 5, ValueError, r"hashtag_token= .*got 5$"),
 ])
 def test_bad_option_values_name_the_option(option, value, error, match):
     with pytest.raises(error, match=match):

@@ -699,9 +699,6 @@ def test_training_that_diverges_is_one_line(files, tmp_path, capsys, monkeypatch
                                                 + "]" * 1000 + "}"), r"pipeline\.json' nests JSON arrays and objects"),
     (lambda m: (m / "config.json").write_text((m / "config.json").read_text().replace('"pos"', '"positive"')),
      r"config\.json' was changed after it was saved"),
-    (lambda m: (m / "config.json").write_text((m / "config.json").read_text().replace('"embed_dim": 100',
-                                                                                      '"embed_dim": 1000000000')),
-     r"config\.json': model 'bow' would have [\d,]+ parameters .*embed_dim=1000000000"),
 ])
 def test_a_damaged_model_is_one_line_for_predict_and_evaluate(trained, files, tmp_path, capsys, damage, message):
     import shutil

@@ -15,6 +15,7 @@ from textkit import analyzer
 from textkit.analyzer import map_chunks
 from textkit.cleaning import TextCleaner
 from textkit.pipeline import TextPipeline
+from textkit.tokenization import TOKENIZERS
 from textkit.vocabulary import PAD_ID, UNK_ID, hash_ngrams
 
 TEST_TEXTS = ["great zebra movie", "", "<br/>", "Loved it, loved it, loved it, loved it and loved it!"]
@@ -120,6 +121,24 @@ def test_cleaner_options(tiny_texts):
     assert TextPipeline(cleaner=TextCleaner(lowercase=False)).analyze("GREAT <br/>") == ["GREAT"]
 
 
+# Whitespace-like controls (\x1c-\x1f: page and record separators in PDF text), the one
+# text whose tags only show after whitespace is collapsed, and NLTK's quote rules.
+ANALYSIS_TEXTS = ["a\x1fb c", "one\x1c\x1dtwo", "x\u2028y  z\x85w \x1e", '\x1c"quoted"\x1c', "n't\u2002n't",
+                  "<b" + " " * 3000 + ">x", "Sooooo GOOD!!! <br />See https://x.io &amp; @bob", "", " \t "]
+
+
+@pytest.mark.parametrize("tokenizer", TOKENIZERS)
+def test_analysis_is_tokenizer_of_cleaner_for_every_tokenizer(tokenizer):
+    """One definition of analysis: the pipeline's tokens are tokenizer(cleaner(text)), whatever
+    shortcut the analyzer takes (it once skipped the whitespace step for every tokenizer, and
+    NLTK's TweetTokenizer then returned "\x1f" as a token)."""
+    pipe = TextPipeline(tokenizer=tokenizer)
+    expected = [pipe.tokenizer(pipe.cleaner(text)) for text in ANALYSIS_TEXTS]
+    assert [pipe.analyze(text) for text in ANALYSIS_TEXTS] == expected
+    assert pipe.analyzer.many(ANALYSIS_TEXTS) == expected
+    assert not any(token.isspace() for tokens in expected for token in tokens)
+
+
 def test_encode_gives_unpadded_uncut_rows(tiny_texts):
     pipe = TextPipeline(max_length=2).fit(tiny_texts)
     encoded = pipe.encode(TEST_TEXTS)
@@ -167,6 +186,7 @@ def test_hashed_ngrams_land_in_buckets_after_the_vocabulary(tiny_texts):
 
 HASH_IN_SUBPROCESS = """
 from textkit.pipeline import TextPipeline
+from textkit.tokenization import TOKENIZERS
 pipe = TextPipeline(ngram_range=(1, 2), ngram_buckets=1000).fit({texts!r})
 print(pipe.encode({texts!r}))
 """
@@ -305,8 +325,13 @@ def test_missing_key(saved, key):
     (lambda d: d["cleaner"]["config"].update(urls="mask"), r"is damaged: .*urls= must be one of"),
     (lambda d: d["padding"].update(max_length="x"), r"is damaged: max_length must be a positive int"),
     (lambda d: d["vocab"].update(tokens=["a", "b"]), r"is damaged: Vocab tokens must start with '<pad>', '<unk>'"),
-    (lambda d: d.update(vocab=[1]), r"is damaged: expected a Vocab dict"),
+    (lambda d: d.update(vocab=[1]), r": 'vocab' must be an object, got an array; the file is damaged"),
     (lambda d: d["ngrams"].update(range=[3, 1]), r"is damaged: ngram_range must be"),
+    # once accepted, then hung compiling a 200 MB pattern at the first text (5.8 GB after 7 min)
+    (lambda d: d["cleaner"]["config"].update(max_repeats=100_000_000),
+     r"is damaged: TextCleaner option max_repeats= must be an int from 0 \(off\) to 1000, got 100000000$"),
+    (lambda d: d["cleaner"]["config"].update(url_token="<" + "u" * 10**6 + ">"),
+     r"is damaged: TextCleaner option url_token= must look like '<url>'.*got '<uuu+$"),
 ])
 def test_damaged_content(saved, change, match):
     _rewrite(saved, change)

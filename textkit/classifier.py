@@ -63,7 +63,7 @@ import numpy as np
 import torch
 
 from . import __version__, metrics
-from .fileio import atomic_write, json_sha256, read_json, read_versioned_json
+from .fileio import atomic_write, json_kind, json_sha256, read_json, read_versioned_json
 from .pipeline import TextPipeline, check_texts
 from .training import (
     TrainConfig,
@@ -395,7 +395,12 @@ class TextClassifier:
         config_path, pipeline_path, weights_path = (directory / name for name in
                                                     (CONFIG_FILE, PIPELINE_FILE, WEIGHTS_FILE))
         config = _read_config(config_path)
-        pipeline, pipeline_sha256 = _load_pipeline(pipeline_path)
+        pipeline_data = read_json(pipeline_path, name="pipeline")[0]
+        pipeline_sha256 = json_sha256(pipeline_data)
+        # before anything is built from them: an edited file is named as edited, not as whatever
+        # its edit breaks first
+        _check_json_digests(config, pipeline_sha256, config_path, pipeline_path)
+        pipeline = _build_pipeline(pipeline_data, pipeline_path)
         model_config = dict(config["model"])
         reads = getattr(MODELS.get(model_config["name"]), "inputs", None)
         if reads is not None and (reads == "pages") != (not isinstance(pipeline, TextPipeline)):
@@ -439,7 +444,7 @@ class TextClassifier:
             raise ValueError(f"{refused} ({type(exc).__name__}: {exc}); the file is damaged: save the classifier "
                              f"again") from None
         _check_labels(config, model.num_classes, config_path)
-        _check_digests(config, pipeline_sha256, config_path, pipeline_path, weights_path)
+        _check_weights_digest(config, weights_path)
         try:
             tensors = load_file(weights_path)
         except (SafetensorError, OSError, ValueError) as exc:
@@ -494,16 +499,14 @@ def _default_pipeline(reads_pages: bool) -> TextPipeline | LayoutPipeline:
     return TextPipeline()
 
 
-def _load_pipeline(path: Path) -> tuple[TextPipeline | LayoutPipeline, str]:
+def _build_pipeline(data: Any, path: Path) -> TextPipeline | LayoutPipeline:
     """``pipeline.json`` holds a TextPipeline or a LayoutPipeline; its ``"format"`` says which
-    (any problem with the file is reported by the loader of the kind it claims to be). Returns
-    the pipeline and the sha256 of the JSON it was built from (the file is read once)."""
+    (any problem with the file is reported by the loader of the kind it claims to be)."""
     from .layout import FORMAT as LAYOUT_FORMAT, LayoutPipeline
 
-    data, _ = read_json(path, name="pipeline")
     kind = LayoutPipeline if isinstance(data, dict) and data.get("format") == LAYOUT_FORMAT else TextPipeline
     source = f"{'layout pipeline' if kind is LayoutPipeline else 'pipeline'} file {str(path)!r}"
-    return kind.from_dict(data, source=source), json_sha256(data)
+    return kind.from_dict(data, source=source)
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -592,7 +595,7 @@ def _read_config(path: Path) -> dict:
         path, name="TextClassifier config", format=FORMAT, version=FORMAT_VERSION,
         missing_hint=f": {str(path.parent)!r} is not a saved TextClassifier directory "
                      f"(expected {CONFIG_FILE}, {PIPELINE_FILE}, {WEIGHTS_FILE})")
-    digests = [k for k in DIGESTS if k in config]  # none: saved before digests existed (see _check_digests)
+    digests = [k for k in DIGESTS if k in config]  # none: saved before digests existed (see _check_json_digests)
     missing = [k for k in ("model", "vocab_sha256", "train_config", "multi_label", "valid_split", "threshold",
                            "tuned_threshold", "labels", *(DIGESTS if digests else ())) if k not in config]
     if missing:
@@ -604,31 +607,19 @@ def _read_config(path: Path) -> dict:
                 **{k: (str, "a string (a sha256)") for k in ("vocab_sha256", *digests)}}
     for key, (kind, what) in expected.items():
         if not isinstance(config[key], kind):
-            raise ValueError(f"{source}: {key!r} must be {what}, got {_json_kind(config[key])}; the file is damaged")
+            raise ValueError(f"{source}: {key!r} must be {what}, got {json_kind(config[key])}; the file is damaged")
     missing = [k for k in ("name", "vocab_size", "num_classes") if k not in config["model"]]
     if missing:
         raise ValueError(f"{source}: 'model' is missing the key(s) {missing}; the file is damaged")
     if not isinstance(config["model"]["name"], str):
-        raise ValueError(f"{source}: the model's 'name' must be a string, got {_json_kind(config['model']['name'])}; "
+        raise ValueError(f"{source}: the model's 'name' must be a string, got {json_kind(config['model']['name'])}; "
                          f"the file is damaged")
     return config
 
 
-def _json_kind(value: Any) -> str:
-    """What a JSON value is, in JSON's words, for messages about a damaged file."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"{str(value).lower()}"
-    kinds = ((str, "a string"), (dict, "an object"), (list, "an array"), ((int, float), "a number"))
-    return next((f"{name} {json.dumps(value)[:40]}" if name == "a number" else name)
-                for kind, name in kinds if isinstance(value, kind))
-
-
-def _check_digests(config: dict, pipeline_sha256: str, config_path: Path, pipeline_path: Path,
-                   weights_path: Path) -> None:
-    """The three files are the ones ``save`` wrote (see "Integrity" in the module doc):
-    ``config.json`` first, as the other two digests are in it."""
+def _check_json_digests(config: dict, pipeline_sha256: str, config_path: Path, pipeline_path: Path) -> None:
+    """``config.json`` and ``pipeline.json`` are the ones ``save`` wrote (see "Integrity" in the
+    module doc): ``config.json`` first, as the other digests are in it."""
     if not any(k in config for k in DIGESTS):
         warnings.warn(f"{str(config_path)!r} records no digests (saved by textkit "
                       f"{config.get('textkit_version', '?')}, before they existed): its files are loaded unverified; "
@@ -643,6 +634,12 @@ def _check_digests(config: dict, pipeline_sha256: str, config_path: Path, pipeli
         raise ValueError(f"{str(pipeline_path)!r} was changed after it was saved: its content does not match the "
                          f"pipeline_sha256 in {CONFIG_FILE} (another cleaner, tokenizer, n-grams or padding changes "
                          f"predictions); save the classifier again")
+
+
+def _check_weights_digest(config: dict, weights_path: Path) -> None:
+    """``model.safetensors`` is the one ``save`` wrote (its digest is in ``config.json``)."""
+    if "weights_sha256" not in config:
+        return  # saved before digests existed: _check_json_digests warned
     digest = hashlib.sha256()
     with open(weights_path, "rb") as f:  # in 1 MB reads: the weights are never in memory twice
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -156,6 +156,17 @@ def _nesting_exceeds(data: Any, limit: int) -> bool:
     return False
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words, for messages about a damaged file."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    kinds = ((str, "a string"), (dict, "an object"), (list, "an array"), ((int, float), "a number"))
+    return next((f"{name} {json.dumps(value)[:40]}" if name == "a number" else name)
+                for kind, name in kinds if isinstance(value, kind))
+
+
 def json_sha256(data: Any) -> str:
     """sha256 of JSON data in canonical form (sorted keys, no spaces, ASCII escapes): the digest
     of what a JSON file says, not of its bytes, so another indentation, key order or line

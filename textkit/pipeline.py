@@ -23,7 +23,7 @@ import torch
 from . import __version__
 from .analyzer import Analyzer, ChunkResult, map_chunks, merge_counts, resolve_num_proc, to_global_ids
 from .cleaning import TextCleaner
-from .fileio import atomic_write, check_version, read_versioned_json
+from .fileio import atomic_write, check_version, json_kind, read_versioned_json
 from .padding import Batch, _check_options, pad_ragged
 from .tokenization import Tokenizer, get_tokenizer, tokenizer_name, word_ngrams
 from .vocabulary import Vocab, hash_ngrams
@@ -240,6 +240,10 @@ class TextPipeline:
     def from_dict(cls, data: dict[str, Any], source: str = "pipeline dict") -> "TextPipeline":
         check_version(data, source, name="pipeline", format=FORMAT, version=FORMAT_VERSION,
                       textkit_version=__version__)
+        for key in ("cleaner", "tokenizer", "ngrams", "vocab_options", "padding", "vocab"):
+            value = data.get(key, {})  # a missing key is reported below
+            if not isinstance(value, dict) and not (value is None and key in ("cleaner", "vocab")):
+                raise ValueError(f"{source}: {key!r} must be an object, got {json_kind(value)}; the file is damaged")
         try:
             cleaner = data["cleaner"]
             pipe = cls(

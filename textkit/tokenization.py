@@ -128,6 +128,12 @@ class SpacyTokenizer:
 
 _SIMPLE = {"regex": regex_tokenize, "whitespace": whitespace_tokenize, "char": char_tokenize}
 TOKENIZERS = (*_SIMPLE, "spacy", *NLTKTokenizer.KINDS)
+# Tokenizers that split on exactly the characters ``str.isspace`` calls whitespace (``re``'s
+# ``\s`` is the same set) and never return them, so collapsing whitespace first cannot change
+# their tokens. Not NLTK: its patterns see only some whitespace characters as spaces
+# (TweetTokenizer returns "\x1f" as a token; Treebank turns '"' after "\x1c" into '' not ``).
+# Not spaCy either: no difference is known, but its rules are spaCy's to change.
+SPLITS_ON_WHITESPACE = frozenset({"regex", "whitespace", "char"})
 
 
 def get_tokenizer(name: str | Tokenizer = "regex", *, lang: str = "en",
