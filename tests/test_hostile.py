@@ -69,6 +69,11 @@ def long_line(d: Path) -> list[str]:
     return ["preprocess", str(d / "train.csv"), "--out", str(d / "out")]
 
 
+def long_line_to_predict(d: Path, model: Path) -> list[str]:
+    (d / "texts.txt").write_text("a superb film\n" + "a" * 17_000_000 + "\n", encoding="utf-8")
+    return ["predict", str(model), "--file", str(d / "texts.txt")]
+
+
 def linked_file(d: Path) -> list[str]:
     """A class folder whose 'text' is a link to a file elsewhere (/etc/passwd, say)."""
     (d / "secret.txt").write_text("root:x:0:0\n", encoding="utf-8")
@@ -232,6 +237,8 @@ CATALOGUE: dict[str, Case] = {
     "tar.gz bomb": Case(archive_bomb(".tar.gz"), r"corpus\.tar\.gz, member train/pos/a\.txt: decompresses to more than 100 times .*--max-compression-ratio"),
     "zip bomb": Case(archive_bomb(".zip"), r"corpus\.zip, member train/pos/a\.txt: decompresses to more than 100 times .*--max-compression-ratio"),
     "17M-character line": Case(long_line, r"train\.csv.*line 2.*longer than .*--max-record-chars"),
+    "17M-character line to predict": Case(long_line_to_predict, r"texts\.txt, line 2: longer than 16,777,216 "
+                                         r"characters .*--max-record-chars", needs_model=True),
     "hOCR billion laughs": Case(billion_laughs, r"bottom/1\.hocr, line 1, column \d+: not well-formed XML \(limit on input amplification"),
     # reads outside the corpus
     "symlink in a class folder": Case(linked_file, r"2\.txt.*link"),

@@ -171,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label (page files for a grid model)")
     p.add_argument("--file", metavar="FILE", help="one text per line ('-': stdin)")
     p.add_argument("--encoding", default="utf-8", help="encoding of --file/stdin (default: utf-8)")
+    p.add_argument("--max-record-chars", type=int, metavar="N",
+                   help="refuse a line of --file/stdin longer than N characters (default: 16777216)")
     p.add_argument("--proba", action="store_true", help="print every class's probability")
     p.add_argument("--batch-size", type=int, default=256, metavar="N", help="texts per batch (default: 256)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
@@ -1009,12 +1011,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                            ("--page-size", args.page_size)) if value is not None]
     sources = [iter(args.texts)]
     if args.file:
-        sources.append(_lines(args.file, args.encoding))
+        sources.append(_lines(args.file, args.encoding, args.max_record_chars))
     elif not args.texts:
         if sys.stdin is None or sys.stdin.isatty():
             raise ValueError("no texts: pass them as arguments, with --file FILE, or on stdin (echo 'a text' | "
                              "textkit predict MODEL_DIR)")
-        sources.append(_lines("-", args.encoding))
+        sources.append(_lines("-", args.encoding, args.max_record_chars))
     clf = TextClassifier.load(_model_directory(args.model_dir), device=args.device)
     classes = [str(c) for c in clf.classes_]
     if clf.reads_pages:
@@ -1061,49 +1063,70 @@ def _predict_pages(args: argparse.Namespace, clf, paths) -> int:
         sys.stdout.flush()
 
 
-def _lines(path: str, encoding: str):
+def _lines(path: str, encoding: str, max_chars: int | None = None):
     """One text per line of ``path`` ('-': stdin), line breaks removed, read lazily.
 
-    The file is checked now (before the model loads); its lines are read as they are needed.
+    The file is checked now (before the model loads); its lines are read as they are needed,
+    in blocks, so a line longer than ``max_chars`` (default: the corpus readers' limit) is
+    refused once it is that long, never held whole.
     """
     import codecs
     from itertools import chain
 
+    from .formats import DEFAULT_MAX_RECORD_CHARS
+
     codecs.lookup(encoding)  # LookupError (exit 2) for an unknown --encoding, now
+    limit = DEFAULT_MAX_RECORD_CHARS if max_chars is None else max_chars
+    if limit < 1:
+        raise ValueError(f"--max-record-chars must be >= 1, got {limit}")
     if path != "-" and Path(path).is_dir():
         raise IsADirectoryError(f"{path}: is a folder; --file takes a file with one text per line")
     if path != "-" and not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such file (working directory: {Path.cwd()})")
     name = "stdin" if path == "-" else path
 
-    def decoded(raw_lines):
-        # bytes, decoded line by line, so an undecodable byte is reported on its own line
+    def too_long(line: int) -> ValueError:
+        return ValueError(f"{name}, line {line}: longer than {limit:,} characters (a line break missing?); if texts "
+                          f"this long are real, raise --max-record-chars")
+
+    def decoded(blocks):
+        # bytes, decoded block by block; an undecodable byte is reported with its line
         decoder = codecs.getincrementaldecoder(encoding)()
-        pending, number = "", 0
-        for number, raw in enumerate(chain(raw_lines, [None]), 1):
+        pending, done, first = "", 0, True
+        for raw in chain(blocks, [None]):
             try:  # None: the end, where a cut-off multi-byte character is an error too
-                pending += decoder.decode(b"", final=True) if raw is None else decoder.decode(raw)
+                text = decoder.decode(b"", final=True) if raw is None else decoder.decode(raw)
             except UnicodeDecodeError as e:
-                line = number - 1 if raw is None else number
-                raise ValueError(f"{name}, line {line}: cannot decode {e.object[e.start:e.end]!r} as {encoding}; "
-                                 f"pass --encoding (e.g. latin-1 or cp1252)") from None
+                before = bytes(e.object[:e.start]).decode(encoding, "replace")
+                raise ValueError(f"{name}, line {done + 1 + before.count(chr(10))}: cannot decode "
+                                 f"{e.object[e.start:e.end]!r} as {encoding}; pass --encoding (e.g. latin-1 or "
+                                 f"cp1252)") from None
             except UnicodeError as e:  # a whole-stream problem, e.g. utf-16 without its byte order mark
-                line = number - 1 if raw is None else number
-                raise ValueError(f"{name}, line {line}: cannot decode it as {encoding} ({e}); "
+                raise ValueError(f"{name}, line {done + 1}: cannot decode it as {encoding} ({e}); "
                                  f"pass --encoding (e.g. latin-1 or cp1252)") from None
-            if number == 1:
-                pending = pending.removeprefix("\ufeff")  # a BOM is not text
-            *done, pending = pending.split("\n")  # \n only, as everywhere in textkit
-            yield from (line.removesuffix("\r") for line in done)
+            if first and text:
+                text, first = text.removeprefix("\ufeff"), False  # a BOM is not text
+            *lines, pending = (pending + text).split("\n")  # \n only, as everywhere in textkit
+            for line in lines:
+                done += 1
+                if len(line) > limit + 1:  # + 1: the "\r" of a "\r\n"
+                    raise too_long(done)
+                yield line.removesuffix("\r")
+            if len(pending) > limit + 1:
+                raise too_long(done + 1)
         if pending:
             yield pending.removesuffix("\r")
 
     def read():
         if path == "-":
-            yield from decoded(getattr(sys.stdin, "buffer", None) or (line.encode(encoding) for line in sys.stdin))
+            stdin = getattr(sys.stdin, "buffer", None)
+            # read1: what has arrived, so that texts piped in one at a time are labelled as they come
+            read_some = getattr(stdin, "read1", None) or getattr(stdin, "read", None)
+            yield from decoded(iter(lambda: read_some(1 << 20), b"") if stdin is not None else
+                               (line.encode(encoding) for line in sys.stdin))
             return
         with open(path, "rb") as stream:
-            yield from decoded(stream)
+            yield from decoded(iter(lambda: stream.read(1 << 20), b""))
 
     return read()
 
