@@ -750,3 +750,37 @@ def test_a_file_in_another_encoding_than_given_is_named(files, tmp_path, capsys)
     assert error_line(capsys) == (f"textkit: error: {files['train']}: cannot decode it as utf-16 (UTF-16 stream does "
                                   f"not start with BOM); pass the file's --encoding (e.g. 'utf-8', 'latin-1' or "
                                   f"'cp1252')")
+
+
+# ---------------------------------------------------------------- day-to-day defects (#15)
+
+def test_evaluate_macro_row_averages_the_classes_in_play(trained, tmp_path, capsys):
+    only_pos = write_csv(tmp_path / "pos.csv", [row for row in corpus_rows(20, offset=40) if row[0] == "pos"])
+    assert main(["evaluate", str(trained), "--test", str(only_pos), "--out", str(tmp_path / "e")]) == 0
+    out = capsys.readouterr().out
+    metrics = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    row = next(line for line in out.splitlines() if line.startswith("macro avg")).split()
+    assert [float(v) for v in row[2:5]] == [round(metrics[k], 4) for k in ("macro_precision", "macro_recall",
+                                                                             "macro_f1")]
+    if metrics["macro_classes"] == 1:  # the model predicted 'pos' only: 'neg' is in no average
+        assert "(macro averages over the 1 classes in the data or the predictions; no examples of neg here)" in out
+
+
+def test_predict_says_which_texts_were_empty(trained, tmp_path, capsys):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("a superb film\n\n  \ndull\n", encoding="utf-8")
+    assert main(["predict", str(trained), "--file", str(texts)]) == 0
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert [r.get("empty", False) for r in records] == [False, True, True, False]  # one output per line
+    assert captured.err == ("textkit: warning: 2 empty text(s) (input 2, 3): a label without words comes from the "
+                            "model's biases alone; their records say \"empty\": true\n")
+
+
+def test_train_counts_empty_texts_in_the_data_line(tmp_path, capsys):
+    rows = corpus_rows(40)
+    path = tmp_path / "train.txt"
+    path.write_text("".join(f"{label} {text}\n" for label, text in rows) + "pos \n", encoding="utf-8")
+    test = write_csv(tmp_path / "test.csv", corpus_rows(10, offset=40))
+    assert main(["train", "--train", str(path), "--test", str(test), *FAST, "--out", str(tmp_path / "run")]) == 0
+    assert re.search(r"^data: files .*\(train 41 \(1 empty\), test 10; 2 classes\)$", capsys.readouterr().out, re.M)

@@ -99,3 +99,17 @@ def test_top_confusions_match_the_dense_matrix():
     for t, p, n in metrics.top_confusions(y_true, y_pred, 12, top=10):
         assert dense[t, p] == n
     assert [n for *_, n in metrics.top_confusions(y_true, y_pred, 12, top=10)] == sorted(dense.ravel())[::-1][:10]
+
+
+def test_macro_precision_and_recall_average_the_classes_macro_f1_does():
+    # class 2 neither occurs nor is predicted: all three macro averages leave it out (the evaluate
+    # table once averaged precision and recall over 3 classes and F1 over 2)
+    y_true, y_pred = [0, 0, 1, 1], [0, 1, 1, 1]
+    report = metrics.classification_report(y_true, y_pred, num_classes=3)
+    assert report["macro_classes"] == 2
+    assert report["macro_precision"] == pytest.approx((1.0 + 2 / 3) / 2)
+    assert report["macro_recall"] == pytest.approx((0.5 + 1.0) / 2)
+    assert report["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+    # a class predicted but absent from the data is in play: its precision 0 counts
+    report = metrics.classification_report([0, 0], [0, 2], num_classes=3)
+    assert report["macro_classes"] == 2 and report["macro_precision"] == pytest.approx(0.5)

@@ -724,8 +724,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             train = args.train or f"{description} [train]"
             _check_known_labels(data[split][1], known, where, f"the training data ({train})",
                                 "fix the label, or add examples of that class to the training data")
-    sizes = ", ".join(f"{split} {len(texts):,}" for split, (texts, _) in data.items())
-    _say(f"data: {description} ({sizes}; {len(set(data['train'][1]))} classes)")
+    _say(f"data: {description} ({_sizes(data)}; {len(set(data['train'][1]))} classes)")
     started = time.perf_counter()
     with atomic_directory(args.out, overwrite=args.overwrite, kind="train") as tmp:
         cv = _cross_validate(args, data, pipeline, train_options) if args.cv else None
@@ -761,6 +760,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     _say(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'model'}/ "
          f"({time.perf_counter() - started:.0f} s)")
     return 0
+
+
+def _sizes(data: dict) -> str:
+    """"train 5,452 (3 empty), test 500": each split's records, and how many have an empty text
+    (loaded like any other: an empty csv field, a label-text line "0 ")."""
+    parts = []
+    for split, (texts, _) in data.items():
+        empty = sum(1 for t in texts if isinstance(t, str) and not t.strip())
+        parts.append(f"{split} {len(texts):,}" + (f" ({empty:,} empty)" if empty else ""))
+    return ", ".join(parts)
 
 
 def _check_known_labels(labels: Sequence[str], known: set, where: str, trained_on: str, fix: str) -> None:
@@ -932,10 +941,14 @@ def _print_report(metrics: dict, source: str, count: str) -> None:
         _say(f"{label:<{width}} {per_class['precision'][i]:>9.4f} {per_class['recall'][i]:>9.4f} "
              f"{per_class['f1'][i]:>9.4f} {per_class['support'][i]:>9,}")
     total = sum(per_class["support"])
-    macro = [statistics.fmean(per_class[k]) for k in ("precision", "recall")]
-    _say(f"{'macro avg':<{width}} {macro[0]:>9.4f} {macro[1]:>9.4f} {metrics['macro_f1']:>9.4f} {total:>9,}")
+    _say(f"{'macro avg':<{width}} {metrics['macro_precision']:>9.4f} {metrics['macro_recall']:>9.4f} "
+         f"{metrics['macro_f1']:>9.4f} {total:>9,}")
     _say(f"{'weighted f1':<{width}} {'':>9} {'':>9} {metrics['weighted_f1']:>9.4f} {total:>9,}")
     _say(f"{'accuracy':<{width}} {'':>9} {'':>9} {metrics['accuracy']:>9.4f} {total:>9,}")
+    if metrics["macro_classes"] < len(labels):  # the three macro averages leave out the same classes
+        absent = [labels[i] for i in range(len(labels)) if not per_class["support"][i]]
+        _say(f"(macro averages over the {metrics['macro_classes']} classes in the data or the predictions; "
+             f"no examples of {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''} here)")
     if len(labels) > PRINTED_CLASSES and metrics.get("top_confusions"):
         _say("most frequent confusions (true -> predicted: texts): " + "; ".join(
             f"{t} -> {p}: {n:,}" for t, p, n in metrics["top_confusions"][:5]))
@@ -1024,19 +1037,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if page_flags:
         raise ValueError(f"{', '.join(page_flags)} are for a grid model's page files; this model reads texts")
     texts = chain.from_iterable(sources)
+    empty: list[int] = []  # 1-based positions of empty texts, said at the end
+    done = 0
     while True:  # batch by batch: a large file never sits in memory whole
         batch = list(islice(texts, args.batch_size))
         if not batch:
-            return 0
+            break
         probs = clf.predict_proba(batch)
         # single-label: the argmax of these probabilities is what clf.predict returns
         labels = clf.predict(batch) if clf.multi_label else [clf.classes_[i] for i in probs.argmax(axis=1)]
         for text, label, row in zip(batch, labels, probs):
+            done += 1
             record = {"text": text, "label": label}
+            if not text.strip():  # still one output per input, so that outputs stay aligned with lines
+                record["empty"] = True
+                empty.append(done)
             if args.proba:
                 record["probabilities"] = {c: round(float(p), 6) for c, p in zip(classes, row)}
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         sys.stdout.flush()
+    if empty:
+        shown = ", ".join(map(str, empty[:5])) + (f" and {len(empty) - 5:,} more" if len(empty) > 5 else "")
+        print(f"textkit: warning: {len(empty):,} empty text(s) (input {shown}): a label without words comes from "
+              f"the model's biases alone; their records say \"empty\": true", file=sys.stderr)
+    return 0
 
 
 def _predict_pages(args: argparse.Namespace, clf, paths) -> int:

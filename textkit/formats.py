@@ -356,11 +356,18 @@ def read_label_text(path: Path, options: ReadOptions) -> list[Rows]:
 
 
 def parse_label_text_line(line: str, where: str) -> tuple[str, str]:
-    """One ``<label> <text>`` line -> ``(text, label)``; ``where`` names it in errors."""
+    """One ``<label> <text>`` line -> ``(text, label)``; ``where`` names it in errors.
+
+    ``"0 "`` (a label, its separator, nothing after) is a record with an empty text, as an
+    empty csv field is: public corpora hold such lines. ``"0"`` alone could as well be a text
+    that lost its label, so it is refused.
+    """
     parts = line.split(None, 1)
+    if len(parts) == 1 and line.lstrip()[len(parts[0]):]:  # the separator is there, the text is empty
+        return "", parts[0]
     if len(parts) < 2:
         raise CorpusError(f"{where}: expected '<label> <text>', got {line[:60]!r} "
-                          "(a label or the text is missing)")
+                          "(a label or the text is missing; a label then a space is a record with an empty text)")
     return parts[1], parts[0]
 
 
@@ -385,9 +392,7 @@ def parse_fasttext_line(line: str, where: str, reader: str = "load_corpus") -> t
     if others:
         raise CorpusError(f"{where}: several labels ({head}, {', '.join(others)}); "
                           f"multi-label corpora are not supported by {reader}")
-    if not text.strip():
-        raise CorpusError(f"{where}: label {head!r} has no text after it")
-    return text, head[n:]
+    return text, head[n:]  # "__label__x" alone: a record with an empty text, as an empty csv field
 
 
 _TREE_ROOT = re.compile(r"\s*\((\d+)\s")

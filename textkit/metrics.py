@@ -50,9 +50,22 @@ def f1(y_true, y_pred, *, average: str = "macro", num_classes: int | None = None
     if average not in F1_AVERAGES:
         raise ValueError(f"average must be one of {F1_AVERAGES}, got {average!r}")
     labels = None if num_classes is None else _labels(num_classes)
-    if labels is not None and average == "macro":  # the classes in play (see the module doc)
-        labels = np.union1d(np.unique(np.asarray(y_true)), np.unique(np.asarray(y_pred)))
+    if labels is not None and average == "macro":
+        labels = classes_in_play(y_true, y_pred)
     return float(skm.f1_score(y_true, y_pred, labels=labels, average=average, zero_division=0))
+
+
+def classes_in_play(y_true: Sequence[int], y_pred: Sequence[int]) -> np.ndarray:
+    """The class indices that occur in ``y_true`` or ``y_pred``: what every macro average
+    averages over (see the module doc)."""
+    return np.union1d(np.unique(np.asarray(y_true)), np.unique(np.asarray(y_pred)))
+
+
+def macro_precision_recall(y_true: Sequence[int], y_pred: Sequence[int]) -> tuple[float, float]:
+    """Macro precision and recall over the classes in play, the classes macro-F1 averages."""
+    p, r, _, _ = skm.precision_recall_fscore_support(y_true, y_pred, labels=classes_in_play(y_true, y_pred),
+                                                     average="macro", zero_division=0)
+    return float(p), float(r)
 
 
 def per_class(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> dict[str, list]:
@@ -90,7 +103,8 @@ def classification_report(
 ) -> dict:
     """Everything ``TextClassifier.evaluate`` reports for single-label data, JSON-ready::
 
-        {"accuracy", "macro_f1", "micro_f1", "weighted_f1": float,
+        {"accuracy", "macro_f1", "micro_f1", "weighted_f1", "macro_precision", "macro_recall": float,
+         "macro_classes": int (the classes the macro averages average over),
          "per_class": {"precision", "recall", "f1", "support"}, "labels",
          "top_confusions": [[true label, predicted label, count], ...] (most first),
          "confusion_matrix" (up to DENSE_CONFUSION_MAX classes)}
@@ -100,6 +114,8 @@ def classification_report(
     report = {
         "accuracy": accuracy(y_true, y_pred),
         **{f"{avg}_f1": f1(y_true, y_pred, average=avg, num_classes=num_classes) for avg in F1_AVERAGES},
+        **dict(zip(("macro_precision", "macro_recall"), macro_precision_recall(y_true, y_pred))),
+        "macro_classes": len(classes_in_play(y_true, y_pred)),
         "per_class": per_class(y_true, y_pred, num_classes),
         "top_confusions": [[names[t], names[p], n] for t, p, n in top_confusions(y_true, y_pred, num_classes)],
     }
