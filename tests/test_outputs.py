@@ -318,3 +318,21 @@ def test_a_resumed_ocr_removes_temporaries_of_a_killed_run_and_nothing_else(tmp_
     report = ocr([tmp_path / "scans"], out, progress=False, num_proc=1)
     assert report["done"] == 1
     assert tree(out) == sorted([SETTINGS_FILE, "a", "a/one.tsv", *mine])
+
+
+# ---------------------------------------------------------------- file modes
+
+@pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
+def test_every_output_gets_the_mode_the_umask_gives(tmp_path, umask, file_mode, dir_mode):
+    """Model files were 0600 (atomic writes start private) while the rest were 0644."""
+    train = write_csv(tmp_path / "train.csv", ROWS)
+    before = os.umask(umask)
+    try:
+        assert main(["train", "--train", str(train), "--test", str(train), *FAST, "--out", str(tmp_path / "run")]) == 0
+        assert main(["preprocess", str(train), "--out", str(tmp_path / "prep"), "--num-proc", "1"]) == 0
+    finally:
+        os.umask(before)
+    for out in (tmp_path / "run", tmp_path / "prep"):
+        modes = {p.relative_to(out).as_posix(): p.stat().st_mode & 0o777 for p in [out, *out.rglob("*")]}
+        assert modes == {name: dir_mode if (out / name).is_dir() else file_mode for name in modes}, modes
+        assert "model/model.safetensors" in modes or out.name == "prep"

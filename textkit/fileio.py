@@ -29,6 +29,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], None], mode
         remove_stale_temporaries(path.parent, name=path.name)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{temporary_owner()}-", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); the finished file gets what open() would have given
+        # it (0666 less the umask), like every other output, so a shared model folder stays readable
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, mode, encoding=encoding) as f:
             write(f)
             f.flush()
@@ -37,6 +40,21 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], None], mode
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (``os.umask`` can only
+    be read by setting it, a moment in which another thread's files would get the wrong mode)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 # A temporary file of atomic_write: "." name "." pid "-" host "-" mkstemp's 8 characters ".tmp".
