@@ -784,3 +784,29 @@ def test_train_counts_empty_texts_in_the_data_line(tmp_path, capsys):
     test = write_csv(tmp_path / "test.csv", corpus_rows(10, offset=40))
     assert main(["train", "--train", str(path), "--test", str(test), *FAST, "--out", str(tmp_path / "run")]) == 0
     assert re.search(r"^data: files .*\(train 41 \(1 empty\), test 10; 2 classes\)$", capsys.readouterr().out, re.M)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--train", "a.csv", "--out", "taken"], "taken already exists"),
+    (["train", "--train", "a.csv", "--out", "new"], "no test data: pass --test FILE, or --cv K"),
+    (["train", "--train", "a.csv", "--test", "a.csv", "--text-column", "body", "--out", "new"],
+     "a.csv: no column 'body'; the columns are 'label', 'text'; name the ones to read with --text-column"),
+    (["train", "--train", "a.xyz", "--test", "a.csv", "--out", "new"], "a.xyz: cannot tell the format from the name"),
+    (["train", "--train", "a.csv", "--test", "b.csv", "--out", "new"], "b.csv: no such file or directory"),
+    (["evaluate", "model", "--test", "a.csv", "--label-column", "y"], "a.csv: no column 'y'"),
+    (["evaluate", "model", "--test", "a.csv", "--out", "taken"], "taken already exists"),
+    (["preprocess", "a.csv", "--out", "taken"], "taken already exists"),
+])
+def test_argument_and_file_errors_come_before_torch_is_imported(argv, message, tmp_path, run_python):
+    """They took 8-18 s on a busy machine, most of it importing torch and loading the data."""
+    (tmp_path / "a.csv").write_text("label,text\npos,good\nneg,bad\n", encoding="utf-8")
+    (tmp_path / "a.xyz").write_text("pos good\n", encoding="utf-8")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x").write_text("mine", encoding="utf-8")
+    (tmp_path / "model").mkdir()
+    code = (f"import os, sys; os.chdir({str(tmp_path)!r}); from textkit.cli import main; "
+            f"status = main({argv!r}); print(status, 'torch' in sys.modules, 'datasets' in sys.modules)")
+    assert run_python(code).split() == ["2", "False", "False"]
+    status = subprocess.run([sys.executable, "-m", "textkit", *argv], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert status.returncode == 2 and message in status.stderr, status.stderr

@@ -23,12 +23,8 @@ import pytest
 from textkit import TextClassifier
 from textkit.cli import main
 from textkit.fileio import atomic_write, temporary_owner
-from textkit.preprocess import (
-    MARKER_FILE,
-    atomic_directory,
-    check_output_directory,
-    preprocess,
-)
+from textkit.outputs import MARKER_FILE, atomic_directory, check_output_directory
+from textkit.preprocess import preprocess
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["--model", "bow", "--epochs", "1", "--device", "cpu", "--threads", "1", "--no-progress"]
@@ -209,7 +205,7 @@ KILLED_RUN = """
 import sys, time
 from pathlib import Path
 from textkit.fileio import atomic_write
-from textkit.preprocess import atomic_directory
+from textkit.outputs import atomic_directory
 
 out, side = Path(sys.argv[1]), Path(sys.argv[2])
 

@@ -18,10 +18,10 @@ import pytest
 from textkit import TextPipeline
 from textkit.corpora import load_corpus
 from textkit.formats import CorpusError
+from textkit.outputs import atomic_directory
 from textkit.preprocess import (
     REASON_EMPTY,
     _Workers,
-    atomic_directory,
     load_preprocessed,
     preprocess,
     resolve_inputs,

@@ -14,7 +14,7 @@
 Every command has ``--help``. Bad input ends with one line on stderr,
 ``textkit: error: <what, where, and the fix>``, exit status 2, and no output directory
 (outputs are built in a temporary sibling and renamed at the end; see
-``textkit.preprocess.atomic_directory``).
+``textkit.outputs.atomic_directory``).
 """
 from __future__ import annotations
 
@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a 'textkit preprocess' output: its splits and pipeline.json (the vocabulary is refit "
                              "on the training part, which gives preprocess's own when DIR has a valid split)")
     p.add_argument("--valid", metavar="FILE", help="validation file for early stopping (default: 10%% of train)")
-    p.add_argument("--test", metavar="FILE", help="test file to score the model on")
+    p.add_argument("--test", metavar="FILE", help="test file to score the model on (needed with --train, "
+                                                  "unless --cv K cross-validates)")
     _file_flags(p)
     _pipeline_flags(p)
     g = p.add_argument_group("layout grid, for --model grid (see textkit.layout.LayoutPipeline)")
@@ -383,6 +384,18 @@ def _read_options(args: argparse.Namespace) -> dict[str, Any]:
             "label_column": args.label_column, "header": args.header, "encoding": args.encoding,
             "errors": args.errors, "min_confidence": args.min_confidence,
             "page_size": tuple(args.page_size) if args.page_size else None, **_limit_options(args)}
+
+
+def _check_files(args: argparse.Namespace, paths: Sequence[str | None]) -> None:
+    """What reading ``paths`` with the file flags would refuse at the start (a missing file, an
+    unknown extension, a missing column), said at once: a command checks its arguments before
+    it imports torch or loads anything."""
+    from .formats import ReadOptions, check
+
+    given = {k: v for k, v in _read_options(args).items() if v is not None and k != "format"}
+    options = ReadOptions(**given)
+    for path in filter(None, paths):
+        check(path, args.format, options)
 
 
 def _limit_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -646,6 +659,9 @@ def cmd_corpora(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- preprocess
 
 def cmd_preprocess(args: argparse.Namespace) -> int:
+    from .outputs import check_output_directory
+
+    check_output_directory(Path(args.out), overwrite=args.overwrite, kind="preprocess")  # before importing torch
     from .preprocess import preprocess
 
     report = preprocess(
@@ -692,11 +708,14 @@ def cmd_ocr(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- train
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .preprocess import atomic_directory, check_output_directory
+    from .outputs import atomic_directory, check_output_directory
 
     check_output_directory(Path(args.out), overwrite=args.overwrite, kind="train")  # before any training
     if args.cv is not None and args.cv < 2:
         raise ValueError(f"--cv must be an int >= 2 (folds), got {args.cv}")
+    if args.train and not args.test and args.cv is None:
+        raise ValueError("no test data: pass --test FILE, or --cv K to cross-validate")
+    _check_files(args, [args.train, args.valid, args.test])  # seconds before loading or importing torch
     args.recipe_options = _read_recipe(args.recipe)  # read once; every step below uses this copy
     flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "device": args.device,
              "seed": args.seed, "progress": args.progress}
@@ -883,13 +902,17 @@ def _cross_validate(args: argparse.Namespace, data: dict, pipeline, train_option
 # ---------------------------------------------------------------- evaluate
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from . import TextClassifier
-    from .corpora import load_corpus
-    from .preprocess import atomic_directory, check_output_directory
+    from .outputs import atomic_directory, check_output_directory
 
     if args.out:
         check_output_directory(Path(args.out), overwrite=args.overwrite, kind="evaluate")
     model_dir = _model_directory(args.model_dir)
+    if args.test:
+        _check_files(args, [args.test])  # before torch is imported and the model loaded
+
+    from . import TextClassifier
+    from .corpora import load_corpus
+
     clf = TextClassifier.load(model_dir, device=args.device)  # first: it says whether the model reads pages
     if args.corpus:
         _check_corpus_flags(args, args.corpus)

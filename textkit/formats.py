@@ -48,6 +48,7 @@ fills memory. Links are refused in folders as in archives: a corpus is the plain
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import functools
 import io
@@ -190,13 +191,46 @@ def infer_format(path: Path) -> str:
 def read(path: str | os.PathLike, format: str | None, options: ReadOptions) -> list[Rows]:
     """Read one file, folder or archive; a folder or archive may hold several splits."""
     path = Path(path)
+    if format in DOCUMENT_FORMATS:
+        _exists(path)
+        return _read_pages(path, format, options)
+    fmt = _checked_format(path, format, options)
+    found = READERS[fmt](path, options)
+    if not all(rows.texts for rows in found):
+        raise CorpusError(f"{path}: no records found; is it the right file and format ({fmt})?")
+    return found
+
+
+def check(path: str | os.PathLike, format: str | None, options: ReadOptions) -> None:
+    """What :func:`read` would refuse before its first record is read whole: a missing file, an
+    unknown format, options that do not apply, missing columns (from the first record). Cheap
+    whatever the file's size, so that a command says so before it imports or loads anything."""
+    path = Path(path)
+    if format in DOCUMENT_FORMATS:
+        _exists(path)
+        return
+    fmt = _checked_format(path, format, options)
+    if fmt in ("csv", "tsv"):
+        with contextlib.closing(delimited_records(path, options, "," if fmt == "csv" else "\t")) as rows:
+            next(rows, None)
+    elif fmt == "jsonl":
+        label_col, text_cols = named_columns(path, options)
+        with contextlib.closing(record_lines(path, options)) as lines:
+            for number, line in lines:
+                parse_jsonl_line(line, f"{path}, line {number}", label_col, text_cols)
+                break
+
+
+def _exists(path: Path) -> None:
     if not path.exists():
         raise CorpusError(f"{path}: no such file or directory (working directory: {Path.cwd()})")
-    if format in DOCUMENT_FORMATS:
-        return _read_pages(path, format, options)
+
+
+def _checked_format(path: Path, format: str | None, options: ReadOptions) -> str:
+    """The format ``path`` is read as, once the file and the options are known to fit it."""
+    _exists(path)
     fmt = format or infer_format(path)
-    reader = READERS.get(fmt)
-    if reader is None:
+    if fmt not in READERS:
         raise CorpusError(f"format={fmt!r} is unknown; choose one of {', '.join([*READERS, *DOCUMENT_FORMATS])}")
     if fmt not in CONTAINERS:
         _refuse_page_options(path, options, f"format {fmt!r}")
@@ -210,10 +244,7 @@ def read(path: str | os.PathLike, format: str | None, options: ReadOptions) -> l
                           "use format='folders'")
     if fmt == "folders" and not path.is_dir():
         raise CorpusError(f"{path}: format 'folders' reads a directory; pass the folder")
-    found = reader(path, options)
-    if not all(rows.texts for rows in found):
-        raise CorpusError(f"{path}: no records found; is it the right file and format ({fmt})?")
-    return found
+    return fmt
 
 
 # ---------------------------------------------------------------- bytes -> lines
@@ -660,7 +691,8 @@ def column_index(path: Path, column: Column, names: list[str], header: bool) -> 
                           "pick one by its 0-based number, with header=True")
     if column in names:
         return names.index(column)
-    hint = ("; if the first row is data, not a header, pass 0-based column numbers" if header
+    hint = ("; name the ones to read with text_column= and label_column= (or, if the first row is data, "
+            "not a header, give 0-based column numbers and header=False)" if header
             else " (no header row: use 0-based column numbers)")
     raise CorpusError(f"{path}: no column {column!r}; the columns are "
                       f"{', '.join(map(repr, names))}{hint}")

@@ -42,28 +42,16 @@ n-grams included) and the vocabulary. Registered corpora, folders, archives and 
 are read whole by ``load_corpus`` (they are small, or archives that cannot be streamed by
 line), so they must fit in memory.
 
-**Atomic output.** Everything is built in a sibling ``<out>.tmp-<pid>-<host>-XXXXXXXX``
-directory that is renamed to ``out`` only at the end; on any error (or Ctrl-C) it is removed,
-so a directory named ``out`` is always complete. Before the rename textkit writes
-``MARKER_FILE`` (``.textkit-output.json``) into it: the files and folders it wrote. An
-existing ``out`` is refused unless ``overwrite=True``, and even then unless it is empty or
-holds that marker and nothing the marker does not list: ``overwrite`` deletes only what
-textkit wrote (output from before the marker existed is refused too; the user deletes it).
-A ``kill -9`` leaves the temporary directory behind; the next run on the same ``out``
-removes it, and only it: its name must match exactly and its process must be gone
-(``textkit.fileio.owner_is_gone``), so a live run's temporaries are never touched.
+**Atomic output.** The output folder is built aside and renamed when complete, marked as
+textkit's, and replaced by ``overwrite=True`` only when it holds nothing else (see
+:mod:`textkit.outputs`).
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import multiprocessing
 import os
 import re
-import secrets
-import shlex
-import shutil
-import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -95,7 +83,8 @@ from .formats import (
     parquet_class_names,
     record_lines,
 )
-from .fileio import owner_is_gone, read_versioned_json, temporary_owner
+from .fileio import read_versioned_json
+from .outputs import atomic_directory, check_output_directory
 from .pipeline import TextPipeline
 from .registry import canonical_name, get_card
 from .vocabulary import UNK_ID, Vocab
@@ -110,196 +99,10 @@ OUTPUT_FORMATS = {"parquet": ".parquet", "arrow": ".arrow"}
 # Formats read record by record; the others go through load_corpus, whole.
 STREAMED_FORMATS = ("label-text", "fasttext", "csv", "tsv", "jsonl", "parquet")
 COLUMN_FORMATS = ("csv", "tsv", "jsonl", "parquet")
-# Written into every output directory: what textkit wrote there. `overwrite=True` replaces a
-# directory only if it is empty or holds this and nothing it does not list.
-MARKER_FILE = ".textkit-output.json"
-MARKER_FORMAT, MARKER_VERSION = "textkit.output", 1
-# What output of textkit from before the marker holds: named in the refusal, never deleted.
-LEGACY_OUTPUT_FILES = (REPORT_FILE, "metrics.json")
 DEFAULT_SHARD_SIZE = 100_000
 DEFAULT_BATCH_ROWS = 4096
 REASON_EMPTY = "empty: no tokens after cleaning and tokenizing"
 EXAMPLES_IN_REPORT = 20
-
-
-# ---------------------------------------------------------------- output directory
-
-@contextlib.contextmanager
-def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False, kind: str | None = None) -> Iterator[Path]:
-    """Yield a temporary sibling of ``out`` to fill; rename it to ``out`` when the block ends.
-
-    On an exception (Ctrl-C included) the temporary directory, and any parent folder this
-    call created, are removed and ``out`` is untouched. When the block ends, ``MARKER_FILE``
-    is written into the directory, listing what the block put there. ``out`` must not exist
-    unless ``overwrite``, and then it must be empty or hold a marker and nothing the marker
-    does not list (:func:`check_output_directory`): a typo such as ``--out ~`` never deletes a
-    home directory, and a note the user added to a run folder is never lost. ``kind`` names what
-    is written (the command: ``"train"``, ``"evaluate"``, ``"preprocess"``); it is recorded in the
-    marker, and an output of another kind is never replaced (``evaluate --out`` a training run's
-    folder would delete its model).
-    """
-    out = Path(out)
-    check_output_directory(out, overwrite=overwrite, kind=kind)
-    created = [p for p in reversed(out.parents) if not p.exists()]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _fresh_sibling(out, "tmp")
-    try:
-        yield tmp
-        _write_marker(tmp, kind)
-        check_output_directory(out, overwrite=overwrite, kind=kind)  # it may have appeared meanwhile
-        if out.exists():
-            old = _fresh_sibling(out, "old")
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)  # a kill -9 just before this: the next run puts old back
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        for folder in reversed(created):
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only if still empty
-        raise
-
-
-def _fresh_sibling(out: Path, kind: str) -> Path:
-    """A new empty directory ``<out>.<kind>-<pid>-<host>-XXXXXXXX`` beside ``out``, with the usual
-    permissions (``os.mkdir`` applies the umask; ``tempfile.mkdtemp`` would make it private,
-    0700). The owner in the name lets a later run tell a killed run's directory from a live one."""
-    for _ in range(100):
-        path = out.with_name(f"{out.name}.{kind}-{temporary_owner()}-{secrets.token_hex(4)}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"could not create a temporary directory beside {out}")
-
-
-def _remove_stale_siblings(out: Path) -> None:
-    """Remove the ``<out>.tmp-*`` and ``<out>.old-*`` directories that killed runs left beside
-    ``out``: exactly :func:`_fresh_sibling`'s names, whose process is gone (``owner_is_gone``).
-    A run killed between its two renames left ``out`` moved into an ``.old-`` directory and
-    no ``out``: that previous output is put back rather than deleted."""
-    pattern = re.compile(rf"{re.escape(out.name)}\.(?P<kind>tmp|old)-(?P<pid>[0-9]{{1,10}})-(?P<host>[0-9a-f]{{8}})"
-                         rf"-[0-9a-f]{{8}}")
-    try:
-        entries = list(os.scandir(out.parent))
-    except OSError:  # no parent yet (nothing to clean), or not a folder (check_output_directory says so)
-        return
-    stale = []
-    for entry in entries:
-        match = pattern.fullmatch(entry.name)
-        if match and entry.is_dir(follow_symlinks=False) and owner_is_gone(int(match["pid"]), match["host"]):
-            stale.append((match["kind"] != "old", Path(entry.path)))
-    for is_tmp, path in sorted(stale):  # .old- first: a previous output is restored before anything else
-        if not is_tmp and not os.path.lexists(out):
-            with contextlib.suppress(OSError):  # not there (killed before the first rename), or restored by a rival
-                os.replace(path / out.name, out)
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def check_output_directory(out: Path, *, overwrite: bool, kind: str | None = None) -> None:
-    """Raise ``FileExistsError`` unless ``out`` may be written (see :func:`atomic_directory`).
-
-    First removes what killed runs left beside ``out`` (:func:`_remove_stale_siblings`): this
-    runs before any work, so the next run on the same ``out`` cleans up even if it fails."""
-    out = Path(out)
-    _remove_stale_siblings(out)
-    if not out.exists():
-        blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
-        if blocked is not None:  # mkdir would fail only at the end, after all the work
-            raise FileExistsError(f"--out {out}: {blocked} is a file, not a folder; choose another --out")
-        return
-    if not out.is_dir():
-        raise FileExistsError(f"{out} exists and is not a directory; choose another --out")
-    if not overwrite:
-        raise FileExistsError(f"{out} already exists; pass --overwrite to replace it, or choose another --out")
-    if not any(out.iterdir()):
-        return
-    marker = out / MARKER_FILE
-    if not marker.is_file() or marker.is_symlink():
-        legacy = any((out / name).exists() for name in LEGACY_OUTPUT_FILES)
-        raise FileExistsError(f"{out} is not empty and does not look like textkit output (no {MARKER_FILE}"
-                              f"{'; output of textkit from before that mark has none' if legacy else ''}); "
-                              f"--overwrite deletes only what textkit wrote: delete the folder yourself if "
-                              f"nothing in it is needed, or choose another --out")
-    files, folders, written_by = _read_marker(marker, out)
-    if kind is not None and written_by is not None and written_by != kind:
-        raise FileExistsError(f"{out} holds the output of 'textkit {written_by}' (see {marker}); --overwrite replaces "
-                              f"only the output of the same command, not with that of 'textkit {kind}': choose "
-                              f"another --out")
-    unlisted = _unlisted(out, files, folders)
-    if unlisted:
-        more = f" (and {len(unlisted) - 1} more)" if len(unlisted) > 1 else ""
-        raise FileExistsError(f"{unlisted[0]}{more} was not written by textkit (it is not listed in {marker}) "
-                              f"and --overwrite would delete it: move it out of {out}, or choose another --out")
-
-
-def _write_marker(folder: Path, kind: str | None = None) -> None:
-    """Write ``MARKER_FILE`` into ``folder``: every file and folder in it, all textkit's."""
-    files, folders = [], []
-    for here, dirs, names in os.walk(folder):  # links are not followed: a link is listed as a file
-        base = Path(here).relative_to(folder)
-        for name in dirs:
-            (files if os.path.islink(os.path.join(here, name)) else folders).append((base / name).as_posix())
-        files.extend((base / name).as_posix() for name in names)
-    _write_json(folder / MARKER_FILE, {
-        "format": MARKER_FORMAT,
-        "version": MARKER_VERSION,
-        "textkit_version": __version__,
-        "command": _command_line(),
-        "kind": kind,
-        "about": "written by textkit: --overwrite replaces this folder only while it holds nothing but "
-                 "the files and folders listed here",
-        "folders": sorted(folders),
-        "files": sorted(f for f in files if f != MARKER_FILE),
-    })
-
-
-def _command_line() -> str:
-    """This process's command, as a reader of the marker would type it."""
-    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
-    if program == "__main__.py":  # python -m PACKAGE
-        program = f"python -m {Path(sys.argv[0]).parent.name}"
-    return " ".join([program, *map(shlex.quote, sys.argv[1:])])
-
-
-def _read_marker(marker: Path, out: Path) -> tuple[set[str], set[str], str | None]:
-    """The files and folders ``marker`` lists, and the kind of output it marks; a damaged marker
-    refuses the overwrite."""
-    try:
-        data, source = read_versioned_json(marker, name="output marker", format=MARKER_FORMAT,
-                                           version=MARKER_VERSION)
-        lists = [data.get("files"), data.get("folders")]
-        if not all(isinstance(x, list) and all(isinstance(item, str) for item in x) for x in lists):
-            raise ValueError(f"{source} has no lists of strings \"files\" and \"folders\"; the file is damaged")
-        if not isinstance(data.get("kind"), (str, type(None))):
-            raise ValueError(f"{source}: \"kind\" must be a command's name; the file is damaged")
-    except (OSError, ValueError, RecursionError) as exc:
-        raise FileExistsError(f"{out}: {exc}; refusing to delete {out} for --overwrite: delete it yourself, "
-                              f"or choose another --out") from None
-    return set(lists[0]), set(lists[1]), data.get("kind")
-
-
-def _unlisted(out: Path, files: set[str], folders: set[str]) -> list[Path]:
-    """What under ``out`` the marker does not list, sorted: an unlisted folder is named, not
-    its contents (which are not even listed: ``--out ~`` with a stray marker stays quick)."""
-    found, listed = [], files | {MARKER_FILE}
-    for here, dirs, names in os.walk(out, onerror=_raise):  # links are not followed, as rmtree does not
-        base = Path(here).relative_to(out)
-        for name in list(dirs):
-            if os.path.islink(os.path.join(here, name)):
-                names.append(name)  # removed as a file would be, so listed as one
-            elif (base / name).as_posix() not in folders:
-                found.append(out / base / name)
-                dirs.remove(name)
-        found.extend(out / base / name for name in names if (base / name).as_posix() not in listed)
-    return sorted(found)
-
-
-def _raise(error: OSError) -> None:
-    raise error  # an unreadable folder inside out cannot be checked, so it is not deleted either
 
 
 # ---------------------------------------------------------------- inputs -> sources
