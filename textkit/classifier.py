@@ -50,6 +50,7 @@ the three keys) still loads, with a warning that it is unverified: saving it aga
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -61,6 +62,7 @@ from typing import TYPE_CHECKING, Any, Hashable, Iterable, Sequence
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin  # already imported by .metrics
 
 from . import __version__, metrics
 from .fileio import atomic_write, json_kind, json_sha256, read_json, read_versioned_json
@@ -87,9 +89,10 @@ PIPELINE_FILE = "pipeline.json"
 WEIGHTS_FILE = "model.safetensors"
 DIGESTS = ("weights_sha256", "pipeline_sha256", "config_sha256")  # see "Integrity" in the module doc
 THRESHOLD_MODES = ("tune", "tune_per_label")
+TRAIN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
-class TextClassifier:
+class TextClassifier(ClassifierMixin, BaseEstimator):
     """Train, apply, evaluate and save a text classifier.
 
     Args (all but ``model`` keyword-only):
@@ -115,6 +118,12 @@ class TextClassifier:
 
     Labels are kept as given: all ``str`` or all ``int`` (not mixed); ``classes_`` is
     their sorted list and the column order of ``predict_proba``.
+
+    A scikit-learn estimator: ``get_params`` / ``set_params`` (every option above, training
+    options included, by name), ``score`` and ``clone`` work, so it fits in ``GridSearchCV``,
+    ``cross_val_score`` and a ``Pipeline``. ``get_params`` returns the arguments exactly as
+    given; the attributes ``pipeline``, ``model_config`` and ``train_config`` hold their
+    checked forms (a dict of pipeline options becomes a pipeline), which ``fit`` uses.
     """
 
     def __init__(
@@ -129,12 +138,31 @@ class TextClassifier:
         out_dir: str | os.PathLike | None = None,
         **train_options: Any,
     ) -> None:
+        unknown = sorted(set(train_options) - set(TRAIN_DEFAULTS))
+        if unknown:
+            raise TypeError(f"TextClassifier got unknown option(s) {unknown}; training options are "
+                            f"{sorted(TRAIN_DEFAULTS)}")
+        self._configure(dict(model=model, pipeline=pipeline, model_config=model_config, multi_label=multi_label,
+                             valid_split=valid_split, threshold=threshold, out_dir=out_dir,
+                             **{**TRAIN_DEFAULTS, **train_options}))
+        # Learned by fit (or load):
+        self.pipeline_: TextPipeline | None = None
+        self.model_: torch.nn.Module | None = None
+        self.classes_: list | None = None
+        self.threshold_: float | np.ndarray | None = None
+        self.result_: TrainResult | None = None
+
+    def _configure(self, params: dict[str, Any]) -> None:
+        """Check every parameter, then set the attributes ``fit`` reads: all or nothing, so a
+        refused ``set_params`` leaves the estimator as it was."""
         from .models import MODELS  # torch models load on first use
 
+        model, pipeline, model_config = params["model"], params["pipeline"], params["model_config"]
+        multi_label, valid_split, threshold = params["multi_label"], params["valid_split"], params["threshold"]
         if model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
-        self.reads_pages = MODELS[model].inputs == "pages"
-        pipeline = _make_pipeline(pipeline, self.reads_pages, model)  # options checked now, not at fit time
+        reads_pages = MODELS[model].inputs == "pages"
+        pipeline = _make_pipeline(pipeline, reads_pages, model)  # options checked now, not at fit time
         if model_config is not None and not isinstance(model_config, dict):
             raise TypeError(f"model_config must be a dict of build_model options or None, "
                             f"got {type(model_config).__name__}")
@@ -148,26 +176,49 @@ class TextClassifier:
             raise ValueError(f"valid_split must be a fraction in [0, 1), got {valid_split!r}")
         if not (threshold in THRESHOLD_MODES or (_is_number(threshold) and 0 < threshold < 1)):
             raise ValueError(f"threshold must be a number in (0, 1) or one of {THRESHOLD_MODES}, got {threshold!r}")
-        fields = set(TrainConfig.__dataclass_fields__)
-        unknown = sorted(set(train_options) - fields)
-        if unknown:
-            raise TypeError(f"TextClassifier got unknown option(s) {unknown}; training options are "
-                            f"{sorted(fields)}")
-        self.model_name = model
-        self.pipeline = pipeline
+        train_config = TrainConfig(**{name: params[name] for name in TRAIN_DEFAULTS})
+        resolve_device(train_config.device)  # device="cuda" without a GPU fails here, not mid-fit
+        self.model_name, self.reads_pages, self.pipeline = model, reads_pages, pipeline
         self.model_config = dict(model_config or {})
-        self.multi_label = multi_label
-        self.valid_split = valid_split
-        self.threshold = threshold
-        self.out_dir = out_dir
-        self.train_config = TrainConfig(**train_options)
-        resolve_device(self.train_config.device)  # device="cuda" without a GPU fails here, not mid-fit
-        # Learned by fit (or load):
-        self.pipeline_: TextPipeline | None = None
-        self.model_: torch.nn.Module | None = None
-        self.classes_: list | None = None
-        self.threshold_: float | np.ndarray | None = None
-        self.result_: TrainResult | None = None
+        self.multi_label, self.valid_split, self.threshold = multi_label, valid_split, threshold
+        self.out_dir = params["out_dir"]
+        self.train_config = train_config
+        self._params = params  # as given: sklearn's clone checks each is the very object passed
+
+    # -- scikit-learn ------------------------------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Every constructor argument by name, training options included (``lr``, ``epochs``,
+        ...), each exactly as given. Written out because sklearn's default reads ``__init__``'s
+        signature, which does not name the ``**train_options``. ``deep`` changes nothing: no
+        parameter is itself an estimator."""
+        return dict(self._params)
+
+    def set_params(self, **params: Any) -> "TextClassifier":
+        """Change parameters by name (``set_params(model="bow", lr=0.01)``), checked as the
+        constructor checks them. Takes effect at the next ``fit``; a fitted model is kept until then."""
+        unknown = sorted(set(params) - set(self._params))
+        if unknown:
+            raise ValueError(f"TextClassifier.set_params got unknown parameter(s) {unknown}; valid parameters "
+                             f"are {sorted(self._params)}")
+        self._configure({**self._params, **params})
+        return self
+
+    def score(self, texts: Iterable[str], labels: Sequence, sample_weight: Sequence[float] | None = None) -> float:
+        """Accuracy of ``predict`` on ``labels``, as sklearn's ``ClassifierMixin.score``: for
+        multi-label the subset accuracy (a text counts only if its whole label set is right).
+        What ``cross_val_score`` and ``GridSearchCV`` maximise when given no ``scoring``."""
+        self._check_fitted("score")
+        texts, labels = self._check_pair(texts, labels, "texts", "labels")
+        predicted = self.predict(texts)
+        if self.multi_label:
+            hits = [set(p) == set(t) for p, t in zip(predicted, labels)]
+        else:
+            hits = [p == t for p, t in zip(predicted, labels)]
+        return float(np.average(hits, weights=sample_weight))
+
+    def __sklearn_is_fitted__(self) -> bool:
+        # sklearn's default check counts attributes ending in "_", which exist (as None) unfitted
+        return self.model_ is not None
 
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, texts: Iterable[str], labels: Sequence, valid: tuple[Sequence[str], Sequence] | None = None,
@@ -223,6 +274,8 @@ class TextClassifier:
 
     def _check_inputs(self, texts: Any, name: str) -> list:
         """Texts (or, for the grid model, pages) as a list, or an error naming the first bad one."""
+        if isinstance(texts, np.ndarray):  # sklearn's CV splits: np.str_ -> str, objects as they are
+            texts = texts.tolist()
         if self.reads_pages:
             from .layout import check_pages
 
