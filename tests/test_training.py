@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import math
 from dataclasses import dataclass
 
@@ -405,13 +406,22 @@ def test_clip_grad_norm_counts_sparse_gradients_like_dense_ones():
     assert torch.allclose(sparse_param.grad.to_dense()[1], torch.tensor([3.0, 4.0]), atol=1e-5)
 
 
-def test_progress_prints_each_epochs_metrics(capsys):
-    # the per-epoch line was never printed: tqdm disables a bar once it is closed
-    train(fresh_model(), make_data(40), make_data(20, seed=1), TrainConfig(progress=True, device="cpu", epochs=2))
-    out = capsys.readouterr().out  # tqdm.write: stdout, between the bar's redraws on stderr
-    records = [json.loads(line) for line in out.splitlines() if line.startswith('{"epoch"')]
-    assert [r["epoch"] for r in records] == [1, 2]
-    assert {"train_loss", "valid_accuracy", "tokens_per_s"} <= set(records[0])
+@pytest.mark.parametrize("progress", [None, True])
+def test_each_epoch_is_one_human_line_on_stderr_even_without_a_terminal(capsys, progress):
+    # was: a raw JSON dict with 16-digit floats on stdout, and nothing at all without a terminal
+    train(fresh_model(), make_data(40), make_data(20, seed=1), TrainConfig(progress=progress, device="cpu", epochs=2))
+    captured = capsys.readouterr()  # pytest's stderr is no terminal: what a log file gets
+    assert captured.out == ""
+    lines = [line for line in captured.err.splitlines() if "tokens/s" in line]  # not the bar's redraws
+    assert len(lines) == 2
+    for i, line in enumerate(lines, 1):
+        assert re.fullmatch(rf"epoch {i}/2: loss \d\.\d{{4}}; valid accuracy \d\.\d{{4}}( \(best\))?, macro-F1 "
+                            r"\d\.\d{4}, loss \d+\.\d{4}; \d+\.\d s, [\d,]+ tokens/s", line), line
+
+
+def test_progress_false_prints_nothing(capsys):
+    train(fresh_model(), make_data(40), make_data(20, seed=1), TrainConfig(progress=False, device="cpu", epochs=2))
+    assert capsys.readouterr() == ("", "")
 
 
 # -- numbers that cannot train are refused up front (issue #13) ---------------------------------------

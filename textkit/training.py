@@ -30,6 +30,7 @@ import json
 import math
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -103,7 +104,11 @@ class TrainConfig:
     num_workers: DataLoader processes for padding batches; 0 pads in the training
         process, which is fastest for short texts on few cores.
     eval_batch_size: texts per batch for validation and prediction.
-    progress: tqdm bar with loss and tokens/s; ``None`` shows it only on a terminal.
+    progress: what a run shows on stderr. ``None`` (default): a tqdm bar with loss and
+        tokens/s on a terminal, and one line per epoch (loss, validation scores, time) on a
+        terminal or in a log; ``True``: the bar too when stderr is not a terminal; ``False``:
+        nothing. The per-epoch records themselves go to ``history.jsonl`` (with ``out_dir``)
+        and ``TrainResult.history``.
     log_interval: steps between progress updates; on a GPU also between loss checks
         (reading the loss syncs with the GPU, so it is batched: one sync per interval).
     """
@@ -835,6 +840,7 @@ def train(
 
     # tqdm: progress=None lets tqdm decide (off when stderr is not a terminal).
     disable = None if config.progress is None else not config.progress
+    say_epochs = config.progress is not False
     # On CPU reading the loss is free, so it is checked every step; on a GPU each read is a sync.
     check_every = 1 if device.type == "cpu" else config.log_interval
     for epoch in range(start_epoch, config.epochs + 1):
@@ -845,7 +851,6 @@ def train(
         started, tokens, loss_sum, pending = time.perf_counter(), 0, 0.0, []
         bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
                    disable=disable, leave=False, dynamic_ncols=True)
-        shown = not bar.disable  # asked now: tqdm disables a bar once its loop ends
         for step, batch in enumerate(bar, 1):
             tokens += int(batch.lengths.sum())  # lengths are still on the CPU: no sync
             batch = batch.to(device, non_blocking=on_cuda)  # async copy from pinned memory
@@ -900,8 +905,8 @@ def train(
                 stopped_early = True
         finished = stopped_early or epoch == config.epochs
         history.append(record)
-        if shown:
-            tqdm.write(json.dumps(record))
+        if say_epochs:  # tqdm.write: the line lands above a live bar, not through it
+            tqdm.write(epoch_line(record, config.epochs, config.monitor), file=sys.stderr)
 
         if out_dir is not None:
             save_checkpoint(checkpoint_path, {
@@ -925,6 +930,23 @@ def train(
     model.eval()
     return TrainResult(history=history, best_epoch=best_epoch, best_metric=best_metric,
                        monitor=config.monitor, stopped_early=stopped_early)
+
+
+def epoch_line(record: dict, epochs: int, monitor: str = "accuracy") -> str:
+    """One epoch for a person: ``epoch 3/10: loss 0.4312; valid accuracy 0.8732 (best), macro-F1
+    0.8610, loss 0.3921; 12.3 s, 45,210 tokens/s``."""
+    line = f"epoch {record['epoch']}/{epochs}: loss {record['train_loss']:.4f}"
+    shown_keys = {monitor, "accuracy", "macro_f1", "loss"}  # the rest is in history.jsonl
+    scores = [(k.removeprefix("valid_"), v) for k, v in record.items()
+              if k.startswith("valid_") and k.removeprefix("valid_") in shown_keys]
+    if scores:
+        scores.sort(key=lambda kv: (kv[0] != monitor, kv[0] == "loss"))  # the monitored score first, loss last
+        names = {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "weighted_f1": "weighted-F1"}
+        shown = [f"{names.get(k, k.replace('_', ' '))} {v:.4f}" + (" (best)" if k == monitor and record.get("best")
+                                                                    else "")
+                 for k, v in scores]
+        line += "; valid " + ", ".join(shown)
+    return line + f"; {record['seconds']:.1f} s, {record['tokens_per_s']:,.0f} tokens/s"
 
 
 def _check_finite(values: list[float], epoch: int, first_step: int, steps_per_epoch: int,
