@@ -298,7 +298,7 @@ DOCUMENTED_DEFAULTS = {
     "emails": "replace", "mentions": "replace", "hashtags": "keep", "emoji": "keep", "numbers": "keep",
     "strip_accents": False, "lowercase": True, "max_repeats": 2, "whitespace": True,
     "url_token": "<url>", "email_token": "<email>", "user_token": "<user>", "hashtag_token": "<hashtag>",
-    "number_token": "<number>",
+    "number_token": "<number>", "custom_steps": (),
 }
 STEP_ORDER = ["html", "fix_unicode", "normalize", "strip_accents", "control", "urls", "emails", "mentions",
               "hashtags", "emoji", "numbers", "lowercase", "repeats", "whitespace"]

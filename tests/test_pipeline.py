@@ -320,7 +320,7 @@ def test_missing_key(saved, key):
 
 
 @pytest.mark.parametrize("change, match", [
-    (lambda d: d["tokenizer"].update(type="spacey"), r"is damaged: unknown tokenizer 'spacey' \(did you mean 'spacy'"),
+    (lambda d: d["tokenizer"].update(type="spacey"), r": unknown tokenizer 'spacey' \(did you mean 'spacy'\?\).*register_tokenizer\('spacey', fn\)"),
     (lambda d: d["cleaner"]["config"].update(lowercse=True), r"is damaged: unknown TextCleaner option.*'lowercse'"),
     (lambda d: d["cleaner"]["config"].update(urls="mask"), r"is damaged: .*urls= must be one of"),
     (lambda d: d["padding"].update(max_length="x"), r"is damaged: max_length must be a positive int"),

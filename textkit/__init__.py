@@ -28,7 +28,9 @@ __version__ = "0.1.0"
 # public name -> module that defines it; resolved lazily by __getattr__ below.
 _EXPORTS = {
     "TextCleaner": "cleaning",
+    "register_cleaning_step": "cleaning",
     "get_tokenizer": "tokenization",
+    "register_tokenizer": "tokenization",
     "Vocab": "vocabulary",
     "PAD_ID": "vocabulary",
     "UNK_ID": "vocabulary",

@@ -37,7 +37,7 @@ import inspect
 import re
 import unicodedata
 from functools import lru_cache, partial
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 REPLACE_MODES = ("keep", "remove", "replace")
 HASHTAG_MODES = (*REPLACE_MODES, "word")
@@ -282,6 +282,49 @@ def normalize_whitespace(text: str) -> str:
 MAX_PASSES = 3
 
 
+class UnregisteredName(ValueError):
+    """A tokenizer or cleaning step named in a saved pipeline that this process has not
+    registered (``register_tokenizer``, ``register_cleaning_step``)."""
+
+
+# register_cleaning_step's: name -> the user's str -> str function
+_CUSTOM_STEPS: dict[str, Callable[[str], str]] = {}
+BUILT_IN_STEPS = ("html", "fix_unicode", "normalize", "strip_accents", "control", "urls", "emails", "mentions",
+                  "hashtags", "emoji", "numbers", "lowercase", "repeats", "whitespace")
+
+
+def register_cleaning_step(name: str, step: Callable[[str], str]) -> None:
+    """Make ``step`` (``str -> str``) a named cleaning step: ``TextCleaner(custom_steps=[name])``
+    runs it after the built-in steps, before whitespace is collapsed, and a pipeline using it
+    saves the name and loads in any process that has run the same registration (import the
+    module that registers it first). The step should be idempotent, as the built-in ones are
+    (cleaning clean text changes nothing); a module-level function also works in the worker
+    processes of ``num_proc``. The same name with another function is an error."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][\w.-]{0,63}", name):
+        raise ValueError(f"a cleaning step name is a letter then up to 63 letters, digits, '_', '.' or '-', "
+                         f"got {name!r}")
+    if name in BUILT_IN_STEPS:
+        raise ValueError(f"{name!r} is a built-in cleaning step; register yours under another name")
+    if not callable(step):
+        raise TypeError(f"register_cleaning_step({name!r}, ...) takes a callable str -> str, got {type(step).__name__}")
+    if _CUSTOM_STEPS.get(name, step) is not step:
+        raise ValueError(f"cleaning step {name!r} is already registered as {_CUSTOM_STEPS[name]!r}")
+    _CUSTOM_STEPS[name] = step
+
+
+def _custom_steps(names: Any) -> tuple[str, ...]:
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise TypeError(f"TextCleaner option custom_steps= must be a list of registered step names, got {names!r}")
+    for name in names:
+        if name not in _CUSTOM_STEPS:
+            raise UnregisteredName(f"TextCleaner option custom_steps=: {name!r} is not a registered cleaning step; run "
+                             f"textkit.register_cleaning_step({name!r}, fn) first (before loading a pipeline that "
+                             f"uses it, too)")
+    if len(set(names)) != len(names):
+        raise ValueError(f"TextCleaner option custom_steps= names a step twice: {list(names)!r}")
+    return tuple(names)
+
+
 def _choice(name: str, value: Any, choices: tuple) -> Any:
     if value not in choices:
         raise ValueError(f"TextCleaner option {name}= must be one of {choices}, got {value!r}")
@@ -325,6 +368,7 @@ class TextCleaner:
         user_token: str = "<user>",
         hashtag_token: str = "<hashtag>",
         number_token: str = "<number>",
+        custom_steps: Sequence[str] = (),
     ) -> None:
         if normalize is not None:
             _choice("normalize", normalize, NORMAL_FORMS)
@@ -360,6 +404,7 @@ class TextCleaner:
             "user_token": user_token,
             "hashtag_token": hashtag_token,
             "number_token": number_token,
+            "custom_steps": _custom_steps(custom_steps),
         }
         self.steps: list[tuple[str, Callable[[str], str]]] = self._build_steps()
         self._functions = [fn for _, fn in self.steps]
@@ -396,6 +441,7 @@ class TextCleaner:
              partial(replace_numbers, mode=c["numbers"], token=c["number_token"])),
             ("lowercase", c["lowercase"], lowercase),
             ("repeats", c["max_repeats"] > 0, partial(collapse_repeats, max_repeats=c["max_repeats"])),
+            *((name, True, _CUSTOM_STEPS[name]) for name in c["custom_steps"]),
             ("whitespace", c["whitespace"], normalize_whitespace),
         ]
         return [(name, fn) for name, enabled, fn in candidates if enabled]

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from . import __version__
+from .cleaning import UnregisteredName
 from .pages import BBOX_SCALE, Page
 from .fileio import atomic_write, check_version, read_versioned_json
 from .padding import Batch
@@ -315,6 +316,8 @@ class LayoutPipeline:
             return cls(grid=data["grid"], slots=data["slots"], text=text)
         except KeyError as exc:
             raise ValueError(f"{source} is missing the key {exc.args[0]!r}; the file is damaged") from None
+        except UnregisteredName:
+            raise  # not damage; the text layer's message names the file
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{source} is damaged: {exc}") from None
 

@@ -22,7 +22,7 @@ import torch
 
 from . import __version__
 from .analyzer import Analyzer, ChunkResult, map_chunks, merge_counts, resolve_num_proc, to_global_ids
-from .cleaning import TextCleaner
+from .cleaning import TextCleaner, UnregisteredName
 from .fileio import atomic_write, check_version, json_kind, read_versioned_json
 from .padding import Batch, _check_options, pad_ragged
 from .tokenization import Tokenizer, get_tokenizer, tokenizer_name, word_ngrams
@@ -222,8 +222,9 @@ class TextPipeline:
         name = tokenizer_name(self.tokenizer)
         if name is None:
             raise ValueError(f"cannot save a TextPipeline with a custom tokenizer callable "
-                             f"({getattr(self.tokenizer, '__name__', self.tokenizer)!r}): it cannot be "
-                             f"restored from JSON; use a named tokenizer or rebuild the pipeline in code")
+                             f"({getattr(self.tokenizer, '__name__', self.tokenizer)!r}): JSON cannot hold it; "
+                             f"give it a name with textkit.register_tokenizer(name, fn) (before building the "
+                             f"pipeline, and before loading it elsewhere)")
         return {
             "format": FORMAT,
             "version": FORMAT_VERSION,
@@ -259,6 +260,8 @@ class TextPipeline:
             pipe.vocab = None if data["vocab"] is None else Vocab.from_dict(data["vocab"])
         except KeyError as exc:
             raise ValueError(f"{source} is missing the key {exc.args[0]!r}; the file is damaged") from None
+        except UnregisteredName as exc:  # not damage: this process lacks a registration
+            raise UnregisteredName(f"{source}: {exc}") from None
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{source} is damaged: {exc}") from None
         return pipe

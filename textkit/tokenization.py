@@ -12,8 +12,10 @@
 ``nltk-tweet``      NLTK's ``TweetTokenizer`` (keeps emoticons, hashtags, @mentions)
 ==================  ======================================================================
 
-Any callable ``str -> list[str]`` is accepted too (it cannot be saved to JSON, though).
-Every tokenizer keeps the cleaner's placeholders (``<url>``, ``<user>``, ...) whole.
+Any callable ``str -> list[str]`` is accepted too; to save a pipeline that uses one, give it a
+name first with ``register_tokenizer(name, fn)`` (and run that registration, e.g. by importing
+the module that holds it, before loading the pipeline elsewhere). Every tokenizer keeps the
+cleaner's placeholders (``<url>``, ``<user>``, ...) whole; a registered one is run between them.
 spaCy and NLTK are imported on first use.
 """
 from __future__ import annotations
@@ -21,6 +23,8 @@ from __future__ import annotations
 import difflib
 import re
 from typing import Callable, Iterable, Sequence
+
+from .cleaning import UnregisteredName
 
 Tokenizer = Callable[[str], list]
 
@@ -136,20 +140,57 @@ TOKENIZERS = (*_SIMPLE, "spacy", *NLTKTokenizer.KINDS)
 SPLITS_ON_WHITESPACE = frozenset({"regex", "whitespace", "char"})
 
 
+_REGISTERED: dict[str, Tokenizer] = {}  # register_tokenizer's: name -> the user's callable
+
+
+class RegisteredTokenizer:
+    """A user's tokenizer, by the name it was registered under; run between placeholders."""
+
+    def __init__(self, name: str, fn: Tokenizer) -> None:
+        self.name, self.fn = name, fn
+
+    def __call__(self, text: str) -> list[str]:
+        return _keep_placeholders(self.fn, text)
+
+    def __reduce__(self):  # worker processes look the name up again (their module registers it on import)
+        return get_tokenizer, (self.name,)
+
+
+def register_tokenizer(name: str, tokenizer: Tokenizer) -> None:
+    """Make ``tokenizer`` (``str -> list[str]``) a named tokenizer, so that a ``TextPipeline``
+    using it (``tokenizer=name``, or the callable itself) saves its name and loads again in any
+    process that has run the same registration. Registering a name twice with another callable
+    is an error (a saved pipeline would change meaning); the same callable again is a no-op."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][\w.-]{0,63}", name):
+        raise ValueError(f"a tokenizer name is a letter then up to 63 letters, digits, '_', '.' or '-', got {name!r}")
+    if name in TOKENIZERS:
+        raise ValueError(f"{name!r} is a built-in tokenizer; register yours under another name")
+    if not callable(tokenizer):
+        raise TypeError(f"register_tokenizer({name!r}, ...) takes a callable str -> list[str], got "
+                        f"{type(tokenizer).__name__}")
+    if _REGISTERED.get(name, tokenizer) is not tokenizer:
+        raise ValueError(f"tokenizer {name!r} is already registered as {_REGISTERED[name]!r}")
+    _REGISTERED[name] = tokenizer
+
+
 def get_tokenizer(name: str | Tokenizer = "regex", *, lang: str = "en",
                   placeholders: Sequence[str] = ("<url>", "<email>", "<user>", "<hashtag>", "<number>")) -> Tokenizer:
     """Tokenizer by name (see the module doc), or ``name`` itself if it is a callable."""
     if callable(name):
-        return name
+        registered = next((n for n, fn in _REGISTERED.items() if fn is name), None)
+        return name if registered is None else RegisteredTokenizer(registered, name)
     if name in _SIMPLE:
         return _SIMPLE[name]
     if name == "spacy":
         return SpacyTokenizer(lang, placeholders)
     if name in NLTKTokenizer.KINDS:
         return NLTKTokenizer(name)
-    close = difflib.get_close_matches(str(name), TOKENIZERS, n=1)
+    if name in _REGISTERED:
+        return RegisteredTokenizer(name, _REGISTERED[name])
+    close = difflib.get_close_matches(str(name), [*TOKENIZERS, *_REGISTERED], n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"unknown tokenizer {name!r}{hint}; choose one of {list(TOKENIZERS)} or pass a callable")
+    raise UnregisteredName(f"unknown tokenizer {name!r}{hint}; choose one of {list(TOKENIZERS)}, pass a callable, or, "
+                     f"for a tokenizer of your own, run textkit.register_tokenizer({name!r}, fn) first")
 
 
 def tokenizer_name(tokenizer: Tokenizer) -> str | None:
@@ -159,7 +200,7 @@ def tokenizer_name(tokenizer: Tokenizer) -> str | None:
             return name
     if isinstance(tokenizer, SpacyTokenizer):
         return "spacy"
-    if isinstance(tokenizer, NLTKTokenizer):
+    if isinstance(tokenizer, (NLTKTokenizer, RegisteredTokenizer)):
         return tokenizer.name
     return None
 
