@@ -126,10 +126,13 @@ def test_quickstart_shows_real_shapes_and_the_published_number(monkeypatch, caps
     assert "convs.0           Conv1d        (4, 128, 13) -> (4, 100, 11)" in out  # a real forward pass
     assert "rnn               LSTM          packed(" in out
     assert out.count("= logits                        (4, 6)") == 3
-    assert "published: CNN-rand accuracy 91.2, from Yoon Kim. 2014." in out
-    assert "reproduce: textkit quickstart --model bow --epochs 1 --seed 0 --threads 1" in out
+    # the same number format as train and evaluate print (it was 87.4 here, 0.8740 there)
+    assert re.search(r"test \(500 questions\): accuracy 0\.\d{4}, macro-F1 0\.\d{4}", out)
+    assert "published: CNN-rand accuracy 0.912, from Yoon Kim. 2014." in out
+    assert "reproduce: textkit quickstart --model bow --epochs 1 --seed 0;" in out
+    assert re.search(r"\ndone in \d+ s \(since the command started\)\n$", out)
     import torch
-    assert torch.get_num_threads() == threads_before  # --threads 1 held for the command only
+    assert torch.get_num_threads() == threads_before  # the free cores, for the command only
 
 
 @pytest.mark.slow
@@ -184,7 +187,7 @@ def test_train_on_files_writes_metrics_and_model(trained, capsys):
     metrics = json.loads((trained / "metrics.json").read_text())
     assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["macro_f1"] <= 1
     assert metrics["evaluated_on"] == "test (10 texts)" and metrics["labels"] == ["neg", "pos"]
-    assert metrics["sizes"] == {"train": 40, "test": 10} and metrics["seed"] == 0
+    assert metrics["sizes"] == {"train": 36, "valid": 4, "test": 10} and metrics["seed"] == 0  # 10% held out
     assert metrics["command"].startswith("textkit train --train ")
     assert sorted(p.name for p in (trained / "model").iterdir()) == ["config.json", "model.safetensors",
                                                                     "pipeline.json"]
@@ -215,7 +218,7 @@ def test_train_from_preprocessed(files, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--preprocessed", str(prep), *FAST, "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["sizes"] == {"train": 40, "test": 10}
+    assert metrics["sizes"] == {"train": 36, "valid": 4, "test": 10}
     saved = json.loads((out / "model" / "pipeline.json").read_text())
     assert saved["vocab_options"]["min_freq"] == 2  # preprocess's pipeline options were reused
     capsys.readouterr()
@@ -810,3 +813,100 @@ def test_argument_and_file_errors_come_before_torch_is_imported(argv, message, t
     status = subprocess.run([sys.executable, "-m", "textkit", *argv], cwd=tmp_path, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     assert status.returncode == 2 and message in status.stderr, status.stderr
+
+
+# ---------------------------------------------------------------- runs a user can continue
+
+def _run_until(argv: list[str], cwd: Path, line_prefix: str, sig: int) -> tuple[int, str]:
+    """Start ``textkit argv``, send ``sig`` once stderr shows a line starting ``line_prefix``;
+    return the exit status and all of stderr."""
+    process = subprocess.Popen([sys.executable, "-m", "textkit", *argv], cwd=cwd, stderr=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if line.startswith(line_prefix):
+            process.send_signal(sig)
+            break
+    seen.append(process.stderr.read())
+    return process.wait(), "".join(seen)
+
+
+def test_an_interrupted_or_killed_train_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, capsys):
+    import signal
+
+    from textkit.outputs import interrupted_run
+
+    monkeypatch.setenv("TEXTKIT_DATA", str(tmp_path / "none"))  # the bundled TREC
+    monkeypatch.chdir(tmp_path)
+    # small batches: epochs of seconds, so that the signals land mid-run
+    argv = ["train", "--corpus", "trec", "--model", "bow", "--epochs", "3", "--batch-size", "8", "--threads", "1",
+            "--device", "cpu"]
+    assert main([*argv, "--out", "straight"]) == 0
+    # Ctrl-C after epoch 1: exit 130, the epoch kept, the command to continue printed
+    status, err = _run_until([*argv, "--out", "run"], tmp_path, "epoch 1/3", signal.SIGINT)
+    assert status == 130 and not (tmp_path / "run").exists()
+    assert "textkit: error: interrupted; the finished epochs are kept beside run: continue with textkit train " \
+           "--corpus trec" in err and err.rstrip().endswith("--out run --resume")
+    # resumed, then killed outright after epoch 2
+    status, err = _run_until([*argv, "--out", "run", "--resume"], tmp_path, "epoch 2/3", signal.SIGKILL)
+    assert status == -signal.SIGKILL and "epoch 1/3" not in err  # epoch 1 was not trained again
+    assert interrupted_run(tmp_path / "run") is not None and not (tmp_path / "run").exists()
+    capsys.readouterr()
+    assert main([*argv, "--out", "run", "--resume"]) == 0
+    assert "epoch 3/3" in capsys.readouterr().err
+    straight, resumed = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("straight", "run"))
+    untimed = lambda history: [{k: v for k, v in r.items() if k not in ("seconds", "tokens_per_s")}  # noqa: E731
+                               for r in history]
+    assert untimed(resumed["history"]) == untimed(straight["history"])
+    assert resumed["accuracy"] == straight["accuracy"]
+    weights = [json.loads((tmp_path / name / "model" / "config.json").read_text())["weights_sha256"]
+               for name in ("straight", "run")]
+    assert weights[0] == weights[1]  # bit-identical weights
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        ".textkit-output.json", "checkpoint.pt", "confusion_matrix.png", "history.jsonl", "metrics.json", "model",
+        "training_curves.png"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("run.")] == []  # nothing left beside it
+
+
+def test_resume_errors(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--corpus", "trec", "--resume"]) == 2
+    assert "--resume continues the interrupted run of an --out folder: pass the --out it had" in error_line(capsys)
+    assert main(["train", "--corpus", "trec", "--out", "r", "--resume"]) == 2
+    assert "nothing to resume: no interrupted run of --out r was found" in error_line(capsys)
+    assert main(["train", "--corpus", "trec", "--cv", "3", "--out", "r", "--resume"]) == 2
+    assert "--resume continues one training run; --cv trains one per fold" in error_line(capsys)
+
+
+def test_train_without_out_writes_a_new_numbered_run(tmp_path, monkeypatch, files, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "7").mkdir(parents=True)
+    (tmp_path / "runs" / "notes").mkdir()
+    assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), *FAST]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "runs" / "8" / "metrics.json").exists()
+    assert re.search(r"^wrote runs/8/: (confusion_matrix\.png, )?checkpoint\.pt, (confusion_matrix\.png, )?history\.jsonl, "
+                     r"metrics\.json, model/(, training_curves\.png)? \(\d+ s training, \d+ s in all\)$", out, re.M)
+    # files training held out 10% of train for validation, and says so (it printed "train 40" alone)
+    assert "held out 4 of the 40 training records for validation (early stopping); trained on 36" in out
+    metrics = json.loads((tmp_path / "runs" / "8" / "metrics.json").read_text())
+    assert metrics["sizes"] == {"train": 36, "valid": 4, "test": 10}
+
+
+def test_train_with_pretrained_vectors(files, tmp_path, capsys):
+    words = sorted(set(GOOD + BAD + ["a", "and", "film", "number"]))
+    vectors = tmp_path / "tiny.vec.txt"  # GloVe layout: word then its values, no header
+    vectors.write_text("".join(f"{w} " + " ".join(f"{(i * 7 + j) % 11 / 10:.1f}" for j in range(8)) + "\n"
+                               for i, w in enumerate(words)), encoding="utf-8")
+    assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), *FAST, "--vectors",
+                 str(vectors), "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^vectors: found \d+ of \d+ vocabulary tokens \(\d+\.\d%\) in tiny\.vec\.txt \(dim 8, ", out, re.M)
+    config = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert config["model"]["embed_dim"] == 8
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["vectors"]["file"] == str(vectors) and metrics["vectors"]["coverage"].startswith("found ")
+    assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), *FAST, "--vectors",
+                 str(tmp_path / "nope.vec"), "--out", str(tmp_path / "run2")]) == 2
+    assert "nope.vec: no such word-vector file (--vectors)" in error_line(capsys)

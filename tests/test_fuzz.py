@@ -228,9 +228,9 @@ def expected_record(fmt: str, label: str, text: str) -> tuple[str, str] | None:
     """What reading the record must give, or None where CorpusError is the right answer."""
     if fmt == "jsonl":
         return (text, label.strip()) if label.strip() else None
-    if not text.strip() or (fmt == "fasttext" and any(w.startswith("__label__") for w in text.split())):
-        return None  # no text, or a second label
-    return text.lstrip(), label
+    if fmt == "fasttext" and any(w.startswith("__label__") for w in text.split()):
+        return None  # a second label
+    return text.lstrip(), label  # an empty text is a record, as an empty csv field is
 
 
 @fuzz(150)

@@ -97,7 +97,9 @@ def test_evaluate_overwrite_never_empties_a_folder_that_merely_holds_metrics_jso
 def test_every_command_marks_its_output_with_the_files_it_wrote(run, tmp_path):
     marker = json.loads((run / MARKER_FILE).read_text())
     assert marker["format"] == "textkit.output" and marker["version"] == 1
-    assert marker["files"] == ["metrics.json", "model/config.json", "model/model.safetensors", "model/pipeline.json"]
+    assert marker["files"] == ["checkpoint.pt", "confusion_matrix.png", "history.jsonl", "metrics.json",
+                               "model/config.json", "model/model.safetensors", "model/pipeline.json",
+                               "training_curves.png"]
     assert marker["folders"] == ["model"]
     assert tree(run) == sorted([MARKER_FILE, "model", *marker["files"]])
 

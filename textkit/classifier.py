@@ -103,6 +103,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             ``LayoutPipeline`` or a dict of its options (``grid``, ``slots``, ``text``), or a
             ``TextPipeline`` to use as its text layer.
         model_config: options for ``build_model`` (e.g. ``{"embed_dim": 300}``).
+        vectors: a word-vector file (word2vec, fastText ``.vec``, GloVe; see
+            :mod:`textkit.vectors`) that initializes the embedding rows of the vocabulary ``fit``
+            builds; ``embed_dim`` becomes its dimension. ``vectors_coverage_`` says how many
+            tokens it had. A saved model holds the vectors in its weights, not the file's path.
         multi_label: labels are collections of labels per text (sigmoid outputs,
             ``BCEWithLogits``); ``predict`` returns a list of labels per text.
         valid_split: when ``fit`` gets no ``valid=``, this fraction of the training texts is
@@ -132,6 +136,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         *,
         pipeline: TextPipeline | dict | None = None,
         model_config: dict | None = None,
+        vectors: str | os.PathLike | None = None,
         multi_label: bool = False,
         valid_split: float = 0.1,
         threshold: float | str = 0.5,
@@ -143,7 +148,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise TypeError(f"TextClassifier got unknown option(s) {unknown}; training options are "
                             f"{sorted(TRAIN_DEFAULTS)}")
         self._configure(dict(model=model, pipeline=pipeline, model_config=model_config, multi_label=multi_label,
-                             valid_split=valid_split, threshold=threshold, out_dir=out_dir,
+                             valid_split=valid_split, threshold=threshold, out_dir=out_dir, vectors=vectors,
                              **{**TRAIN_DEFAULTS, **train_options}))
         # Learned by fit (or load):
         self.pipeline_: TextPipeline | None = None
@@ -151,6 +156,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.classes_: list | None = None
         self.threshold_: float | np.ndarray | None = None
         self.result_: TrainResult | None = None
+        self.sizes_: dict[str, int] | None = None  # texts trained and validated on (valid_split's hold-out)
+        self.vectors_coverage_ = None  # textkit.vectors.VectorCoverage of the fit's vocabulary
 
     def _configure(self, params: dict[str, Any]) -> None:
         """Check every parameter, then set the attributes ``fit`` reads: all or nothing, so a
@@ -176,12 +183,19 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"valid_split must be a fraction in [0, 1), got {valid_split!r}")
         if not (threshold in THRESHOLD_MODES or (_is_number(threshold) and 0 < threshold < 1)):
             raise ValueError(f"threshold must be a number in (0, 1) or one of {THRESHOLD_MODES}, got {threshold!r}")
+        vectors = params["vectors"]
+        if vectors is not None:
+            if not isinstance(vectors, (str, os.PathLike)):
+                raise TypeError(f"vectors must be the path of a word-vector file or None, got {type(vectors).__name__}")
+            if not Path(vectors).is_file():  # now, not after the vocabulary is built
+                raise FileNotFoundError(f"word vector file not found: {vectors}")
         train_config = TrainConfig(**{name: params[name] for name in TRAIN_DEFAULTS})
         resolve_device(train_config.device)  # device="cuda" without a GPU fails here, not mid-fit
         self.model_name, self.reads_pages, self.pipeline = model, reads_pages, pipeline
         self.model_config = dict(model_config or {})
         self.multi_label, self.valid_split, self.threshold = multi_label, valid_split, threshold
         self.out_dir = params["out_dir"]
+        self.vectors = vectors
         self.train_config = train_config
         self._params = params  # as given: sklearn's clone checks each is the very object passed
 
@@ -259,8 +273,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{what}: every one of the {len(texts)} training {what} cleans to nothing (no tokens "
                              f"after cleaning and tokenizing), e.g. {texts[0]!r:.80}; check the {what} or the "
                              f"pipeline's cleaner options")
+        model_config = dict(self.model_config)
+        if self.vectors is not None:  # rows for the vocabulary just built (n-gram buckets stay random)
+            from .vectors import load_vectors
+
+            model_config["embeddings"], self.vectors_coverage_ = load_vectors(self.vectors, pipeline.vocab,
+                                                                              seed=config.seed)
         model = build_model(self.model_name, vocab_size=pipeline.num_embeddings, num_classes=len(classes),
-                            **self.model_config)
+                            **model_config)
         _fit_min_length(pipeline, model)
         train_data = (_cut(pipeline, sequences), self._targets(labels, classes))
         valid_data = None
@@ -269,6 +289,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.result_ = train(model, train_data, valid_data, config, multi_label=self.multi_label,
                              out_dir=self.out_dir, resume=resume)
         self.pipeline_, self.model_, self.classes_ = pipeline, model, classes
+        self.sizes_ = {"train": len(texts), "valid": 0 if valid_texts is None else len(valid_texts)}
         self.threshold_ = self._pick_threshold(valid_data)
         return self
 
@@ -489,7 +510,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             with warnings.catch_warnings():  # a frozen table stays random only until the weights below load
                 warnings.filterwarnings("ignore", message=r".*freezes an embedding but no `embeddings`")
                 model = build_model(config["model"]["name"], max_parameters=max_parameters, **model_config)
-            train_config = {**config["train_config"], "device": device}
+            # device and threads belong to the machine it runs on, not to the one that trained it
+            train_config = {**config["train_config"], "device": device, "threads": None}
             options = {k: v for k, v in model.get_config().items() if k not in ("name", "vocab_size", "num_classes")}
             clf = cls(model.name, pipeline=pipeline, model_config=options, multi_label=config["multi_label"],
                       valid_split=config["valid_split"], threshold=config["threshold"], **train_config)

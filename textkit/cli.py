@@ -72,9 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"training epochs (default: {QUICKSTART_EPOCHS}, under a minute on 2 CPU cores)")
     p.add_argument("--seed", type=int, default=0, help="seed of the valid split, initialisation and batch order")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
-    p.add_argument("--threads", type=int, default=1, metavar="N",
-                   help="torch CPU threads (default: 1, so the run stays about a minute even when other "
-                        "processes share the cores: several threads then slow down many times over)")
+    _threads_flag(p)
     _progress_flag(p)
     p.set_defaults(func=cmd_quickstart)
 
@@ -137,8 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "TextPipeline, model and TrainConfig options, as scripts/reproduce.py's RECIPES; flags "
                         "given here override it")
     p.add_argument("--cv", type=int, metavar="K", help="K-fold stratified cross-validation (K >= 2)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory (must not exist; see --overwrite)")
+    p.add_argument("--out", metavar="DIR", help="output directory (must not exist; see --overwrite; default: a new "
+                                                "numbered folder under runs/)")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it is earlier textkit output")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run of --out DIR from its last finished epoch (an interrupted or "
+                        "killed run keeps its epochs; without --resume a new run starts over)")
     _progress_flag(p)
     p.set_defaults(func=cmd_train)
 
@@ -257,6 +259,9 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int, help="epochs at most (default: 10; early stopping on valid)")
     g.add_argument("--batch-size", type=int, help="texts per step (default: 50)")
     g.add_argument("--lr", type=float, help="learning rate (default: the optimizer's usual one)")
+    g.add_argument("--vectors", metavar="FILE",
+                   help="pretrained word vectors (word2vec, fastText .vec, GloVe; .gz too) for the embedding rows "
+                        "of the vocabulary; their dimension becomes the model's (see textkit.vectors)")
     g.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
     _threads_flag(g)
     g.add_argument("--seed", type=int, default=0, help="seed of splits, folds, initialisation and batch order")
@@ -264,8 +269,8 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
 
 def _threads_flag(p) -> None:
     p.add_argument("--threads", type=int, metavar="N",
-                   help="torch CPU threads (default: torch's choice, one per core); 1 is often much faster "
-                        "when other processes share the cores")
+                   help="torch CPU threads (default: the cores no other process is busy on when the command "
+                        "starts; see textkit.threads)")
 
 
 def _progress_flag(p: argparse.ArgumentParser) -> None:
@@ -277,6 +282,7 @@ def _progress_flag(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``textkit`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    started = time.perf_counter()  # "done in" counts imports and loading too
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
@@ -289,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version and usage errors
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in metrics.json
+    args.started = started
     if getattr(args, "threads", None) is not None and args.threads < 1:
         print(f"textkit: error: --threads must be >= 1, got {args.threads} (see 'textkit {args.command} --help')",
               file=sys.stderr)
@@ -337,18 +344,26 @@ def _terminate_as_interrupt():
 
 @contextlib.contextmanager
 def _torch_threads(threads: int | None):
-    """``torch.set_num_threads(threads)`` for one command, restored after (main() may run in-process)."""
+    """``--threads N`` for the whole command, restored after (main() may run in-process). The
+    default (the free cores) is measured where the work starts (``TrainConfig.threads``,
+    :func:`_free_threads`), after the arguments are checked and without importing torch first."""
     if threads is None:
         yield
         return
-    import torch
+    from .threads import torch_threads
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         yield
-    finally:
-        torch.set_num_threads(before)
+
+
+def _free_threads(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """The default thread count for evaluate and predict: the free cores (see textkit.threads),
+    or nothing to do when --threads was given (main set it)."""
+    if args.threads is not None:
+        return contextlib.nullcontext()
+    from .threads import torch_threads
+
+    return torch_threads(None)
 
 
 # load_corpus's fixes name its keyword arguments; on the command line they are flags
@@ -519,7 +534,6 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     from .layout import LayoutPipeline
     from .models import MODELS as REGISTERED, build_model
 
-    started = time.perf_counter()
     if args.epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
     card = get_card("trec")
@@ -569,23 +583,24 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         for line in _layer_shapes(model, grid if name in PAGE_MODELS else batch):
             _say(f"           {line}")
 
-    _say(f"\n5. train    TextClassifier({args.model!r}, epochs={args.epochs}, seed={args.seed}) on train, "
-         f"early stopping on valid, then evaluate on test ({torch.get_num_threads()} CPU thread(s), --threads)")
-    clf = TextClassifier(args.model, epochs=args.epochs, seed=args.seed, device=args.device, progress=args.progress)
-    clf.fit(train_texts, train_labels, valid=(valid_texts, valid_labels))
-    for epoch in clf.history_:
-        _say(f"           epoch {epoch['epoch']}: train loss {epoch['train_loss']:.3f}, valid accuracy "
-             f"{epoch.get('valid_accuracy', float('nan')):.3f} ({epoch['seconds']:.1f} s)")
-    scores = clf.evaluate(test_texts, test_labels)
+    from .threads import torch_threads
+
+    with torch_threads(args.threads) as threads:  # measured now, before the training starts
+        _say(f"\n5. train    TextClassifier({args.model!r}, epochs={args.epochs}, seed={args.seed}) on train, "
+             f"early stopping on valid, then evaluate on test ({threads} CPU thread(s), --threads; one line per "
+             f"epoch on stderr)")
+        clf = TextClassifier(args.model, epochs=args.epochs, seed=args.seed, device=args.device, threads=threads,
+                             progress=args.progress)
+        clf.fit(train_texts, train_labels, valid=(valid_texts, valid_labels))
+        scores = clf.evaluate(test_texts, test_labels)
     reference = card.references.get("CNN-rand")
-    _say(f"           test ({len(test_texts)} questions): accuracy {100 * scores['accuracy']:.1f}, "
-         f"macro-F1 {100 * scores['macro_f1']:.1f}")
+    _say(f"           test ({len(test_texts)} questions): accuracy {scores['accuracy']:.4f}, "
+         f"macro-F1 {scores['macro_f1']:.4f}")
     if reference is not None:
-        _say(f"           published: CNN-rand accuracy {reference:.1f}, from {card.reference_source}")
-    _say(f"           reproduce: textkit quickstart --model {args.model} --epochs {args.epochs} --seed {args.seed} "
-         f"--threads {args.threads}; "
+        _say(f"           published: CNN-rand accuracy {reference / 100:.3f}, from {card.reference_source}")
+    _say(f"           reproduce: textkit quickstart --model {args.model} --epochs {args.epochs} --seed {args.seed}; "
          f"longer runs: textkit train --corpus trec --epochs 10 --out runs/trec")
-    _say(f"\ndone in {time.perf_counter() - started:.0f} s")
+    _say(f"\ndone in {time.perf_counter() - args.started:.0f} s (since the command started)")
     return 0
 
 
@@ -673,7 +688,9 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
         unk = f"{100 * s['unk_tokens'] / s['tokens']:.1f}%" if s["tokens"] else "-"
         _say(f"{split:<6} {s['rows_read']:>9,} {s['rows_written']:>9,} {s['rows_rejected']:>9,} {s['tokens']:>11,} "
              f"{unk:>6}  {len(s['shards'])}")
-    _say(f"vocabulary {report['vocab_size']:,} (fit on {report['vocab_fit_on']}); labels {', '.join(report['labels'])}")
+    labels = sorted(report["labels"], key=str)  # sorted, as train and evaluate list them (report.json: id order)
+    _say(f"vocabulary {report['vocab_size']:,} (fit on {report['vocab_fit_on']}); {len(labels)} labels "
+         f"{', '.join(labels)}")
     rejected = report["rejected"]
     if rejected["count"]:
         reasons = "; ".join(f"{n:,} {reason}" for reason, n in rejected["by_reason"].items())
@@ -708,17 +725,30 @@ def cmd_ocr(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- train
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .outputs import atomic_directory, check_output_directory
+    from .outputs import atomic_directory, check_output_directory, interrupted_run
 
-    check_output_directory(Path(args.out), overwrite=args.overwrite, kind="train")  # before any training
+    if args.resume and args.out is None:
+        raise ValueError("--resume continues the interrupted run of an --out folder: pass the --out it had")
+    if args.resume and args.cv is not None:
+        raise ValueError("--resume continues one training run; --cv trains one per fold: rerun it without --resume")
+    if args.out is None:
+        args.out = str(_next_run_folder(Path("runs")))
+    if args.resume and interrupted_run(args.out) is None:
+        raise ValueError(f"nothing to resume: no interrupted run of --out {args.out} was found (a run that is "
+                         f"interrupted or killed keeps its epochs beside it, as {args.out}.tmp-...); rerun without "
+                         f"--resume to start it")
+    if not args.resume:  # a resumed run's folder is checked once it is taken back
+        check_output_directory(Path(args.out), overwrite=args.overwrite, kind="train")  # before any training
     if args.cv is not None and args.cv < 2:
         raise ValueError(f"--cv must be an int >= 2 (folds), got {args.cv}")
     if args.train and not args.test and args.cv is None:
         raise ValueError("no test data: pass --test FILE, or --cv K to cross-validate")
     _check_files(args, [args.train, args.valid, args.test])  # seconds before loading or importing torch
+    if args.vectors and not Path(args.vectors).is_file():
+        raise FileNotFoundError(f"{args.vectors}: no such word-vector file (--vectors)")
     args.recipe_options = _read_recipe(args.recipe)  # read once; every step below uses this copy
     flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "device": args.device,
-             "seed": args.seed, "progress": args.progress}
+             "seed": args.seed, "threads": args.threads, "progress": args.progress}
     train_options = {**_recipe(args)["train"], **{k: v for k, v in flags.items() if v is not None}}
     try:  # bad options fail now, not after loading
         _new_classifier(args, _pipeline_options(args), train_options)
@@ -745,15 +775,25 @@ def cmd_train(args: argparse.Namespace) -> int:
                                 "fix the label, or add examples of that class to the training data")
     _say(f"data: {description} ({_sizes(data)}; {len(set(data['train'][1]))} classes)")
     started = time.perf_counter()
-    with atomic_directory(args.out, overwrite=args.overwrite, kind="train") as tmp:
+    with atomic_directory(args.out, overwrite=args.overwrite, kind="train", resumable=True,
+                          resume=args.resume) as tmp:
+        args.interrupted_note = (f"the finished epochs are kept beside {args.out}: continue with "
+                                 f"{_command_line([*args.argv, *([] if '--out' in args.argv else ['--out', args.out])])}"
+                                 f"{'' if args.resume else ' --resume'}")
         cv = _cross_validate(args, data, pipeline, train_options) if args.cv else None
-        clf = _new_classifier(args, pipeline, train_options)
+        # the final run checkpoints into the output (checkpoint.pt, history.jsonl): --resume continues it
+        clf = _new_classifier(args, pipeline, {**train_options, "out_dir": tmp})
         if args.cv:  # the final model learns from all the non-test data the folds saw
             texts, labels = _non_test(data)
-            clf.fit(texts, labels)
+            clf.fit(texts, labels, resume=args.resume)
         else:
             valid = data.get("valid")
-            clf.fit(*data["train"], valid=valid)
+            clf.fit(*data["train"], valid=valid, resume=args.resume)
+            if valid is None and clf.sizes_["valid"]:
+                _say(f"held out {clf.sizes_['valid']:,} of the {len(data['train'][0]):,} training records for "
+                     f"validation (early stopping); trained on {clf.sizes_['train']:,} (--valid FILE to choose them)")
+        if clf.vectors_coverage_ is not None:
+            _say(f"vectors: {clf.vectors_coverage_}")
         metrics: dict[str, Any] = {}
         if "test" in data:
             metrics.update(clf.evaluate(*data["test"]))
@@ -763,22 +803,41 @@ def cmd_train(args: argparse.Namespace) -> int:
                             "evaluated_on": f"{args.cv}-fold cross-validation (mean over folds)"})
         if cv:
             metrics["cv"] = cv
-        metrics.update({"data": description, "sizes": {s: len(t) for s, (t, _) in data.items()},
+        sizes = {s: len(t) for s, (t, _) in data.items()}
+        if "valid" not in data and not args.cv:
+            sizes.update(clf.sizes_)  # the part of train held out for validation
+        metrics.update({"data": description, "sizes": sizes,
                         "model": args.model, "model_config": _recipe(args)["model_config"],
                         "train_options": train_options, "seed": args.seed, "history": clf.history_,
+                        **({"vectors": {"file": args.vectors, "coverage": str(clf.vectors_coverage_)}}
+                           if args.vectors else {}),
                         "command": _command_line(args.argv),
                         "textkit_version": __version__, "seconds": round(time.perf_counter() - started, 1)})
         clf.save(tmp / "model")
         _write_json(tmp / "metrics.json", metrics)
+        from .plots import plot_confusion, plot_curves
+
+        if plot_curves(clf.history_, tmp / "training_curves.png", f"{args.model} on {description}") \
+                and "top_confusions" in metrics:  # only with test data; no second warning without matplotlib
+            plot_confusion(metrics, tmp / "confusion_matrix.png", f"test: accuracy {metrics['accuracy']:.3f}, "
+                                                                  f"macro-F1 {metrics['macro_f1']:.3f}")
     if "test" in data:
         _say(f"test: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
              f"({len(data['test'][0]):,} {_unit(args.model in PAGE_MODELS)})")
     if cv:
         _say(f"cv ({cv['folds']} folds): accuracy {cv['accuracy']['mean']:.4f} ± {cv['accuracy']['sd']:.4f}, "
              f"macro-F1 {cv['macro_f1']['mean']:.4f} ± {cv['macro_f1']['sd']:.4f} (mean ± sd)")
-    _say(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'model'}/ "
-         f"({time.perf_counter() - started:.0f} s)")
+    written = ", ".join(sorted(p.name + ("/" if p.is_dir() else "") for p in Path(args.out).iterdir()
+                               if not p.name.startswith(".")))
+    _say(f"wrote {args.out}/: {written} ({time.perf_counter() - started:.0f} s training, "
+         f"{time.perf_counter() - args.started:.0f} s in all)")
     return 0
+
+
+def _next_run_folder(root: Path) -> Path:
+    """``runs/1``, ``runs/2``, ...: one past the highest number there (the default --out)."""
+    numbers = [int(p.name) for p in root.iterdir() if p.name.isdigit()] if root.is_dir() else []
+    return root / str(max(numbers, default=0) + 1)
 
 
 def _sizes(data: dict) -> str:
@@ -865,7 +924,7 @@ def _new_classifier(args: argparse.Namespace, pipeline, train_options: dict):
     from . import TextClassifier
 
     return TextClassifier(args.model, pipeline=pipeline or None, model_config=_recipe(args)["model_config"] or None,
-                          **train_options)
+                          vectors=args.vectors, **train_options)
 
 
 def _cross_validate(args: argparse.Namespace, data: dict, pipeline, train_options: dict) -> dict:
@@ -902,16 +961,21 @@ def _cross_validate(args: argparse.Namespace, data: dict, pipeline, train_option
 # ---------------------------------------------------------------- evaluate
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .outputs import atomic_directory, check_output_directory
+    from .outputs import check_output_directory
 
     if args.out:
         check_output_directory(Path(args.out), overwrite=args.overwrite, kind="evaluate")
     model_dir = _model_directory(args.model_dir)
     if args.test:
         _check_files(args, [args.test])  # before torch is imported and the model loaded
+    with _free_threads(args):
+        return _evaluate(args, model_dir)
 
+
+def _evaluate(args: argparse.Namespace, model_dir: Path) -> int:
     from . import TextClassifier
     from .corpora import load_corpus
+    from .outputs import atomic_directory
 
     clf = TextClassifier.load(model_dir, device=args.device)  # first: it says whether the model reads pages
     if args.corpus:
@@ -939,7 +1003,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics.update({"model_dir": str(model_dir), "data": source, "textkit_version": __version__})
     with atomic_directory(args.out, overwrite=args.overwrite, kind="evaluate") as tmp:
         _write_json(tmp / "metrics.json", metrics)
-        plotted = _plot_confusion(metrics, tmp / "confusion_matrix.png", f"{source}: accuracy "
+        from .plots import plot_confusion
+
+        plotted = plot_confusion(metrics, tmp / "confusion_matrix.png", f"{source}: accuracy "
                                   f"{metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}")
     _say(f"wrote {Path(args.out) / 'metrics.json'}" + (f" and {Path(args.out) / 'confusion_matrix.png'}"
                                                         if plotted else ""))
@@ -947,7 +1013,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 PRINTED_CLASSES = 50  # above this many classes, the table shows the worst 20 (every class is in metrics.json)
-PLOTTED_CLASSES = 30  # above this many, the PNG shows the most frequent confusions, not the whole matrix
 
 
 def _print_report(metrics: dict, source: str, count: str) -> None:
@@ -977,70 +1042,9 @@ def _print_report(metrics: dict, source: str, count: str) -> None:
             f"{t} -> {p}: {n:,}" for t, p, n in metrics["top_confusions"][:5]))
 
 
-def _plot_confusion(metrics: dict, path: Path, title: str) -> bool:
-    """Write the confusion matrix as a PNG (matplotlib's Agg canvas, no pyplot state); False if
-    matplotlib is missing (an optional extra), after saying how to install it."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        print("textkit: warning: matplotlib is not installed, so no confusion_matrix.png was written (metrics.json "
-              "was); install it with: pip install 'textkit[plot]'  (or: pip install matplotlib)", file=sys.stderr)
-        return False
-    labels = [str(label) for label in metrics["labels"]]
-    if "top_confusions" not in metrics:  # multi-label reports have no confusions
-        return False
-    if len(labels) > PLOTTED_CLASSES or "confusion_matrix" not in metrics:
-        _plot_top_confusions(metrics["top_confusions"], len(labels), path, title)
-        return True
-    matrix = metrics["confusion_matrix"]
-    size = max(4.0, 0.5 * len(labels) + 2)
-    figure = Figure(figsize=(size + 1, size))
-    FigureCanvasAgg(figure)
-    ax = figure.add_subplot()
-    image = ax.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title, fontsize=9)
-    peak = max((max(row) for row in matrix), default=0)
-    if len(labels) <= 25:  # counts stay readable
-        for i, row in enumerate(matrix):
-            for j, count in enumerate(row):
-                ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                        color="white" if peak and count > peak / 2 else "black")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    return True
-
-
-def _plot_top_confusions(confusions: list, num_classes: int, path: Path, title: str) -> None:
-    """Too many classes for a readable matrix: a bar per frequent confusion, a figure of fixed size."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(9, 6))
-    FigureCanvasAgg(figure)
-    ax = figure.add_subplot()
-    names = [f"{t} -> {p}"[:60] for t, p, _ in confusions][::-1]  # most frequent at the top
-    ax.barh(range(len(names)), [n for _, _, n in confusions][::-1], color="tab:blue")
-    ax.set_yticks(range(len(names)), names, fontsize=8)
-    ax.set_xlabel("texts (true -> predicted)")
-    ax.set_title(f"{title}\nthe {len(confusions)} most frequent confusions of {num_classes:,} classes "
-                 f"(every class in metrics.json)" if confusions else f"{title}\nno confusions", fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-
-
 # ---------------------------------------------------------------- predict
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from itertools import chain, islice
-
-    from . import TextClassifier
-
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     page_flags = [flag for flag, value in (("--format", args.format), ("--min-confidence", args.min_confidence),
@@ -1053,7 +1057,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise ValueError("no texts: pass them as arguments, with --file FILE, or on stdin (echo 'a text' | "
                              "textkit predict MODEL_DIR)")
         sources.append(_lines("-", args.encoding, args.max_record_chars))
-    clf = TextClassifier.load(_model_directory(args.model_dir), device=args.device)
+    model_dir = _model_directory(args.model_dir)
+    with _free_threads(args):
+        return _predict(args, model_dir, sources, page_flags)
+
+
+def _predict(args: argparse.Namespace, model_dir: Path, sources: list, page_flags: list[str]) -> int:
+    from itertools import chain, islice
+
+    from . import TextClassifier
+
+    clf = TextClassifier.load(model_dir, device=args.device)
     classes = [str(c) for c in clf.classes_]
     if clf.reads_pages:
         return _predict_pages(args, clf, chain.from_iterable(sources))

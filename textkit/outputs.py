@@ -34,8 +34,15 @@ LEGACY_OUTPUT_FILES = ("report.json", "metrics.json")  # preprocess and train/ev
 
 
 @contextlib.contextmanager
-def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False, kind: str | None = None) -> Iterator[Path]:
+def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False, kind: str | None = None,
+                     resumable: bool = False, resume: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling of ``out`` to fill; rename it to ``out`` when the block ends.
+
+    ``resumable``: work that checkpoints into the directory (training) keeps it when the block
+    is interrupted (Ctrl-C, SIGTERM; a ``kill -9`` keeps it anyway), so that ``resume=True``
+    on the same ``out`` continues in it (:func:`interrupted_run`) instead of the next run
+    removing it as stale. A resumed directory is kept on any error, as the work in it is the
+    user's.
 
     On an exception (Ctrl-C included) the temporary directory, and any parent folder this
     call created, are removed and ``out`` is untouched. When the block ends, ``MARKER_FILE``
@@ -48,10 +55,15 @@ def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False, kind: s
     folder would delete its model).
     """
     out = Path(out)
+    adopted = interrupted_run(out) if resume else None
+    if adopted is not None:  # renamed as this process's, before the check below sweeps stale ones
+        tmp = _fresh_sibling(out, "tmp", create=False)
+        os.replace(adopted, tmp)
     check_output_directory(out, overwrite=overwrite, kind=kind)
     created = [p for p in reversed(out.parents) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _fresh_sibling(out, "tmp")
+    if adopted is None:
+        tmp = _fresh_sibling(out, "tmp")
     try:
         yield tmp
         _write_marker(tmp, kind)
@@ -63,7 +75,9 @@ def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False, kind: s
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
+        if (resumable and isinstance(exc, KeyboardInterrupt)) or adopted is not None:
+            raise  # kept for resume=True; its name says its owner is gone once this process is
         shutil.rmtree(tmp, ignore_errors=True)
         for folder in reversed(created):
             with contextlib.suppress(OSError):
@@ -71,12 +85,17 @@ def atomic_directory(out: str | os.PathLike, *, overwrite: bool = False, kind: s
         raise
 
 
-def _fresh_sibling(out: Path, kind: str) -> Path:
+def _fresh_sibling(out: Path, kind: str, create: bool = True) -> Path:
     """A new empty directory ``<out>.<kind>-<pid>-<host>-XXXXXXXX`` beside ``out``, with the usual
     permissions (``os.mkdir`` applies the umask; ``tempfile.mkdtemp`` would make it private,
-    0700). The owner in the name lets a later run tell a killed run's directory from a live one."""
+    0700). The owner in the name lets a later run tell a killed run's directory from a live one.
+    ``create=False``: only a free name of that form (to rename a directory to)."""
     for _ in range(100):
         path = out.with_name(f"{out.name}.{kind}-{temporary_owner()}-{secrets.token_hex(4)}")
+        if not create:
+            if not os.path.lexists(path):
+                return path
+            continue
         try:
             path.mkdir()
             return path
@@ -85,13 +104,35 @@ def _fresh_sibling(out: Path, kind: str) -> Path:
     raise FileExistsError(f"could not create a temporary directory beside {out}")
 
 
+def _sibling_pattern(out: Path) -> re.Pattern:
+    return re.compile(rf"{re.escape(out.name)}\.(?P<kind>tmp|old)-(?P<pid>[0-9]{{1,10}})-(?P<host>[0-9a-f]{{8}})"
+                      rf"-[0-9a-f]{{8}}")
+
+
+def interrupted_run(out: str | os.PathLike) -> Path | None:
+    """The temporary directory of the latest interrupted run on ``out`` (its process gone),
+    or None: what ``atomic_directory(out, resume=True)`` continues in."""
+    out = Path(out)
+    pattern = _sibling_pattern(out)
+    try:
+        entries = list(os.scandir(out.parent))
+    except OSError:
+        return None
+    found = []
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if (match and match["kind"] == "tmp" and entry.is_dir(follow_symlinks=False)
+                and owner_is_gone(int(match["pid"]), match["host"])):
+            found.append((entry.stat(follow_symlinks=False).st_mtime, Path(entry.path)))
+    return max(found)[1] if found else None
+
+
 def _remove_stale_siblings(out: Path) -> None:
     """Remove the ``<out>.tmp-*`` and ``<out>.old-*`` directories that killed runs left beside
     ``out``: exactly :func:`_fresh_sibling`'s names, whose process is gone (``owner_is_gone``).
     A run killed between its two renames left ``out`` moved into an ``.old-`` directory and
     no ``out``: that previous output is put back rather than deleted."""
-    pattern = re.compile(rf"{re.escape(out.name)}\.(?P<kind>tmp|old)-(?P<pid>[0-9]{{1,10}})-(?P<host>[0-9a-f]{{8}})"
-                         rf"-[0-9a-f]{{8}}")
+    pattern = _sibling_pattern(out)
     try:
         entries = list(os.scandir(out.parent))
     except OSError:  # no parent yet (nothing to clean), or not a folder (check_output_directory says so)

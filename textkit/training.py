@@ -47,6 +47,7 @@ from tqdm import tqdm
 from . import metrics
 from .fileio import atomic_write, remove_stale_temporaries
 from .padding import Batch, pad_ragged
+from .threads import torch_threads
 
 CHECKPOINT_FORMAT = "textkit.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -64,7 +65,7 @@ SCHEDULES = ("constant", "linear", "cosine")
 MONITORS = ("loss", "accuracy", "macro_f1", "micro_f1", "weighted_f1")
 # Fields a resumed run may change without invalidating the checkpoint: they move work
 # around (device, loader processes, logging) or extend the run, but do not redefine it.
-_RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "progress", "log_interval")
+_RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "threads", "progress", "log_interval")
 # The largest learning rate TrainConfig takes: ten times the largest usual one (Adadelta's 1.0).
 # Past it no optimizer here trains (`--lr 1e30` made NaN weights after one step, and a one-epoch
 # run saved them), and a typo like 1e3 for 1e-3 is caught before training, not epochs into it.
@@ -104,6 +105,9 @@ class TrainConfig:
     num_workers: DataLoader processes for padding batches; 0 pads in the training
         process, which is fastest for short texts on few cores.
     eval_batch_size: texts per batch for validation and prediction.
+    threads: torch CPU threads while training; ``None`` (default): the cores no other process
+        is busy on when the run starts (see :mod:`textkit.threads`; several threads on busy
+        cores ran 8-20x slower than one).
     progress: what a run shows on stderr. ``None`` (default): a tqdm bar with loss and
         tokens/s on a terminal, and one line per epoch (loss, validation scores, time) on a
         terminal or in a log; ``True``: the bar too when stderr is not a terminal; ``False``:
@@ -132,6 +136,7 @@ class TrainConfig:
     bucket_chunk: int = 50
     num_workers: int = 0
     eval_batch_size: int = 256
+    threads: int | None = None
     progress: bool | None = None
     log_interval: int = 20
 
@@ -174,6 +179,8 @@ class TrainConfig:
         for name in ("amp", "bucket"):
             need(isinstance(getattr(self, name), bool), name, "True or False")
         need(self.progress in (None, True, False), "progress", "True, False or None")
+        need(self.threads is None or (isinstance(self.threads, int) and not isinstance(self.threads, bool)
+                                      and self.threads >= 1), "threads", "an int >= 1 or None (the free cores)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -771,6 +778,14 @@ def train(
     (called after each optimizer step) are honoured.
     """
     config = config or TrainConfig()
+    with torch_threads(config.threads):
+        return _train(model, train_data, valid_data, config, multi_label=multi_label, out_dir=out_dir,
+                      resume=resume, on_epoch_end=on_epoch_end)
+
+
+def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config: TrainConfig, *,
+           multi_label: bool, out_dir: str | os.PathLike | None, resume: bool,
+           on_epoch_end: Callable[[dict], None] | None) -> TrainResult:
     device = resolve_device(config.device)
     seed_everything(config.seed)
     num_classes = _num_outputs(model)
@@ -905,8 +920,6 @@ def train(
                 stopped_early = True
         finished = stopped_early or epoch == config.epochs
         history.append(record)
-        if say_epochs:  # tqdm.write: the line lands above a live bar, not through it
-            tqdm.write(epoch_line(record, config.epochs, config.monitor), file=sys.stderr)
 
         if out_dir is not None:
             save_checkpoint(checkpoint_path, {
@@ -920,6 +933,8 @@ def train(
                 "finished": finished, "stopped_early": stopped_early,
             })
             _write_history(out_dir / HISTORY_FILE, history)
+        if say_epochs:  # after the checkpoint: an epoch shown is an epoch a resume keeps
+            tqdm.write(epoch_line(record, config.epochs, config.monitor), file=sys.stderr)  # above a live bar
         if on_epoch_end is not None:
             on_epoch_end(record)
         if stopped_early:
