@@ -9,6 +9,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import json
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -389,3 +390,18 @@ def test_streamed_readers_refuse_a_record_over_max_record_chars(tmp_path, fmt, n
         assert list(_streamer(path, fmt, ReadOptions(max_record_chars=200))())
     with pytest.raises(CorpusError, match=message + r".*max_record_chars"):
         list(_streamer(path, fmt, ReadOptions(max_record_chars=50))())
+
+
+def test_progress_without_a_terminal_is_log_lines(tmp_path, monkeypatch, capsys):
+    """A long preprocess in a batch job printed nothing until it ended."""
+    from textkit import progress
+
+    monkeypatch.setattr(progress, "LOG_EVERY", 0.0)  # a line per update, for the test
+    path = tmp_path / "c.csv"
+    path.write_text("label,text\n" + "".join(f"{'ab'[i % 2]},word{i} film\n" for i in range(50)), encoding="utf-8")
+    preprocess([str(path)], tmp_path / "out", num_proc=1)  # progress=None, and pytest's stderr is no terminal
+    lines = capsys.readouterr().err.splitlines()
+    assert any(re.fullmatch(r"preprocess pass 1/2 train: 50 rows \(\d+ s, [\d,]+ rows/s\)", line) for line in lines), lines
+    assert any(line.startswith("preprocess pass 2/2 train: 50 rows") for line in lines), lines
+    preprocess([str(path)], tmp_path / "quiet", num_proc=1, progress=False)
+    assert capsys.readouterr().err == ""

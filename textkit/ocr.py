@@ -350,8 +350,6 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _progress(total: int, enabled: bool | None):
-    from tqdm import tqdm
+    from .progress import progress
 
-    # enabled=None: tqdm shows the bar only on a terminal
-    return tqdm(total=total, desc="ocr", unit=" files", disable=None if enabled is None else not enabled,
-                leave=False)
+    return progress("ocr", total=total, unit=" files", enabled=enabled)  # a bar, or log lines

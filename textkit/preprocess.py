@@ -499,10 +499,9 @@ def _cut(flat: np.ndarray, lengths: np.ndarray, max_length: int | None, truncati
 
 
 def _progress(desc: str, enabled: bool | None):
-    from tqdm import tqdm
+    from .progress import progress
 
-    # enabled=None: tqdm shows the bar only on a terminal
-    return tqdm(desc=desc, unit=" rows", disable=None if enabled is None else not enabled, leave=False)
+    return progress(f"preprocess {desc}", unit=" rows", enabled=enabled)  # a bar, or log lines
 
 
 def preprocess(
