@@ -3,7 +3,7 @@
 ``progress(desc, total=None, unit=...)`` returns a tqdm bar on a terminal (or when asked with
 ``enabled=True``); when stderr is not a terminal and nothing was asked (``enabled=None``) it
 returns a :class:`LogProgress`, which writes a plain line to stderr every ``LOG_EVERY`` seconds
-and one when it closes, so a run in a batch job or under ``nohup`` says how far it is instead
+and, if it ran that long, one when it closes, so a run in a batch job or under ``nohup`` says how far it is instead
 of nothing. ``enabled=False`` shows nothing. Training shows its epochs itself, one line each
 (``textkit.training.epoch_line``).
 """
@@ -48,7 +48,8 @@ class LogProgress:
         yield  # no bar to protect
 
     def close(self) -> None:
-        if self.n:
+        # the total, for a run long enough to have needed a progress line at all
+        if self.n and time.perf_counter() - self.started >= self.every:
             print(self._line(), file=sys.stderr, flush=True)
 
     def __enter__(self) -> "LogProgress":
