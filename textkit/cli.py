@@ -775,11 +775,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                                 "fix the label, or add examples of that class to the training data")
     _say(f"data: {description} ({_sizes(data)}; {len(set(data['train'][1]))} classes)")
     started = time.perf_counter()
-    with atomic_directory(args.out, overwrite=args.overwrite, kind="train", resumable=True,
+    resumable = args.cv is None  # folds are not checkpointed: an interrupted --cv run starts over
+    with atomic_directory(args.out, overwrite=args.overwrite, kind="train", resumable=resumable,
                           resume=args.resume) as tmp:
-        args.interrupted_note = (f"the finished epochs are kept beside {args.out}: continue with "
-                                 f"{_command_line([*args.argv, *([] if '--out' in args.argv else ['--out', args.out])])}"
-                                 f"{'' if args.resume else ' --resume'}")
+        if resumable:
+            again = [*args.argv, *([] if any(a.startswith("--out") for a in args.argv) else ["--out", args.out])]
+            args.interrupted_note = (f"the finished epochs are kept beside {args.out}: continue with "
+                                     f"{_command_line(again)}{'' if args.resume else ' --resume'}")
         cv = _cross_validate(args, data, pipeline, train_options) if args.cv else None
         # the final run checkpoints into the output (checkpoint.pt, history.jsonl): --resume continues it
         clf = _new_classifier(args, pipeline, {**train_options, "out_dir": tmp})
