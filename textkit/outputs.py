@@ -3,7 +3,8 @@
 
 A command writes into a temporary sibling of ``out`` (``out.tmp-<pid>-<host>-...``) and renames
 it to ``out`` at the end, so an interrupted run leaves no half-written output; a later run on
-the same ``out`` removes what a killed one left (only once that process is gone). Every output
+the same ``out`` removes what a killed one left (only once that process is gone), unless it
+continues it (``resume=True``: training keeps its checkpoints there when interrupted). Every output
 holds ``MARKER_FILE``, the files and folders textkit wrote there and the command that wrote
 them: ``--overwrite`` replaces a folder only if it is empty or holds that marker and nothing it
 does not list, written by the same command. Light on purpose (no torch, no datasets), so that
