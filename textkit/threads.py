@@ -8,6 +8,7 @@ counts the cores that are busy right now (from ``/proc/stat``, over a tenth of a
 load average lags a minute behind) and leaves them alone:
 
     threads = max(1, usable cores - busy cores), at most torch's own default
+    (divided among the processes ``torchrun`` starts on one machine)
 
 An explicit number (``--threads N``, ``TrainConfig(threads=N)``) is always used as given.
 """
@@ -53,10 +54,13 @@ def busy_cores(seconds: float = SAMPLE_SECONDS) -> float:
 
 
 def default_threads() -> int:
-    """The free cores, at least 1 and at most torch's default (one per core)."""
+    """The free cores, at least 1 and at most torch's default (one per core); shared out among
+    the processes torchrun started on this machine, which all look at the same moment."""
     import torch
 
-    free = round(usable_cores() - busy_cores())
+    from .distributed import local_processes
+
+    free = round(usable_cores() - busy_cores()) // local_processes()
     return max(1, min(free, torch.get_num_threads()))
 
 

@@ -44,7 +44,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from . import metrics
+from . import distributed, metrics
 from .fileio import atomic_write, remove_stale_temporaries
 from .padding import Batch, pad_ragged
 from .threads import torch_threads
@@ -384,10 +384,15 @@ class LengthBucketSampler(Sampler[list[int]]):
     the batch contents random from epoch to epoch, while most padding disappears. The
     order depends on ``(seed, epoch)`` alone, so a resumed run replays it exactly.
     ``bucket=False`` gives plain shuffled batches; ``shuffle=False`` the data order.
+
+    ``world > 1`` (several processes, :mod:`textkit.distributed`): every process draws the same
+    batches and takes every ``world``-th, from the ``rank``-th on; the last ``< world`` batches
+    of an epoch are left out, so that every process takes the same number of steps.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool = True,
-                 bucket: bool = True, chunk_batches: int = 50, seed: int = 0) -> None:
+                 bucket: bool = True, chunk_batches: int = 50, seed: int = 0, rank: int = 0,
+                 world: int = 1) -> None:
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -395,6 +400,11 @@ class LengthBucketSampler(Sampler[list[int]]):
         self.chunk_batches = chunk_batches
         self.seed = seed
         self.epoch = 0
+        self.rank, self.world = rank, world
+        if world > 1 and -(-len(self.lengths) // batch_size) < world:
+            raise ValueError(f"{len(self.lengths):,} training texts make {-(-len(self.lengths) // batch_size)} "
+                             f"batch(es) of {batch_size}, fewer than the {world} processes: lower batch_size or "
+                             f"use fewer processes")
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -406,7 +416,8 @@ class LengthBucketSampler(Sampler[list[int]]):
         self.seed, self.epoch = int(state["seed"]), int(state["epoch"])
 
     def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
+        batches = -(-len(self.lengths) // self.batch_size)
+        return batches if self.world == 1 else batches // self.world
 
     def __iter__(self):
         n, size = len(self.lengths), self.batch_size
@@ -424,16 +435,19 @@ class LengthBucketSampler(Sampler[list[int]]):
         batches = [order[i:i + size] for i in range(0, n, size)]
         if self.bucket:
             batches = [batches[i] for i in rng.permutation(len(batches))]
+        if self.world > 1:  # this process's share, the same count in every process
+            batches = batches[self.rank:len(batches) // self.world * self.world:self.world]
         yield from (batch.tolist() for batch in batches)
 
 
 def make_loader(sequences: Sequence[Sequence[int]], labels: np.ndarray, *, batch_size: int,
                 min_length: int = 1, shuffle: bool = True, bucket: bool = True, chunk_batches: int = 50,
-                seed: int = 0, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
+                seed: int = 0, num_workers: int = 0, pin_memory: bool = False, rank: int = 0,
+                world: int = 1) -> DataLoader:
     """A DataLoader of :class:`~textkit.padding.Batch` over encoded data (see :class:`LengthBucketSampler`)."""
     dataset = as_dataset(sequences, labels, min_length)
     sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=shuffle, bucket=bucket,
-                                  chunk_batches=chunk_batches, seed=seed)
+                                  chunk_batches=chunk_batches, seed=seed, rank=rank, world=world)
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=_whole_batch,
                       num_workers=num_workers, pin_memory=pin_memory)
 
@@ -786,7 +800,9 @@ def train(
 def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config: TrainConfig, *,
            multi_label: bool, out_dir: str | os.PathLike | None, resume: bool,
            on_epoch_end: Callable[[dict], None] | None) -> TrainResult:
-    device = resolve_device(config.device)
+    device = distributed.setup(resolve_device(config.device))  # its own GPU under torchrun
+    rank, world = distributed.world()
+    writes = rank == 0  # one process writes checkpoints, history and progress
     seed_everything(config.seed)
     num_classes = _num_outputs(model)
     sequences, labels = check_data(train_data, "train_data", multi_label, num_classes)
@@ -795,7 +811,7 @@ def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config
     out_dir = None if out_dir is None else Path(out_dir)
     if resume and out_dir is None:
         raise ValueError("resume=True needs out_dir, the directory holding checkpoint.pt")
-    if out_dir is not None:
+    if out_dir is not None and writes:
         out_dir.mkdir(parents=True, exist_ok=True)
         # atomic_write sweeps a killed run's temporaries of the file it writes; this sweeps the
         # rest now, for a resumed run that has nothing left to write (and so writes nothing)
@@ -803,11 +819,12 @@ def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config
 
     # Model, data, optimizer, schedule, AMP, loss.
     model.to(device)
+    net = distributed.wrap(model, device)  # DDP under torchrun: gradients averaged across processes
     params = [p for p in model.parameters() if p.requires_grad]  # a list: clipping must see every tensor
     on_cuda = device.type == "cuda"
     loader = make_loader(sequences, labels, batch_size=config.batch_size, min_length=getattr(model, "min_length", 1),
                          bucket=config.bucket, chunk_batches=config.bucket_chunk, seed=config.seed,
-                         num_workers=config.num_workers, pin_memory=on_cuda)
+                         num_workers=config.num_workers, pin_memory=on_cuda, rank=rank, world=world)
     steps_per_epoch = len(loader)
     optimizers = make_optimizers(config, model)
     schedulers = [make_scheduler(o, config.schedule, total_steps=config.epochs * steps_per_epoch,
@@ -855,7 +872,9 @@ def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config
 
     # tqdm: progress=None lets tqdm decide (off when stderr is not a terminal).
     disable = None if config.progress is None else not config.progress
-    say_epochs = config.progress is not False
+    if not writes:
+        disable = True
+    say_epochs = config.progress is not False and writes
     # On CPU reading the loss is free, so it is checked every step; on a GPU each read is a sync.
     check_every = 1 if device.type == "cpu" else config.log_interval
     for epoch in range(start_epoch, config.epochs + 1):
@@ -870,7 +889,7 @@ def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config
             tokens += int(batch.lengths.sum())  # lengths are still on the CPU: no sync
             batch = batch.to(device, non_blocking=on_cuda)  # async copy from pinned memory
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                logits = model(batch.ids, batch.lengths)
+                logits = net(batch.ids, batch.lengths)
                 loss = criterion(logits.float(), batch.labels)
             for optimizer in optimizers:
                 optimizer.zero_grad(set_to_none=True)
@@ -898,7 +917,8 @@ def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config
                                 tok_s=f"{tokens / max(elapsed, 1e-9):,.0f}", refresh=False)
         bar.close()
         seconds = time.perf_counter() - started
-        record = {"epoch": epoch, "train_loss": loss_sum / steps_per_epoch,
+        loss_sum, tokens = distributed.sum_across(loss_sum, tokens, device=device)  # all processes' steps
+        record = {"epoch": epoch, "train_loss": loss_sum / (steps_per_epoch * world),
                   "lr": optimizers[0].param_groups[0]["lr"], "seconds": round(seconds, 3),
                   "tokens_per_s": round(tokens / max(seconds, 1e-9), 1)}
 
@@ -921,7 +941,7 @@ def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config
         finished = stopped_early or epoch == config.epochs
         history.append(record)
 
-        if out_dir is not None:
+        if out_dir is not None and writes:
             save_checkpoint(checkpoint_path, {
                 "epoch": epoch, "config": config.to_dict(), "n_train": len(sequences), "multi_label": multi_label,
                 "fingerprint": fingerprint,

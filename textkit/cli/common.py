@@ -44,7 +44,11 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
 
 
 def say(*parts: Any) -> None:
-    print(*parts, flush=True)
+    """A line on stdout, from one process only (rank 0 under torchrun)."""
+    from ..distributed import is_main_process
+
+    if is_main_process():
+        print(*parts, flush=True)
 
 
 @contextlib.contextmanager

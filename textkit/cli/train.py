@@ -3,6 +3,7 @@ not, resumable), and the run folder (metrics, model, curves)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import statistics
 import time
@@ -33,6 +34,11 @@ from .common import (
 def cmd_train(args: argparse.Namespace) -> int:
     from ..outputs import atomic_directory, check_output_directory, interrupted_run
 
+    from ..distributed import is_main_process, world
+
+    if args.resume and world()[1] > 1:
+        raise ValueError("--resume under torchrun is not supported yet: resume the run in one process (without "
+                         "torchrun), or start it over")
     if args.resume and args.out is None:
         raise ValueError("--resume continues the interrupted run of an --out folder: pass the --out it had")
     if args.resume and args.cv is not None:
@@ -82,8 +88,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     say(f"data: {description} ({_sizes(data)}; {len(set(data['train'][1]))} classes)")
     started = time.perf_counter()
     resumable = args.cv is None  # folds are not checkpointed: an interrupted --cv run starts over
-    with atomic_directory(args.out, overwrite=args.overwrite, kind="train", resumable=resumable,
-                          resume=args.resume) as tmp:
+    # under torchrun every process trains, and rank 0 alone writes the run folder
+    folder = atomic_directory(args.out, overwrite=args.overwrite, kind="train", resumable=resumable,
+                              resume=args.resume) if is_main_process() else contextlib.nullcontext()
+    with folder as tmp:
         if resumable:
             again = [*args.argv, *([] if any(a.startswith("--out") for a in args.argv) else ["--out", args.out])]
             args.interrupted_note = (f"the finished epochs are kept beside {args.out}: continue with "
@@ -121,6 +129,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                            if args.vectors else {}),
                         "command": command_line(args.argv),
                         "textkit_version": __version__, "seconds": round(time.perf_counter() - started, 1)})
+        if tmp is None:  # not rank 0
+            return 0
+        metrics["processes"] = world()[1]
         clf.save(tmp / "model")
         write_json(tmp / "metrics.json", metrics)
         from ..plots import plot_confusion, plot_curves

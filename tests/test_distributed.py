@@ -1,0 +1,65 @@
+"""Training on several processes (DistributedDataParallel under torchrun, gloo on CPU)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from textkit.training import LengthBucketSampler
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("n, batch_size, world", [(103, 10, 2), (100, 10, 3), (57, 4, 4)])
+def test_each_process_takes_its_own_equal_share_of_every_epoch(n, batch_size, world):
+    lengths = [1 + (i * 7) % 13 for i in range(n)]
+    whole = list(LengthBucketSampler(lengths, batch_size, seed=3))
+    for epoch in (1, 2):
+        shares = []
+        for rank in range(world):
+            sampler = LengthBucketSampler(lengths, batch_size, seed=3, rank=rank, world=world)
+            sampler.set_epoch(epoch)
+            shares.append(list(sampler))
+            assert len(shares[-1]) == len(sampler) == len(whole) // world  # the same step count everywhere
+        one = LengthBucketSampler(lengths, batch_size, seed=3)
+        one.set_epoch(epoch)
+        batches = list(one)
+        kept = len(batches) // world * world
+        # dealt round-robin from the one-process order; the last < world batches left out
+        assert [b for rank_batches in zip(*shares) for b in rank_batches] == batches[:kept]
+    assert len(whole) == -(-n // batch_size)
+
+
+def test_fewer_batches_than_processes_is_refused():
+    with pytest.raises(ValueError, match=r"3 training texts make 1 batch\(es\) of 50, fewer than the 2 processes"):
+        LengthBucketSampler([1, 2, 3], 50, rank=0, world=2)
+
+
+def test_torchrun_two_processes_train_and_rank_0_writes_the_run(tmp_path):
+    rows = [("pos" if i % 2 else "neg", f"a {'great fun' if i % 2 else 'dull awful'} film number {i}")
+            for i in range(200)]
+    for name, part in (("train.csv", rows[:160]), ("test.csv", rows[160:])):
+        (tmp_path / name).write_text("label,text\n" + "".join(f"{label},{text}\n" for label, text in part),
+                                     encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "textkit", "train",
+         "--train", "train.csv", "--test", "test.csv", "--model", "bow", "--epochs", "3", "--batch-size", "16", "--lr", "0.05",
+         "--device", "cpu", "--out", "run"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("data: files") == 1 and done.stdout.count("\nwrote run/") == 1  # rank 0 speaks
+    assert [line.split(":")[0] for line in done.stderr.splitlines() if line.startswith("epoch ")] == \
+        ["epoch 1/3", "epoch 2/3", "epoch 3/3"]  # once each, not once per process
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["processes"] == 2 and len(metrics["history"]) == 3 and metrics["accuracy"] > 0.9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "test.csv", "train.csv"]  # nothing else written
+
+    from textkit import TextClassifier
+
+    clf = TextClassifier.load(tmp_path / "run" / "model", device="cpu")
+    assert clf.predict(["a great fun film", "a dull awful film"]) == ["pos", "neg"]
