@@ -63,3 +63,13 @@ def test_torchrun_two_processes_train_and_rank_0_writes_the_run(tmp_path):
 
     clf = TextClassifier.load(tmp_path / "run" / "model", device="cpu")
     assert clf.predict(["a great fun film", "a dull awful film"]) == ["pos", "neg"]
+
+
+def test_an_error_in_one_process_names_its_rank(tmp_path, monkeypatch, capsys):
+    from textkit.cli import main
+
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", "--train", str(tmp_path / "nope.csv"), "--test", str(tmp_path / "nope.csv"),
+                 "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.startswith("textkit: error: [rank 1 of 2] ")

@@ -82,7 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a training run that diverged (its message says what to try) a FloatingPointError.
         # Anything else is a bug and keeps its traceback.
         except (ValueError, TypeError, OSError, LookupError, FloatingPointError) as error:
-            print(f"textkit: error: {one_line(error)}", file=sys.stderr)
+            from ..distributed import world
+
+            rank, size = world()  # under torchrun: which process it was (torchrun then stops the others)
+            print(f"textkit: error: {f'[rank {rank} of {size}] ' if size > 1 else ''}{one_line(error)}",
+                  file=sys.stderr)
             return EXIT_USAGE
 
 
