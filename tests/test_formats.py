@@ -701,13 +701,13 @@ def test_lines_do_not_depend_on_where_the_reads_split_the_file(tmp_path, monkeyp
         expected = [(i + 1, line, end) for i, (line, end) in enumerate(zip(pieces[0::2], pieces[1::2] + [""]))]
         expected = expected[:-1] if expected[-1][1:] == ("", "") else expected
         for chunk in (1, 2, 3, 5, 2**20):
-            monkeypatch.setattr(formats, "READ_CHUNK", chunk)
+            monkeypatch.setattr(formats.base, "READ_CHUNK", chunk)
             assert list(formats.text_lines(path, ReadOptions())) == expected, (text, chunk)
     for data, place in [(b"ab\ncd\xffe\n", "line 2, byte offset 5"),
                         (b"a\r\n\xe2\x82\xac\r\nx\xe2\x82y", "line 3, byte offset 9")]:
         path.write_bytes(data)  # an undecodable byte is placed exactly, however the reads fall
         for chunk in range(1, 9):
-            monkeypatch.setattr(formats, "READ_CHUNK", chunk)
+            monkeypatch.setattr(formats.base, "READ_CHUNK", chunk)
             with raises(rf"f\.txt, {place}: cannot decode"):
                 list(formats.text_lines(path, ReadOptions()))
 

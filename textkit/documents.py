@@ -54,7 +54,7 @@ PARSERS: dict[str, Callable[[bytes, str, ReadOptions], list[Page]]] = {
     "funsd": parse_funsd,
     "layout-text": parse_layout_text,
 }
-# the options each format takes beyond encoding/errors (formats.py reuses this table)
+# the options each format takes beyond encoding/errors (textkit.formats reuses this table)
 DOCUMENT_OPTIONS: dict[str, tuple[str, ...]] = {
     "ocr-tsv": ("min_confidence",),
     "hocr": ("min_confidence",),
