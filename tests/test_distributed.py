@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from textkit.training import LengthBucketSampler
+from textkit.batching import LengthBucketSampler
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -18,7 +18,8 @@ import torch
 
 from textkit import TextPipeline
 from textkit.classifier import TextClassifier
-from textkit.training import CHECKPOINT_FILE, TrainConfig, load_checkpoint, train
+from textkit.checkpoints import CHECKPOINT_FILE, load_checkpoint
+from textkit.training import TrainConfig, train
 
 MAX_JSON_DEPTH = 64  # textkit.fileio.MAX_JSON_DEPTH, the documented default
 
@@ -288,7 +289,7 @@ def damage(path: Path, change) -> None:
     state = torch.load(path, weights_only=True)
     change(state)
     if "sha256" in state:
-        from textkit.training import checkpoint_digest
+        from textkit.checkpoints import checkpoint_digest
 
         state["sha256"] = checkpoint_digest(state)
     torch.save(state, path)
@@ -322,7 +323,7 @@ def test_load_checkpoint_names_missing_keys(tmp_path):
 
 def test_flipped_bits_in_a_checkpoint_never_resume_silently(tmp_path):
     # torch.load does not check the zip's CRCs: 2 of 3 flips resumed, with other weights or moments
-    from textkit.training import checkpoint_digest
+    from textkit.checkpoints import checkpoint_digest
 
     path, run = checkpoint(tmp_path)
     clean = path.read_bytes()

@@ -32,7 +32,8 @@ from textkit.models import build_model
 from textkit.models.grid import GridCNN, GridConfig, coordinate_channels
 from textkit.pages import Page
 from textkit.pipeline import TextPipeline
-from textkit.training import CHECKPOINT_FILE, load_checkpoint, train
+from textkit.checkpoints import CHECKPOINT_FILE, load_checkpoint
+from textkit.training import train
 from textkit.vocabulary import PAD_ID, UNK_ID
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"

@@ -13,15 +13,11 @@ import torch
 from torch import nn
 
 from textkit.padding import PAD_ID
+from textkit.batching import LengthBucketSampler, class_weights, make_loader
+from textkit.checkpoints import CHECKPOINT_FILE, HISTORY_FILE, load_checkpoint
 from textkit.training import (
-    CHECKPOINT_FILE,
-    HISTORY_FILE,
-    LengthBucketSampler,
     TrainConfig,
-    class_weights,
-    load_checkpoint,
     lr_factor,
-    make_loader,
     make_optimizer,
     predict_logits,
     resolve_device,

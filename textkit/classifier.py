@@ -65,14 +65,13 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin  # already imported by .metrics
 
 from . import __version__, metrics
-from .fileio import atomic_write, json_kind, json_sha256, read_json, read_versioned_json
+from .fileio import atomic_write, is_number, json_kind, json_sha256, read_json, read_versioned_json
 from .pipeline import TextPipeline, check_texts
+from .batching import as_dataset
+from .checkpoints import non_finite
 from .training import (
     TrainConfig,
     TrainResult,
-    _is_number,
-    as_dataset,
-    non_finite,
     predict_logits,
     resolve_device,
     seed_everything,
@@ -181,7 +180,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"multi_label must be True or False, got {multi_label!r}")
         if isinstance(valid_split, bool) or not isinstance(valid_split, (int, float)) or not 0 <= valid_split < 1:
             raise ValueError(f"valid_split must be a fraction in [0, 1), got {valid_split!r}")
-        if not (threshold in THRESHOLD_MODES or (_is_number(threshold) and 0 < threshold < 1)):
+        if not (threshold in THRESHOLD_MODES or (is_number(threshold) and 0 < threshold < 1)):
             raise ValueError(f"threshold must be a number in (0, 1) or one of {THRESHOLD_MODES}, got {threshold!r}")
         vectors = params["vectors"]
         if vectors is not None:

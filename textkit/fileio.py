@@ -174,6 +174,11 @@ def _nesting_exceeds(data: Any, limit: int) -> bool:
     return False
 
 
+def is_number(value: Any) -> bool:
+    """An int or a float, not a bool (JSON's numbers; ``True`` is not 1 in a config)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def json_kind(value: Any) -> str:
     """What a JSON value is, in JSON's words, for messages about a damaged file."""
     if value is None:

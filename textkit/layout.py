@@ -47,7 +47,7 @@ from .pages import BBOX_SCALE, Page
 from .fileio import atomic_write, check_version, read_versioned_json
 from .padding import Batch
 from .pipeline import TextPipeline
-from .training import EncodedDataset
+from .batching import EncodedDataset
 from .vocabulary import PAD_ID, Vocab
 
 FORMAT = "textkit.LayoutPipeline"

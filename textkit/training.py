@@ -23,10 +23,7 @@ early-stopping state and the history; the batch order of epoch e depends on (see
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
-import hashlib
-import json
 import math
 import os
 import random
@@ -34,26 +31,29 @@ import sys
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import chain
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from . import distributed, metrics
-from .fileio import atomic_write, remove_stale_temporaries
-from .padding import Batch, pad_ragged
+from .batching import as_dataset, check_data, class_weights, make_loader
+from .checkpoints import (
+    CHECKPOINT_FILE,
+    HISTORY_FILE,
+    check_same_tensors,
+    write_history,
+    load_checkpoint,
+    rng_state,
+    run_fingerprint,
+    save_checkpoint,
+    set_rng_state,
+)
+from .fileio import is_number, remove_stale_temporaries
 from .threads import torch_threads
-
-CHECKPOINT_FORMAT = "textkit.checkpoint"
-CHECKPOINT_VERSION = 1
-CHECKPOINT_FILE = "checkpoint.pt"
-HISTORY_FILE = "history.jsonl"
-
 # name -> (class, default learning rate). Adadelta's 1.0 with rho=0.95, eps=1e-6 is Kim (2014).
 OPTIMIZERS: dict[str, tuple[type, float]] = {
     "adamw": (torch.optim.AdamW, 1e-3),
@@ -155,9 +155,9 @@ class TrainConfig:
         need(self.lr is None or (_is_finite(self.lr) and 0 < self.lr <= MAX_LR), "lr",
              f"a finite number in (0, {MAX_LR:g}] (textkit.training.MAX_LR), or None for the optimizer's usual one")
         need(_is_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "a finite number >= 0")
-        need(_is_number(self.momentum) and 0 <= self.momentum < 1, "momentum", "a number in [0, 1)")
+        need(is_number(self.momentum) and 0 <= self.momentum < 1, "momentum", "a number in [0, 1)")
         need(self.schedule in SCHEDULES, "schedule", f"one of {SCHEDULES}")
-        need(_is_number(self.warmup) and 0 <= self.warmup < 1, "warmup", "a fraction of all steps in [0, 1)")
+        need(is_number(self.warmup) and 0 <= self.warmup < 1, "warmup", "a fraction of all steps in [0, 1)")
         need(self.clip_norm is None or (_is_finite(self.clip_norm) and self.clip_norm > 0),
              "clip_norm", "a finite number > 0 or None")
         need(self.patience is None or (isinstance(self.patience, int) and self.patience >= 1),
@@ -166,7 +166,7 @@ class TrainConfig:
         if isinstance(self.class_weight, (np.ndarray, torch.Tensor)):  # one weight per class, as a list
             self.class_weight = self.class_weight.tolist()
         if isinstance(self.class_weight, (list, tuple)):
-            need(all(_is_number(w) and w > 0 and math.isfinite(w) for w in self.class_weight),
+            need(all(is_number(w) and w > 0 and math.isfinite(w) for w in self.class_weight),
                  "class_weight", "'balanced', None or a list of finite weights > 0")
             self.class_weight = [float(w) for w in self.class_weight]
         else:
@@ -194,13 +194,9 @@ class TrainConfig:
         return cls(**data)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _is_finite(value: Any) -> bool:
     """A number that is not NaN or infinite (an int always is; ``math.isfinite`` overflows on 10**400)."""
-    return _is_number(value) and (isinstance(value, int) or math.isfinite(value))
+    return is_number(value) and (isinstance(value, int) or math.isfinite(value))
 
 
 @dataclass
@@ -252,255 +248,11 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
-
-def rng_state() -> dict[str, Any]:
-    """Every global RNG state as plain lists and tensors, so it loads with ``weights_only=True``."""
-    version, internal, gauss = random.getstate()
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {
-        "python": [version, list(internal), gauss],
-        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def check_rng_state(state: Any) -> None:
-    """``state`` must be what :func:`rng_state` returns, or a ValueError says which part is not
-    (a damaged checkpoint made ``set_rng_state`` raise OverflowError deep inside NumPy)."""
-    def words(values: Any, count: int) -> bool:  # MT19937's state: ``count`` unsigned 32-bit ints
-        return isinstance(values, (list, tuple)) and len(values) == count and \
-            all(type(v) is int and 0 <= v < 2**32 for v in values)
-
-    def bad(name: str, expected: str) -> ValueError:
-        return ValueError(f"its RNG state {name!r} is not {expected}")
-
-    if not isinstance(state, dict) or not {"python", "numpy", "torch", "cuda"} <= set(state):
-        raise ValueError("its RNG state must be a dict with 'python', 'numpy', 'torch' and 'cuda'")
-    python = state["python"]
-    if not (isinstance(python, (list, tuple)) and len(python) == 3 and type(python[0]) is int
-            and words(python[1], 625) and python[1][-1] <= 624 and (python[2] is None or _is_number(python[2]))):
-        raise bad("python", "[version, 625 ints in [0, 2**32) (the last <= 624), gauss]")
-    numpy_state = state["numpy"]
-    if not (isinstance(numpy_state, (list, tuple)) and len(numpy_state) == 5 and numpy_state[0] == "MT19937"
-            and words(numpy_state[1], 624) and type(numpy_state[2]) is int and 0 <= numpy_state[2] <= 624
-            and numpy_state[3] in (0, 1) and _is_number(numpy_state[4])):
-        raise bad("numpy", "['MT19937', 624 ints in [0, 2**32), position in [0, 624], 0 or 1, float]")
-    expected = torch.get_rng_state()
-    if not (isinstance(state["torch"], torch.Tensor) and state["torch"].dtype == expected.dtype
-            and state["torch"].shape == expected.shape):
-        raise bad("torch", f"a uint8 tensor of {expected.numel()} bytes")
-    if not (isinstance(state["cuda"], (list, tuple)) and all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8
-                                                            for t in state["cuda"])):
-        raise bad("cuda", "a list of uint8 tensors")
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` saved (checked first: see :func:`check_rng_state`)."""
-    check_rng_state(state)
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
     """bf16 on CUDA where supported (no loss scaling needed), else fp16; ``None`` = no autocast."""
     if not amp or device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-# -- data ------------------------------------------------------------------------------------
-class EncodedDataset(Dataset):
-    """Encoded texts stored back to back in one int64 array (plus each row's start and length),
-    so a whole batch is one vectorized gather instead of a Python loop over every id, every epoch.
-
-    The DataLoader hands :meth:`batch` (as ``__getitems__``) all indices of a batch at once and
-    gets a padded :class:`~textkit.padding.Batch` back: each batch as wide as its longest row,
-    at least ``min_length``. Labels are class indices ``(N,)``, a 0/1 matrix ``(N, L)``, or ``None``.
-    """
-
-    def __init__(self, sequences: Sequence[Sequence[int]], labels: np.ndarray | None = None,
-                 min_length: int = 1) -> None:
-        self.lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
-        self.flat = np.fromiter(chain.from_iterable(sequences), dtype=np.int64, count=int(self.lengths.sum()))
-        self.starts = np.cumsum(self.lengths) - self.lengths
-        self.labels = labels
-        self.min_length = min_length
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def batch(self, indices: Sequence[int]) -> Batch:
-        index = np.asarray(indices, dtype=np.int64)
-        lengths = self.lengths[index]
-        # Positions of the chosen rows' ids in self.flat, row after row.
-        offsets = np.cumsum(lengths) - lengths
-        positions = np.arange(int(lengths.sum())) + np.repeat(self.starts[index] - offsets, lengths)
-        ids, lengths = pad_ragged(self.flat[positions], lengths, min_length=self.min_length)
-        labels = None if self.labels is None else torch.from_numpy(self.labels[index])
-        return Batch(torch.from_numpy(ids), torch.from_numpy(lengths), labels)
-
-    __getitems__ = batch  # DataLoader fetches a whole batch of indices through this
-
-    def __getitem__(self, index: int) -> Batch:
-        return self.batch([index])
-
-    def with_labels(self, labels: np.ndarray | None) -> "EncodedDataset":
-        """The same encoded rows with ``labels`` (a shallow copy: the arrays are shared)."""
-        other = copy.copy(self)
-        other.labels = labels
-        return other
-
-    def digest_parts(self) -> tuple:
-        """The arrays that define the encoded rows (for :func:`run_fingerprint`)."""
-        return (self.lengths, self.flat)
-
-
-def as_dataset(encoded: Sequence[Sequence[int]] | EncodedDataset, labels: np.ndarray | None = None,
-               min_length: int = 1) -> EncodedDataset:
-    """Encoded inputs -> the dataset that batches them: id lists (``TextPipeline.encode``) become an
-    :class:`EncodedDataset`; an encoded dataset already (``LayoutPipeline.encode``'s grids) gets
-    ``labels``."""
-    if isinstance(encoded, EncodedDataset):
-        return encoded.with_labels(labels)
-    return EncodedDataset(encoded, labels, min_length)
-
-
-def _whole_batch(batch: Batch) -> Batch:
-    """``collate_fn``: ``EncodedDataset.batch`` already built the batch."""
-    return batch
-
-
-class LengthBucketSampler(Sampler[list[int]]):
-    """Batches of indices whose texts have similar lengths, in random order.
-
-    Per epoch: shuffle all indices, sort by length inside chunks of ``chunk_batches``
-    batches, cut into batches, shuffle the batch order. Sorting only inside a chunk keeps
-    the batch contents random from epoch to epoch, while most padding disappears. The
-    order depends on ``(seed, epoch)`` alone, so a resumed run replays it exactly.
-    ``bucket=False`` gives plain shuffled batches; ``shuffle=False`` the data order.
-
-    ``world > 1`` (several processes, :mod:`textkit.distributed`): every process draws the same
-    batches and takes every ``world``-th, from the ``rank``-th on; the last ``< world`` batches
-    of an epoch are left out, so that every process takes the same number of steps.
-    """
-
-    def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool = True,
-                 bucket: bool = True, chunk_batches: int = 50, seed: int = 0, rank: int = 0,
-                 world: int = 1) -> None:
-        self.lengths = np.asarray(lengths, dtype=np.int64)
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.bucket = bucket
-        self.chunk_batches = chunk_batches
-        self.seed = seed
-        self.epoch = 0
-        self.rank, self.world = rank, world
-        if world > 1 and -(-len(self.lengths) // batch_size) < world:
-            raise ValueError(f"{len(self.lengths):,} training texts make {-(-len(self.lengths) // batch_size)} "
-                             f"batch(es) of {batch_size}, fewer than the {world} processes: lower batch_size or "
-                             f"use fewer processes")
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def state_dict(self) -> dict[str, int]:
-        return {"seed": self.seed, "epoch": self.epoch}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.seed, self.epoch = int(state["seed"]), int(state["epoch"])
-
-    def __len__(self) -> int:
-        batches = -(-len(self.lengths) // self.batch_size)
-        return batches if self.world == 1 else batches // self.world
-
-    def __iter__(self):
-        n, size = len(self.lengths), self.batch_size
-        if not self.shuffle:
-            yield from (list(range(i, min(i + size, n))) for i in range(0, n, size))
-            return
-        rng = np.random.default_rng([self.seed % 2**32, self.epoch])
-        order = rng.permutation(n)
-        if self.bucket:
-            chunk = size * self.chunk_batches  # a multiple of the batch size: no batch spans two chunks
-            order = np.concatenate([
-                part[np.argsort(self.lengths[part], kind="stable")]
-                for part in np.split(order, range(chunk, n, chunk))
-            ]) if n else order
-        batches = [order[i:i + size] for i in range(0, n, size)]
-        if self.bucket:
-            batches = [batches[i] for i in rng.permutation(len(batches))]
-        if self.world > 1:  # this process's share, the same count in every process
-            batches = batches[self.rank:len(batches) // self.world * self.world:self.world]
-        yield from (batch.tolist() for batch in batches)
-
-
-def make_loader(sequences: Sequence[Sequence[int]], labels: np.ndarray, *, batch_size: int,
-                min_length: int = 1, shuffle: bool = True, bucket: bool = True, chunk_batches: int = 50,
-                seed: int = 0, num_workers: int = 0, pin_memory: bool = False, rank: int = 0,
-                world: int = 1) -> DataLoader:
-    """A DataLoader of :class:`~textkit.padding.Batch` over encoded data (see :class:`LengthBucketSampler`)."""
-    dataset = as_dataset(sequences, labels, min_length)
-    sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=shuffle, bucket=bucket,
-                                  chunk_batches=chunk_batches, seed=seed, rank=rank, world=world)
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=_whole_batch,
-                      num_workers=num_workers, pin_memory=pin_memory)
-
-
-def check_data(data: Any, name: str, multi_label: bool, num_classes: int | None = None):
-    """``(sequences, labels)`` -> ``(sequences, labels as int64 (N,) or float32 (N, L))``."""
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise TypeError(f"{name} must be a pair (sequences, labels), got {type(data).__name__}")
-    sequences, labels = data
-    labels = np.asarray(labels)
-    if len(sequences) != len(labels):
-        raise ValueError(f"{name}: labels has {len(labels)} items but sequences has {len(sequences)}")
-    if not len(sequences):
-        raise ValueError(f"{name} is empty: it needs at least one (sequence, label)")
-    if multi_label:
-        if labels.ndim != 2 or not np.isin(labels, (0, 1)).all():
-            raise ValueError(f"{name}: multi-label labels must be a 0/1 matrix (N, L), got shape "
-                             f"{labels.shape} dtype {labels.dtype}")
-        return sequences, labels.astype(np.float32)
-    if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise ValueError(f"{name}: labels must be class indices, ints of shape (N,), got shape "
-                         f"{labels.shape} dtype {labels.dtype} (multi-label data needs multi_label=True)")
-    high = num_classes if num_classes is not None else int(labels.max()) + 1
-    bad = labels[(labels < 0) | (labels >= high)]
-    if len(bad):
-        raise ValueError(f"{name}: labels must be class indices in [0, {high}) (the model has {high} outputs), "
-                         f"got {sorted(set(bad.tolist()))[:5]}")
-    return sequences, labels.astype(np.int64)
-
-
-def class_weights(labels: np.ndarray, spec: str | Sequence[float] | None, num_classes: int,
-                  multi_label: bool = False) -> torch.Tensor | None:
-    """Loss weights for imbalanced data: ``"balanced"`` gives class c the weight
-    n / (C * count_c) (scikit-learn's rule; for multi-label a positive weight
-    negatives / positives per label), a sequence is used as given, ``None`` gives ``None``."""
-    if spec is None:
-        return None
-    if spec != "balanced":
-        if len(spec) != num_classes:
-            raise ValueError(f"class_weight has {len(spec)} weights but there are {num_classes} classes")
-        return torch.tensor(spec, dtype=torch.float32)
-    counts = labels.sum(axis=0) if multi_label else np.bincount(labels, minlength=num_classes)
-    absent = np.flatnonzero(counts == 0).tolist()
-    if absent:
-        raise ValueError(f"class_weight='balanced' needs every class in the training labels; "
-                         f"class indices {absent} have no example")
-    if multi_label:
-        return torch.tensor((len(labels) - counts) / counts, dtype=torch.float32)
-    from sklearn.utils.class_weight import compute_class_weight
-
-    weights = compute_class_weight("balanced", classes=np.arange(num_classes), y=labels)
-    return torch.tensor(weights, dtype=torch.float32)
-
 
 # -- optimizer and schedule --------------------------------------------------------------------
 def make_optimizer(name: str, params: list[nn.Parameter], *, lr: float | None = None,
@@ -616,146 +368,6 @@ def score(logits: np.ndarray, labels: np.ndarray, multi_label: bool, threshold: 
             **{f"{avg}_f1": metrics.f1(labels, predicted, average=avg, num_classes=classes)
                for avg in metrics.F1_AVERAGES}}
 
-
-# -- checkpoints -----------------------------------------------------------------------------
-def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """``torch.save`` of plain dicts, lists, numbers and tensors, written atomically, with the
-    sha256 of its content (:func:`checkpoint_digest`), which :func:`load_checkpoint` verifies."""
-    state = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
-    state["sha256"] = checkpoint_digest(state)
-    atomic_write(Path(path), lambda f: torch.save(state, f))
-
-
-def checkpoint_digest(state: dict[str, Any]) -> str:
-    """sha256 of a checkpoint's content, its ``"sha256"`` entry aside: every key, number and
-    string, and every tensor's dtype, shape and bytes. torch.load does not check the zip's
-    CRCs, so without it 2 of 3 flipped bits in a checkpoint resumed silently with other
-    weights or optimizer moments (or a KeyError a step later). Costs one pass over the tensors
-    (about 0.1 s per 100 MB) per checkpoint written and read."""
-    digest = hashlib.sha256()
-    _digest_update(digest, {k: v for k, v in state.items() if k != "sha256"})
-    return digest.hexdigest()
-
-
-def _digest_update(digest: Any, value: Any) -> None:
-    if isinstance(value, torch.Tensor):
-        if value.layout != torch.strided:  # a sparse tensor, by its coalesced parts
-            value = value.coalesce()
-            _digest_update(digest, ["sparse", list(value.shape), value.indices(), value.values()])
-            return
-        flat = value.detach().to("cpu").contiguous().reshape(-1)
-        digest.update(f"tensor {flat.dtype} {tuple(value.shape)}|".encode())
-        if flat.numel():
-            digest.update(flat.view(torch.uint8).numpy())
-    elif isinstance(value, dict):
-        digest.update(f"dict {len(value)}|".encode())
-        for key in sorted(value, key=repr):
-            _digest_update(digest, key)
-            _digest_update(digest, value[key])
-    elif isinstance(value, (list, tuple)):
-        digest.update(f"{type(value).__name__} {len(value)}|".encode())
-        for item in value:
-            _digest_update(digest, item)
-    else:
-        digest.update(f"{type(value).__name__} {value!r}|".encode())
-
-
-def _tensors(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
-
-
-def _int(minimum: int) -> Callable[[Any], bool]:
-    return lambda value: type(value) is int and value >= minimum
-
-
-# What train() reads back from a checkpoint: key -> (check, what it must be). "fingerprint" is
-# optional (checkpoints written before it existed resume unchecked).
-_CHECKPOINT_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "epoch": (_int(1), "an int >= 1"),
-    "config": (lambda v: isinstance(v, dict), "a dict of TrainConfig options"),
-    "n_train": (_int(0), "an int >= 0"),
-    "multi_label": (lambda v: isinstance(v, bool), "True or False"),
-    "model": (_tensors, "a dict of tensors"),
-    "best_model": (lambda v: v is None or _tensors(v), "None or a dict of tensors"),
-    "optimizers": (lambda v: isinstance(v, list) and all(isinstance(o, dict) for o in v), "a list of dicts"),
-    "schedulers": (lambda v: isinstance(v, list) and all(isinstance(o, dict) for o in v), "a list of dicts"),
-    "scaler": (lambda v: isinstance(v, dict), "a dict"),
-    "sampler": (lambda v: isinstance(v, dict) and _int(0)(v.get("seed")) and _int(0)(v.get("epoch")),
-                "a dict with int 'seed' and 'epoch'"),
-    "rng": (lambda v: isinstance(v, dict), "a dict"),
-    "history": (lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v), "a list of dicts"),
-    "best_metric": (lambda v: v is None or _is_number(v), "None or a number"),
-    "best_epoch": (lambda v: v is None or _int(1)(v), "None or an int >= 1"),
-    "bad_epochs": (_int(0), "an int >= 0"),
-    "finished": (lambda v: isinstance(v, bool), "True or False"),
-    "stopped_early": (lambda v: isinstance(v, bool), "True or False"),
-    "fingerprint": (lambda v: v is None or (isinstance(v, dict) and all(isinstance(x, str) for x in v.values())),
-                    "None or a dict of digests"),
-}
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``: no pickle code runs, only plain data.
-
-    Then check it holds every key ``train`` reads back, each of the right kind, a well-formed
-    RNG state, finite weights and the content its ``sha256`` says: a damaged checkpoint is one
-    ValueError naming the file, not a ``KeyError`` or an ``OverflowError`` halfway through
-    restoring it, nor a run that resumes from silently changed weights."""
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"checkpoint file {str(path)!r} does not exist") from None
-    except Exception as exc:  # torch raises several types for a truncated or foreign file
-        raise ValueError(f"checkpoint file {str(path)!r} is damaged or not a textkit checkpoint: {exc}") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"checkpoint file {str(path)!r} is not a textkit checkpoint")
-    version = state.get("version")
-    damaged = f"checkpoint file {str(path)!r} is damaged"
-    if type(version) is not int or version < 1:
-        raise ValueError(f"{damaged}: 'version' must be an int >= 1, got {version!r:.40}")
-    if version > CHECKPOINT_VERSION:
-        raise ValueError(f"checkpoint file {str(path)!r} has format version {state['version']}; this textkit "
-                         f"reads versions up to {CHECKPOINT_VERSION}: upgrade textkit")
-    missing = [key for key in _CHECKPOINT_FIELDS if key != "fingerprint" and key not in state]
-    if missing:
-        raise ValueError(f"{damaged}: it is missing the key(s) {missing}")
-    for key, (ok, expected) in _CHECKPOINT_FIELDS.items():
-        if key in state and not ok(state[key]):
-            raise ValueError(f"{damaged}: {key!r} must be {expected}, got {type(state[key]).__name__} "
-                             f"{state[key]!r:.40}")
-    try:
-        check_rng_state(state["rng"])
-    except ValueError as exc:
-        raise ValueError(f"{damaged}: {exc}") from None
-    for key in ("model", "best_model"):
-        found = non_finite(state[key] or {})
-        if found:
-            raise ValueError(f"{damaged}: it holds non-finite values in {key!r} ({found}), or its run had "
-                             f"diverged before it was written")
-    if "sha256" in state and state["sha256"] != checkpoint_digest(state):  # none before textkit recorded it
-        raise ValueError(f"{damaged}: its content does not match the sha256 it was written with (a flipped bit "
-                         f"or an edit); resume=False starts the run over")
-    return state
-
-
-def non_finite(tensors: dict[str, torch.Tensor]) -> str:
-    """``"<n> of <size> in '<name>'"`` for the first float tensor holding NaN or inf, else ``""``
-    (checked in slices of 16M values: the check costs 16 MB, not a copy of the model)."""
-    for name, tensor in tensors.items():
-        if tensor.is_floating_point():
-            values = tensor.detach().reshape(-1)
-            bad = sum(int((~torch.isfinite(part)).sum()) for part in values.split(1 << 24))
-            if bad:
-                return f"{bad:,} of {values.numel():,} in {name!r}"
-    return ""
-
-
-def _write_history(path: Path, history: list[dict]) -> None:
-    lines = "".join(json.dumps(record) + "\n" for record in history)
-    atomic_write(path, lambda f: f.write(lines), mode="w", encoding="utf-8")
-
-
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -860,7 +472,7 @@ def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config
             scaler.load_state_dict(state["scaler"])
             loader.batch_sampler.load_state_dict(state["sampler"])
             if state["best_model"] is not None:
-                _check_same_tensors(model, state["best_model"])
+                check_same_tensors(model, state["best_model"])
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError, OverflowError) as exc:
             raise ValueError(f"checkpoint file {str(checkpoint_path)!r} is damaged ({type(exc).__name__}: "
                              f"{' '.join(str(exc).split())[:300]}); resume=False starts the run over") from None
@@ -952,7 +564,7 @@ def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config
                 "best_metric": best_metric, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
                 "finished": finished, "stopped_early": stopped_early,
             })
-            _write_history(out_dir / HISTORY_FILE, history)
+            write_history(out_dir / HISTORY_FILE, history)
         if say_epochs:  # after the checkpoint: an epoch shown is an epoch a resume keeps
             tqdm.write(epoch_line(record, config.epochs, config.monitor), file=sys.stderr)  # above a live bar
         if on_epoch_end is not None:
@@ -996,41 +608,6 @@ def _check_finite(values: list[float], epoch: int, first_step: int, steps_per_ep
                 f"training loss is {value} at epoch {epoch}, step {first_step + offset} of {steps_per_epoch}; "
                 f"stopping. Likely causes: {'; '.join(causes)}"
             )
-
-
-def run_fingerprint(model: nn.Module, train_data: tuple, valid_data: tuple | None) -> dict[str, str]:
-    """Digests of what defines a run besides TrainConfig: the model (class, options, tensor
-    shapes) and the encoded data (ids and targets, so a changed pipeline, vocabulary or label
-    order shows too). A checkpoint resumes only into the same run."""
-    def digest(*parts: Any) -> str:
-        h = hashlib.sha256()
-        for part in parts:
-            if isinstance(part, np.ndarray):
-                h.update(str(part.dtype).encode() + str(part.shape).encode() + np.ascontiguousarray(part).tobytes())
-            else:
-                h.update(json.dumps(part, sort_keys=True, default=str).encode())
-            h.update(b"\0")
-        return h.hexdigest()[:16]
-
-    def data(pair: tuple) -> str:
-        encoded, targets = pair
-        return digest(*as_dataset(encoded).digest_parts(), np.asarray(targets))
-
-    config = model.get_config() if hasattr(model, "get_config") else {}
-    shapes = {name: list(t.shape) for name, t in model.state_dict().items()}
-    return {"model": digest(type(model).__name__, config, shapes), "train data": data(train_data),
-            "valid data": "none" if valid_data is None else data(valid_data)}
-
-
-def _check_same_tensors(model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
-    """``tensors`` (a checkpoint's best weights) have the model's names and shapes, as
-    ``load_state_dict`` would demand at the end of the run; checked now, at resume."""
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in tensors.items()}
-    differ = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k))
-    if differ:
-        raise RuntimeError(f"'best_model' does not fit the model (tensors {differ[:3]})")
-
 
 def _check_resumable(state: dict, config: TrainConfig, path: Path, n_train: int, multi_label: bool,
                      fingerprint: dict[str, str]) -> None:
