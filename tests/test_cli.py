@@ -211,19 +211,24 @@ def test_train_cross_validation(files, tmp_path, capsys):
     assert (out / "model" / "config.json").exists()
 
 
-def test_train_from_preprocessed(files, tmp_path, capsys):
+def test_train_from_preprocessed_ids_with_its_pipeline(files, tmp_path, capsys):
     prep = tmp_path / "prep"
     assert main(["preprocess", f"train={files['train']}", f"test={files['test']}", "--out", str(prep),
                  "--min-freq", "2"]) == 0
     out = tmp_path / "run"
-    assert main(["train", "--preprocessed", str(prep), *FAST, "--out", str(out)]) == 0
+    assert main(["train", "--data", str(prep), *FAST, "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["sizes"] == {"train": 36, "valid": 4, "test": 10}
     saved = json.loads((out / "model" / "pipeline.json").read_text())
-    assert saved["vocab_options"]["min_freq"] == 2  # preprocess's pipeline options were reused
+    prep_pipeline = json.loads((prep / "pipeline.json").read_text())
+    assert saved["vocab"] == prep_pipeline["vocab"]  # preprocess's vocabulary as it is: no refit
+    assert saved["vocab_options"]["min_freq"] == 2
+    assert main(["predict", str(out), "a superb and charming film"]) == 0  # raw text goes through that pipeline
     capsys.readouterr()
-    assert main(["train", "--preprocessed", str(prep), "--max-length", "9", "--out", str(tmp_path / "x")]) == 2
-    assert "--max-length cannot be used with --preprocessed" in error_line(capsys)
+    assert main(["train", "--data", str(prep), "--max-length", "9", "--out", str(tmp_path / "x")]) == 2
+    assert "--max-length cannot be used with --data" in error_line(capsys)
+    assert main(["train", "--data", str(prep), "--cv", "3", "--out", str(tmp_path / "x")]) == 2
+    assert "--cv with --data is not supported yet" in error_line(capsys)
 
 
 def test_train_with_a_recipe_file_and_flags_over_it(files, tmp_path, capsys):

@@ -49,14 +49,39 @@ class EncodedDataset(Dataset):
     def __getitem__(self, index: int) -> Batch:
         return self.batch([index])
 
-    def with_labels(self, labels: np.ndarray | None) -> "EncodedDataset":
-        """The same encoded rows with ``labels`` (a shallow copy: the arrays are shared)."""
+    @classmethod
+    def from_ragged(cls, flat: np.ndarray, lengths: np.ndarray, labels: np.ndarray | None = None,
+                    min_length: int = 1) -> "EncodedDataset":
+        """Rows already back to back (``flat`` int64, ``lengths``): no Python list per row, no copy of ``flat``."""
+        data = cls.__new__(cls)
+        data.lengths = np.asarray(lengths, dtype=np.int64)
+        data.flat = flat
+        data.starts = np.cumsum(data.lengths) - data.lengths
+        data.labels, data.min_length = labels, min_length
+        return data
+
+    def subset(self, index: np.ndarray) -> "EncodedDataset":
+        """Rows ``index`` (and their labels), sharing ``flat``: a validation hold-out costs no copy of the ids."""
+        other = copy.copy(self)
+        other.is_subset = True
+        other.lengths, other.starts = self.lengths[index], self.starts[index]
+        other.labels = None if self.labels is None else self.labels[index]
+        return other
+
+    def with_labels(self, labels: np.ndarray | None, min_length: int | None = None) -> "EncodedDataset":
+        """The same encoded rows with ``labels`` (a shallow copy: the arrays are shared), padded at
+        least to ``min_length`` when given."""
         other = copy.copy(self)
         other.labels = labels
+        if min_length is not None:
+            other.min_length = max(self.min_length, min_length)
         return other
 
     def digest_parts(self) -> tuple:
-        """The arrays that define the encoded rows (for :func:`run_fingerprint`)."""
+        """The arrays that define the encoded rows (for :func:`run_fingerprint`); a subset's
+        rows are also defined by where they start in the shared ``flat``."""
+        if getattr(self, "is_subset", False):
+            return (self.lengths, self.starts, self.flat)
         return (self.lengths, self.flat)
 
 
@@ -66,7 +91,7 @@ def as_dataset(encoded: Sequence[Sequence[int]] | EncodedDataset, labels: np.nda
     :class:`EncodedDataset`; an encoded dataset already (``LayoutPipeline.encode``'s grids) gets
     ``labels``."""
     if isinstance(encoded, EncodedDataset):
-        return encoded.with_labels(labels)
+        return encoded.with_labels(labels, min_length)
     return EncodedDataset(encoded, labels, min_length)
 
 

@@ -242,8 +242,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         ``valid_split`` part of ``texts`` is held out (see the class doc). ``resume=True``
         continues an interrupted run from ``out_dir``.
         """
-        from .models import build_model
-
         texts, labels = self._check_pair(texts, labels, "texts", "labels")
         if len(texts) < 2:
             raise ValueError(f"texts must hold at least 2 training texts, got {len(texts)}")
@@ -272,6 +270,52 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{what}: every one of the {len(texts)} training {what} cleans to nothing (no tokens "
                              f"after cleaning and tokenizing), e.g. {texts[0]!r:.80}; check the {what} or the "
                              f"pipeline's cleaner options")
+        valid_data = None
+        if valid_texts is not None:
+            valid_data = (_cut(pipeline, pipeline.encode(valid_texts)), self._targets(valid_labels, classes))
+        self._train_model(pipeline, (_cut(pipeline, sequences), self._targets(labels, classes)), valid_data, classes,
+                          resume)
+        return self
+
+    def fit_encoded(self, pipeline: TextPipeline, train_data: tuple, valid_data: tuple | None = None, *,
+                    classes: Sequence, resume: bool = False) -> "TextClassifier":
+        """Train on texts a fitted ``pipeline`` already encoded, with that pipeline as it is (no refit):
+        what ``textkit train --data`` does with a ``textkit preprocess`` output
+        (:func:`textkit.shards.read_encoded`).
+
+        ``train_data = (rows, targets)``: ``rows`` an ``EncodedDataset`` (or id lists), ``targets``
+        int indices ``(N,)`` into ``classes``; ``valid_data`` likewise, or ``None`` to hold out
+        ``valid_split`` of the rows (stratified, seeded; no copy of the ids).
+        """
+        if self.reads_pages or self.multi_label:
+            raise ValueError("fit_encoded trains text models on single labels; pages and multi_label use fit")
+        if not isinstance(pipeline, TextPipeline) or pipeline.vocab is None:
+            raise TypeError(f"pipeline must be a fitted TextPipeline, got {type(pipeline).__name__}"
+                            f"{' (not fitted)' if isinstance(pipeline, TextPipeline) else ''}")
+        classes = list(classes)
+        rows, targets = train_data
+        rows, targets = as_dataset(rows), np.asarray(targets, dtype=np.int64)
+        if len(classes) < 2 or len(set(targets.tolist())) < 2:
+            raise ValueError(f"fit_encoded needs at least 2 classes in use, got {sorted(set(targets.tolist()))} of "
+                             f"{classes}")
+        if valid_data is not None:
+            valid_data = (as_dataset(valid_data[0]), np.asarray(valid_data[1], dtype=np.int64))
+        elif self.valid_split > 0:
+            split = self._split_indices(targets.tolist(), list(range(len(classes))), self.train_config.seed)
+            if split is not None:
+                train_idx, valid_idx = (np.asarray(i) for i in split)
+                valid_data = (rows.subset(valid_idx), targets[valid_idx])
+                rows, targets = rows.subset(train_idx), targets[train_idx]
+        seed_everything(self.train_config.seed)
+        self._train_model(copy.deepcopy(pipeline), (rows, targets), valid_data, classes, resume)
+        return self
+
+    def _train_model(self, pipeline, train_data: tuple, valid_data: tuple | None, classes: list,
+                     resume: bool) -> None:
+        """Build the model for ``pipeline``'s vocabulary and train it; both ``fit`` paths end here."""
+        from .models import build_model
+
+        config = self.train_config
         model_config = dict(self.model_config)
         if self.vectors is not None:  # rows for the vocabulary just built (n-gram buckets stay random)
             from .vectors import load_vectors
@@ -281,16 +325,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         model = build_model(self.model_name, vocab_size=pipeline.num_embeddings, num_classes=len(classes),
                             **model_config)
         _fit_min_length(pipeline, model)
-        train_data = (_cut(pipeline, sequences), self._targets(labels, classes))
-        valid_data = None
-        if valid_texts is not None:
-            valid_data = (_cut(pipeline, pipeline.encode(valid_texts)), self._targets(valid_labels, classes))
         self.result_ = train(model, train_data, valid_data, config, multi_label=self.multi_label,
                              out_dir=self.out_dir, resume=resume)
         self.pipeline_, self.model_, self.classes_ = pipeline, model, classes
-        self.sizes_ = {"train": len(texts), "valid": 0 if valid_texts is None else len(valid_texts)}
+        self.sizes_ = {"train": len(train_data[0]), "valid": 0 if valid_data is None else len(valid_data[0])}
         self.threshold_ = self._pick_threshold(valid_data)
-        return self
 
     def _check_inputs(self, texts: Any, name: str) -> list:
         """Texts (or, for the grid model, pages) as a list, or an error naming the first bad one."""
@@ -316,24 +355,32 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def _split(self, texts: list[str], labels: list, classes: list, seed: int):
         """Seeded hold-out of ``valid_split`` of the training data, stratified by label."""
+        split = self._split_indices(labels, classes, seed)
+        if split is None:
+            return texts, labels, None, None
+        train_idx, valid_idx = split
+        pick = lambda items, idx: [items[i] for i in idx]  # noqa: E731
+        return pick(texts, train_idx), pick(labels, train_idx), pick(texts, valid_idx), pick(labels, valid_idx)
+
+    def _split_indices(self, labels: list, classes: list, seed: int):
+        """``(train indices, valid indices)`` of a seeded, stratified ``valid_split`` hold-out, or
+        None (with a warning) when the classes are too small to hold out one of each."""
         from sklearn.model_selection import train_test_split
 
-        n_valid = math.ceil(self.valid_split * len(texts))
+        n_valid = math.ceil(self.valid_split * len(labels))
         stratify = None
         if not self.multi_label:
             counts = Counter(labels)
             rare = [label for label in classes if counts[label] < 2]
-            if rare or n_valid < len(classes) or len(texts) - n_valid < len(classes):
+            if rare or n_valid < len(classes) or len(labels) - n_valid < len(classes):
                 why = (f"class(es) {rare[:5]!r} have a single example" if rare
-                       else f"{len(texts)} texts are too few to hold out one per class")
+                       else f"{len(labels)} texts are too few to hold out one per class")
                 warnings.warn(f"valid_split={self.valid_split} skipped: {why}; training without validation "
-                              f"(pass valid=(texts, labels) or valid_split=0 to silence this)", stacklevel=3)
-                return texts, labels, None, None
+                              f"(pass valid=(texts, labels) or valid_split=0 to silence this)", stacklevel=4)
+                return None
             stratify = labels
-        train_idx, valid_idx = train_test_split(np.arange(len(texts)), test_size=n_valid, random_state=seed,
-                                                shuffle=True, stratify=stratify)
-        pick = lambda items, idx: [items[i] for i in idx]  # noqa: E731
-        return pick(texts, train_idx), pick(labels, train_idx), pick(texts, valid_idx), pick(labels, valid_idx)
+        return train_test_split(np.arange(len(labels)), test_size=n_valid, random_state=seed, shuffle=True,
+                                stratify=stratify)
 
     def _targets(self, labels: list, classes: list) -> np.ndarray:
         """Labels -> class indices ``(N,)``, or a 0/1 matrix ``(N, L)`` for multi-label."""
@@ -393,6 +440,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             report["threshold"] = np.asarray(self.threshold_).tolist()
             return report
         return metrics.classification_report(truth, probs.argmax(axis=1), len(self.classes_),
+                                             label_names=self.classes_)
+
+    def evaluate_encoded(self, rows, targets) -> dict:
+        """``evaluate`` for texts the pipeline already encoded (``rows``, as in :meth:`fit_encoded`)
+        with ``targets`` indices into ``classes_``."""
+        self._check_fitted("evaluate_encoded")
+        targets = np.asarray(targets, dtype=np.int64)
+        logits = self._logits_of(rows)
+        return metrics.classification_report(targets, logits.argmax(axis=1), len(self.classes_),
                                              label_names=self.classes_)
 
     def _logits_of(self, sequences) -> np.ndarray:

@@ -83,16 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "train", help="train a classifier; write metrics.json and the model",
         description="Train a TextClassifier on a registered corpus (--corpus), on files (--train/--valid/--test) or "
-                    "on a preprocess output (--preprocessed), score it on the test data, and write DIR/metrics.json "
+                    "on a preprocess output (--data), score it on the test data, and write DIR/metrics.json "
                     "(accuracy, macro_f1, per-class scores, confusion matrix) and DIR/model/. --cv K runs K "
                     "stratified folds over the non-test data (train plus valid) and reports mean and sd; the saved "
                     "model is then trained on all of it.")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--corpus", metavar="NAME", help="a registered corpus (see 'textkit corpora')")
     source.add_argument("--train", metavar="FILE", help="training file (with --format and column options)")
-    source.add_argument("--preprocessed", metavar="DIR",
-                        help="a 'textkit preprocess' output: its splits and pipeline.json (the vocabulary is refit "
-                             "on the training part, which gives preprocess's own when DIR has a valid split)")
+    source.add_argument("--data", metavar="DIR",
+                        help="a 'textkit preprocess' output: trains on its token ids with its pipeline.json as it is "
+                             "(no second cleaning or tokenizing; the texts are never read)")
     p.add_argument("--valid", metavar="FILE", help="validation file for early stopping (default: 10%% of train)")
     p.add_argument("--test", metavar="FILE", help="test file to score the model on (needed with --train, "
                                                   "unless --cv K cross-validates)")

@@ -72,10 +72,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         where = f"--{name.replace('_', '-')}" if flags.get(name) is not None else \
             f"--recipe {args.recipe}: train.{name}"
         raise ValueError(where + str(error)[field.end(1):]) from None  # "--lr must be ..."
-    data, pipeline, description = _training_data(args)
+    if args.data and args.cv is not None:
+        raise ValueError("--cv with --data is not supported yet: cross-validate from the files (--train, --cv K)")
+    data, pipeline, description = _encoded_data(args) if args.data else _training_data(args)
     if "test" not in data and args.cv is None:
         fix = ("pass --cv K to cross-validate (its protocol: " + _protocol(args.corpus) + ")" if args.corpus else
-               "preprocess a test file too (test=PATH), or pass --cv K" if args.preprocessed else
+               "preprocess a test file too (test=PATH)" if args.data else
                "pass --test FILE, or --cv K to cross-validate")
         raise ValueError(f"no test data in {description}: {fix}")
     known = set(data["train"][1]) | (set(data["valid"][1]) if args.cv and "valid" in data else set())
@@ -102,17 +104,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.cv:  # the final model learns from all the non-test data the folds saw
             texts, labels = _non_test(data)
             clf.fit(texts, labels, resume=args.resume)
+        elif args.data:  # the shards' ids, with preprocess's pipeline as it is
+            import numpy as np
+
+            classes = sorted(set(data["train"][1]), key=str)
+            index = {name: i for i, name in enumerate(classes)}
+            encoded = {split: (rows, np.fromiter((index[n] for n in names), dtype=np.int64, count=len(names)))
+                       for split, (rows, names) in data.items()}
+            clf.fit_encoded(pipeline, encoded["train"], encoded.get("valid"), classes=classes, resume=args.resume)
         else:
             valid = data.get("valid")
             clf.fit(*data["train"], valid=valid, resume=args.resume)
-            if valid is None and clf.sizes_["valid"]:
-                say(f"held out {clf.sizes_['valid']:,} of the {len(data['train'][0]):,} training records for "
-                     f"validation (early stopping); trained on {clf.sizes_['train']:,} (--valid FILE to choose them)")
+        if "valid" not in data and not args.cv and clf.sizes_["valid"]:
+            say(f"held out {clf.sizes_['valid']:,} of the {len(data['train'][0]):,} training records for "
+                f"validation (early stopping); trained on {clf.sizes_['train']:,} "
+                f"({'preprocess a valid=FILE split' if args.data else '--valid FILE'} to choose them)")
         if clf.vectors_coverage_ is not None:
             say(f"vectors: {clf.vectors_coverage_}")
         metrics: dict[str, Any] = {}
         if "test" in data:
-            metrics.update(clf.evaluate(*data["test"]))
+            metrics.update(clf.evaluate_encoded(*encoded["test"]) if args.data else clf.evaluate(*data["test"]))
             metrics["evaluated_on"] = f"test ({len(data['test'][0])} {unit(args.model in PAGE_MODELS)})"
         else:
             metrics.update({"accuracy": cv["accuracy"]["mean"], "macro_f1": cv["macro_f1"]["mean"],
@@ -164,7 +175,8 @@ def _sizes(data: dict) -> str:
     (loaded like any other: an empty csv field, a label-text line "0 ")."""
     parts = []
     for split, (texts, _) in data.items():
-        empty = sum(1 for t in texts if isinstance(t, str) and not t.strip())
+        # encoded rows (--data) were preprocessed: its report counted empty rows as rejected
+        empty = sum(1 for t in texts if isinstance(t, str) and not t.strip()) if isinstance(texts, list) else 0
         parts.append(f"{split} {len(texts):,}" + (f" ({empty:,} empty)" if empty else ""))
     return ", ".join(parts)
 
@@ -175,29 +187,34 @@ def _protocol(corpus: str) -> str:
     return get_card(corpus).protocol
 
 
+def _encoded_data(args: argparse.Namespace):
+    """--data: ({split: (EncodedDataset, label names)}, the fitted pipeline, description)."""
+    from ..shards import read_encoded
+
+    given = [flag for flag, value in (("--valid", args.valid), ("--test", args.test), ("--format", args.format),
+                                      ("--text-column", args.text_column), ("--label-column", args.label_column),
+                                      ("--encoding", args.encoding), ("--header", args.header),
+                                      ("--errors", args.errors), ("--vectors", args.vectors)) if value is not None]
+    given += [f"--{k.replace('_', '-')}" for k in pipeline_options(args) if k not in given_recipe(args)["pipeline"]]
+    given += ["--recipe's pipeline options"] if given_recipe(args)["pipeline"] else []
+    if given:
+        raise ValueError(f"{', '.join(given)} cannot be used with --data: its splits and pipeline.json hold the data "
+                         f"and the pipeline options")
+    if args.model in PAGE_MODELS:
+        raise ValueError("--data holds token ids of texts; model 'grid' trains on pages: pass the folder of page "
+                         "files with --train (and --format)")
+    report, pipeline, splits = read_encoded(args.data)
+    if "train" not in splits:
+        raise ValueError(f"{args.data} has no train split (it has {', '.join(splits)})")
+    names = report["labels"]
+    data = {split: (rows, [names[i] for i in labels]) for split, (rows, labels) in splits.items()}
+    return data, pipeline, f"preprocessed {args.data}"
+
+
 def _training_data(args: argparse.Namespace):
     """-> ({split: (texts, labels)}, pipeline (TextPipeline or options dict), description)."""
     from ..corpora import load_corpus
 
-    if args.preprocessed:
-        from ..preprocess import load_preprocessed
-
-        given = [flag for flag, value in (("--valid", args.valid), ("--test", args.test), ("--format", args.format),
-                                          ("--text-column", args.text_column), ("--label-column", args.label_column),
-                                          ("--encoding", args.encoding), ("--header", args.header),
-                                          ("--errors", args.errors)) if value is not None]
-        given += [f"--{k.replace('_', '-')}" for k in pipeline_options(args) if k not in given_recipe(args)["pipeline"]]
-        given += ["--recipe's pipeline options"] if given_recipe(args)["pipeline"] else []
-        if given:
-            raise ValueError(f"{', '.join(given)} cannot be used with --preprocessed: its splits and "
-                             f"pipeline.json hold the data and the pipeline options")
-        if args.model in PAGE_MODELS:
-            raise ValueError("--preprocessed holds token ids of texts; model 'grid' trains on pages: pass the "
-                             "folder of page files with --train (and --format)")
-        report, pipeline, splits = load_preprocessed(args.preprocessed)
-        if "train" not in splits:
-            raise ValueError(f"{args.preprocessed} has no train split (it has {', '.join(splits)})")
-        return splits, pipeline, f"preprocessed {args.preprocessed}"
     if args.corpus:
         check_corpus_flags(args, args.corpus)
         if args.valid or args.test:
