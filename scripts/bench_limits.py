@@ -49,8 +49,8 @@ def build(root: Path, mb: int) -> dict[str, Path]:
     files = {}
     # the reference: 2,000 well-formed records
     small = root / "small.csv"
-    small.write_text("label,text\n" + "".join(f"{'pos' if i % 2 else 'neg'},a fine film number {i}\n"
-                                               for i in range(2000)), encoding="utf-8")
+    rows = (f"{'pos' if i % 2 else 'neg'},a fine film number {i}\n" for i in range(2000))
+    small.write_text("label,text\n" + "".join(rows), encoding="utf-8")
     files["reference"] = small
     # a member larger than max_member_bytes (64 MiB), and one under it that inflates > 100-fold
     for name, member_size in ((f"{mb} MB member", size), ("60 MB member", 60 << 20)):
@@ -136,8 +136,9 @@ def measure(kind: str, path: Path | str, out: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mb", type=int, default=400, help="size of each bomb's member and of the long line "
-                                                            "(default 400; the limits refuse over 64 MiB / 16 Mi chars)")
+    parser.add_argument("--mb", type=int, default=400,
+                        help="size of each bomb's member and of the long line (default 400; the limits refuse over "
+                             "64 MiB / 16 Mi chars)")
     parser.add_argument("--classes", type=int, default=10_000)
     parser.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()

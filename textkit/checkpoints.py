@@ -61,7 +61,7 @@ def check_rng_state(state: Any) -> None:
             and state["torch"].shape == expected.shape):
         raise bad("torch", f"a uint8 tensor of {expected.numel()} bytes")
     if not (isinstance(state["cuda"], (list, tuple)) and all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8
-                                                            for t in state["cuda"])):
+                                                             for t in state["cuda"])):
         raise bad("cuda", "a list of uint8 tensors")
 
 

@@ -317,9 +317,9 @@ def _custom_steps(names: Any) -> tuple[str, ...]:
         raise TypeError(f"TextCleaner option custom_steps= must be a list of registered step names, got {names!r}")
     for name in names:
         if name not in _CUSTOM_STEPS:
-            raise UnregisteredName(f"TextCleaner option custom_steps=: {name!r} is not a registered cleaning step; run "
-                             f"textkit.register_cleaning_step({name!r}, fn) first (before loading a pipeline that "
-                             f"uses it, too)")
+            raise UnregisteredName(f"TextCleaner option custom_steps=: {name!r} is not a registered cleaning step; "
+                                   f"run textkit.register_cleaning_step({name!r}, fn) first (before loading a "
+                                   f"pipeline that uses it, too)")
     if len(set(names)) != len(names):
         raise ValueError(f"TextCleaner option custom_steps= names a step twice: {list(names)!r}")
     return tuple(names)

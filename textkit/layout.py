@@ -89,7 +89,8 @@ def page_words(page: Page | Mapping[str, Any], where: str) -> tuple[list[str], n
         raise TypeError(f"{where}: 'words' must be a list of str, one per box, got {_describe(words)}")
     words = list(words)
     try:
-        boxes = np.asarray(boxes, dtype=np.float32).reshape(len(boxes), 4) if len(boxes) else np.zeros((0, 4), np.float32)
+        boxes = (np.asarray(boxes, dtype=np.float32).reshape(len(boxes), 4) if len(boxes)
+                 else np.zeros((0, 4), np.float32))
     except (TypeError, ValueError):
         raise ValueError(f"{where}: 'bboxes' must be one [x0, y0, x1, y1] per word, got {_describe(boxes)}") from None
     if len(words) != len(boxes):

@@ -27,7 +27,8 @@ from .pipeline import TextPipeline
 from .preprocess import FORMAT, FORMAT_VERSION, PIPELINE_FILE, REPORT_FILE
 
 
-def read_encoded(directory: str | os.PathLike) -> tuple[dict, TextPipeline, dict[str, tuple[EncodedDataset, np.ndarray]]]:
+def read_encoded(directory: str | os.PathLike
+                 ) -> tuple[dict, TextPipeline, dict[str, tuple[EncodedDataset, np.ndarray]]]:
     """``(report, pipeline, {split: (rows, labels)})`` of a preprocess output; ``labels`` are
     int64 indices into ``report["labels"]``."""
     directory = Path(directory)

@@ -59,7 +59,6 @@ class Settings:
     max_pages: int | None
 
 
-
 # ---------------------------------------------------------------- checks before any work
 
 def check_settings(*, dpi: int, lang: str, psm: int, max_pages: int | None) -> Settings:
@@ -127,6 +126,7 @@ def check_pdf_renderer(first_pdf: Path) -> str:
     return importlib.metadata.version("pypdfium2")
 
 # ---------------------------------------------------------------- one file -> TSV
+
 
 def pdf_pages(path: Path, tesseract: str, settings: Settings) -> list[bytes]:
     """Render each page and OCR the picture. Never the text layer (see the module doc)."""

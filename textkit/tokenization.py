@@ -190,7 +190,7 @@ def get_tokenizer(name: str | Tokenizer = "regex", *, lang: str = "en",
     close = difflib.get_close_matches(str(name), [*TOKENIZERS, *_REGISTERED], n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise UnregisteredName(f"unknown tokenizer {name!r}{hint}; choose one of {list(TOKENIZERS)}, pass a callable, or, "
-                     f"for a tokenizer of your own, run textkit.register_tokenizer({name!r}, fn) first")
+                           f"for a tokenizer of your own, run textkit.register_tokenizer({name!r}, fn) first")
 
 
 def tokenizer_name(tokenizer: Tokenizer) -> str | None:

@@ -248,6 +248,7 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
+
 def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
     """bf16 on CUDA where supported (no loss scaling needed), else fp16; ``None`` = no autocast."""
     if not amp or device.type != "cuda":
@@ -255,6 +256,8 @@ def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 # -- optimizer and schedule --------------------------------------------------------------------
+
+
 def make_optimizer(name: str, params: list[nn.Parameter], *, lr: float | None = None,
                    weight_decay: float = 0.0, momentum: float = 0.9) -> torch.optim.Optimizer:
     if name not in OPTIMIZERS:
@@ -367,6 +370,7 @@ def score(logits: np.ndarray, labels: np.ndarray, multi_label: bool, threshold: 
     return {"accuracy": metrics.accuracy(labels, predicted),
             **{f"{avg}_f1": metrics.f1(labels, predicted, average=avg, num_classes=classes)
                for avg in metrics.F1_AVERAGES}}
+
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -590,7 +594,7 @@ def epoch_line(record: dict, epochs: int, monitor: str = "accuracy") -> str:
         scores.sort(key=lambda kv: (kv[0] != monitor, kv[0] == "loss"))  # the monitored score first, loss last
         names = {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "weighted_f1": "weighted-F1"}
         shown = [f"{names.get(k, k.replace('_', ' '))} {v:.4f}" + (" (best)" if k == monitor and record.get("best")
-                                                                    else "")
+                                                                   else "")
                  for k, v in scores]
         line += "; valid " + ", ".join(shown)
     return line + f"; {record['seconds']:.1f} s, {record['tokens_per_s']:,.0f} tokens/s"
@@ -608,6 +612,7 @@ def _check_finite(values: list[float], epoch: int, first_step: int, steps_per_ep
                 f"training loss is {value} at epoch {epoch}, step {first_step + offset} of {steps_per_epoch}; "
                 f"stopping. Likely causes: {'; '.join(causes)}"
             )
+
 
 def _check_resumable(state: dict, config: TrainConfig, path: Path, n_train: int, multi_label: bool,
                      fingerprint: dict[str, str]) -> None:

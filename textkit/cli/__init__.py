@@ -44,6 +44,7 @@ from .parser import build_parser
 
 # ---------------------------------------------------------------- main
 
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``textkit`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     started = time.perf_counter()  # "done in" counts imports and loading too
@@ -108,5 +109,3 @@ def _terminate_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, before)
-
-

@@ -15,6 +15,7 @@ from .common import (
 
 # ---------------------------------------------------------------- corpora
 
+
 def cmd_corpora(args: argparse.Namespace) -> int:
     from ..corpora import DATA_ENV, list_corpora
 
@@ -35,7 +36,7 @@ def cmd_corpora(args: argparse.Namespace) -> int:
         say("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
     root = os.environ.get(DATA_ENV)
     say(f"\n${DATA_ENV} = {root}" if root else
-         f"\n${DATA_ENV} is not set: set it to a folder holding <name>/ folders to use local copies")
+        f"\n${DATA_ENV} is not set: set it to a folder holding <name>/ folders to use local copies")
     return 0
 
 
@@ -55,10 +56,10 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     for split, s in report["splits"].items():
         unk = f"{100 * s['unk_tokens'] / s['tokens']:.1f}%" if s["tokens"] else "-"
         say(f"{split:<6} {s['rows_read']:>9,} {s['rows_written']:>9,} {s['rows_rejected']:>9,} {s['tokens']:>11,} "
-             f"{unk:>6}  {len(s['shards'])}")
+            f"{unk:>6}  {len(s['shards'])}")
     labels = sorted(report["labels"], key=str)  # sorted, as train and evaluate list them (report.json: id order)
     say(f"vocabulary {report['vocab_size']:,} (fit on {report['vocab_fit_on']}); {len(labels)} labels "
-         f"{', '.join(labels)}")
+        f"{', '.join(labels)}")
     rejected = report["rejected"]
     if rejected["count"]:
         reasons = "; ".join(f"{n:,} {reason}" for reason, n in rejected["by_reason"].items())
@@ -82,9 +83,9 @@ def cmd_ocr(args: argparse.Namespace) -> int:
         raise ValueError(str(error)) from None
     done, skipped, bad = report["done"], report["skipped"], report["failed"]
     say(f"ocr: {done:,} files OCR'd ({report['pages']:,} pages), {skipped:,} already done, {len(bad):,} failed; "
-         f"wrote {Path(args.out)}/ ({report['seconds']:.0f} s, {report['num_proc']} processes)")
+        f"wrote {Path(args.out)}/ ({report['seconds']:.0f} s, {report['num_proc']} processes)")
     if bad:
         say(f"failed (nothing written for them; fix or remove them, then rerun to finish): "
-             f"{', '.join(str(f['input']) for f in bad[:5])}{' ...' if len(bad) > 5 else ''}")
+            f"{', '.join(str(f['input']) for f in bad[:5])}{' ...' if len(bad) > 5 else ''}")
         return 1
     return 0

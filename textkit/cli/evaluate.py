@@ -22,6 +22,7 @@ from .common import (
 
 # ---------------------------------------------------------------- evaluate
 
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..outputs import check_output_directory
 
@@ -53,10 +54,10 @@ def _evaluate(args: argparse.Namespace, model_dir: Path) -> int:
         texts, labels = split_lists(corpus["test"], clf.reads_pages)
         source = f"file {args.test}"
     shown = ", ".join(map(str, clf.classes_[:20])) + (f", ... ({len(clf.classes_):,} in all)"
-                                                       if len(clf.classes_) > 20 else "")
+                                                      if len(clf.classes_) > 20 else "")
     check_known_labels(labels, {str(c) for c in clf.classes_}, args.test or source,
-                        f"the classes the model was trained on ({shown})",
-                        "fix the label, or evaluate a model trained with that class")
+                       f"the classes the model was trained on ({shown})",
+                       "fix the label, or evaluate a model trained with that class")
     metrics = clf.evaluate(texts, labels)
     _print_report(metrics, source, f"{len(texts):,} {unit(clf.reads_pages)}")
     if not args.out:
@@ -68,9 +69,9 @@ def _evaluate(args: argparse.Namespace, model_dir: Path) -> int:
         from ..plots import plot_confusion
 
         plotted = plot_confusion(metrics, tmp / "confusion_matrix.png", f"{source}: accuracy "
-                                  f"{metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}")
+                                 f"{metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}")
     say(f"wrote {Path(args.out) / 'metrics.json'}" + (f" and {Path(args.out) / 'confusion_matrix.png'}"
-                                                        if plotted else ""))
+                                                      if plotted else ""))
     return 0
 
 
@@ -89,16 +90,16 @@ def _print_report(metrics: dict, source: str, count: str) -> None:
     say(f"{'class':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>9}")
     for i, label in ((i, labels[i]) for i in rows):
         say(f"{label:<{width}} {per_class['precision'][i]:>9.4f} {per_class['recall'][i]:>9.4f} "
-             f"{per_class['f1'][i]:>9.4f} {per_class['support'][i]:>9,}")
+            f"{per_class['f1'][i]:>9.4f} {per_class['support'][i]:>9,}")
     total = sum(per_class["support"])
     say(f"{'macro avg':<{width}} {metrics['macro_precision']:>9.4f} {metrics['macro_recall']:>9.4f} "
-         f"{metrics['macro_f1']:>9.4f} {total:>9,}")
+        f"{metrics['macro_f1']:>9.4f} {total:>9,}")
     say(f"{'weighted f1':<{width}} {'':>9} {'':>9} {metrics['weighted_f1']:>9.4f} {total:>9,}")
     say(f"{'accuracy':<{width}} {'':>9} {'':>9} {metrics['accuracy']:>9.4f} {total:>9,}")
     if metrics["macro_classes"] < len(labels):  # the three macro averages leave out the same classes
         absent = [labels[i] for i in range(len(labels)) if not per_class["support"][i]]
         say(f"(macro averages over the {metrics['macro_classes']} classes in the data or the predictions; "
-             f"no examples of {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''} here)")
+            f"no examples of {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''} here)")
     if len(labels) > PRINTED_CLASSES and metrics.get("top_confusions"):
         say("most frequent confusions (true -> predicted: texts): " + "; ".join(
             f"{t} -> {p}: {n:,}" for t, p, n in metrics["top_confusions"][:5]))

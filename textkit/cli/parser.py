@@ -20,6 +20,7 @@ from .predict import cmd_predict
 from .quickstart import cmd_quickstart
 from .train import cmd_train
 
+
 class _Parser(argparse.ArgumentParser):
     """argparse with usage errors on one line, like every other textkit error."""
 

@@ -13,6 +13,7 @@ from .common import (
 
 # ---------------------------------------------------------------- predict
 
+
 def cmd_predict(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")

@@ -16,6 +16,7 @@ from .common import (
 
 # ---------------------------------------------------------------- quickstart
 
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     import torch
 
@@ -35,7 +36,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     say(f"1. data     load_corpus('trec'): {card.title}")
     say(f"           {corpus['train'].info.description}")
     say(f"           train {len(train_texts):,} / valid {len(valid_texts):,} (10% of train, stratified, seed "
-         f"{args.seed}) / test {len(test_texts):,}; classes {', '.join(corpus['train'].features['label'].names)}")
+        f"{args.seed}) / test {len(test_texts):,}; classes {', '.join(corpus['train'].features['label'].names)}")
     say(f"           e.g. {train_labels[0]}: {train_texts[0]!r}")
 
     pipe = TextPipeline().fit(train_texts)  # vocabulary from train only
@@ -44,7 +45,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     say(f"           clean     {pipe.cleaner(MESSY_EXAMPLE)!r}")
     say(f"           tokenize  {pipe.analyze(MESSY_EXAMPLE)}")
     say(f"           index     {pipe.encode([MESSY_EXAMPLE])[0]}   (vocabulary of {len(pipe.vocab):,} from "
-         f"train; 0 = <pad>, 1 = <unk>)")
+        f"train; 0 = <pad>, 1 = <unk>)")
 
     batch = pipe.transform(train_texts[:4])
     say("\n3. pad      pipe.transform(4 train questions) -> Batch (stage 4)")
@@ -56,7 +57,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     layout = LayoutPipeline(text=pipe)  # the same cleaner, tokenizer and vocabulary
     grid = layout.transform([page])
     say(f"\n3b. page    the 4 questions as a page (line = row, character = column) -> LayoutPipeline(grid="
-         f"{layout.grid}, slots={layout.slots}) -> GridBatch")
+        f"{layout.grid}, slots={layout.slots}) -> GridBatch")
     say(f"           ids      {_shape(grid.ids)} {grid.ids.dtype}   (B, H, W, S): page, row, column, slot")
     say(f"           lengths  {_shape(grid.lengths)} {grid.lengths.dtype}   {grid.lengths.tolist()} tokens placed")
     for row in range(grid.ids.shape[1]):
@@ -79,19 +80,19 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 
     with torch_threads(args.threads) as threads:  # measured now, before the training starts
         say(f"\n5. train    TextClassifier({args.model!r}, epochs={args.epochs}, seed={args.seed}) on train, "
-             f"early stopping on valid, then evaluate on test ({threads} CPU thread(s), --threads; one line per "
-             f"epoch on stderr)")
+            f"early stopping on valid, then evaluate on test ({threads} CPU thread(s), --threads; one line per "
+            f"epoch on stderr)")
         clf = TextClassifier(args.model, epochs=args.epochs, seed=args.seed, device=args.device, threads=threads,
                              progress=args.progress)
         clf.fit(train_texts, train_labels, valid=(valid_texts, valid_labels))
         scores = clf.evaluate(test_texts, test_labels)
     reference = card.references.get("CNN-rand")
     say(f"           test ({len(test_texts)} questions): accuracy {scores['accuracy']:.4f}, "
-         f"macro-F1 {scores['macro_f1']:.4f}")
+        f"macro-F1 {scores['macro_f1']:.4f}")
     if reference is not None:
         say(f"           published: CNN-rand accuracy {reference / 100:.3f}, from {card.reference_source}")
     say(f"           reproduce: textkit quickstart --model {args.model} --epochs {args.epochs} --seed {args.seed}; "
-         f"longer runs: textkit train --corpus trec --epochs 10 --out runs/trec")
+        f"longer runs: textkit train --corpus trec --epochs 10 --out runs/trec")
     say(f"\ndone in {time.perf_counter() - args.started:.0f} s (since the command started)")
     return 0
 

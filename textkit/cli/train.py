@@ -31,6 +31,7 @@ from .common import (
 
 # ---------------------------------------------------------------- train
 
+
 def cmd_train(args: argparse.Namespace) -> int:
     from ..outputs import atomic_directory, check_output_directory, interrupted_run
 
@@ -86,7 +87,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             where = getattr(args, split, None) or f"{description} [{split}]"
             train = args.train or f"{description} [train]"
             check_known_labels(data[split][1], known, where, f"the training data ({train})",
-                                "fix the label, or add examples of that class to the training data")
+                               "fix the label, or add examples of that class to the training data")
     say(f"data: {description} ({_sizes(data)}; {len(set(data['train'][1]))} classes)")
     started = time.perf_counter()
     resumable = args.cv is None  # folds are not checkpointed: an interrupted --cv run starts over
@@ -153,14 +154,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                                                                   f"macro-F1 {metrics['macro_f1']:.3f}")
     if "test" in data:
         say(f"test: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
-             f"({len(data['test'][0]):,} {unit(args.model in PAGE_MODELS)})")
+            f"({len(data['test'][0]):,} {unit(args.model in PAGE_MODELS)})")
     if cv:
         say(f"cv ({cv['folds']} folds): accuracy {cv['accuracy']['mean']:.4f} ± {cv['accuracy']['sd']:.4f}, "
-             f"macro-F1 {cv['macro_f1']['mean']:.4f} ± {cv['macro_f1']['sd']:.4f} (mean ± sd)")
+            f"macro-F1 {cv['macro_f1']['mean']:.4f} ± {cv['macro_f1']['sd']:.4f} (mean ± sd)")
     written = ", ".join(sorted(p.name + ("/" if p.is_dir() else "") for p in Path(args.out).iterdir()
                                if not p.name.startswith(".")))
     say(f"wrote {args.out}/: {written} ({time.perf_counter() - started:.0f} s training, "
-         f"{time.perf_counter() - args.started:.0f} s in all)")
+        f"{time.perf_counter() - args.started:.0f} s in all)")
     return 0
 
 
@@ -271,7 +272,7 @@ def _cross_validate(args: argparse.Namespace, data: dict, pipeline, train_option
         for key in scores:
             scores[key].append(result[key])
         say(f"fold {i}/{args.cv}: accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f} "
-             f"(train {len(train_part):,}, test {len(test_part):,})")
+            f"(train {len(train_part):,}, test {len(test_part):,})")
     return {"folds": args.cv, "seed": args.seed,
             **{key: {"mean": statistics.fmean(values), "sd": statistics.stdev(values), "per_fold": values}
                for key, values in scores.items()},

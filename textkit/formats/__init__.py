@@ -216,7 +216,8 @@ def _read_pages(path: Path, document: str, options: ReadOptions) -> list[Rows]:
                           f"textkit.documents.read_document")
     for name in ("text_column", "label_column", "header"):
         if getattr(options, name) is not None:
-            raise CorpusError(f"{name}= does not apply to format {document!r} ({path}); it is for csv/tsv/jsonl/parquet")
+            raise CorpusError(f"{name}= does not apply to format {document!r} ({path}); it is for "
+                              f"csv/tsv/jsonl/parquet")
     found = READERS[container](path, options, document)
     if not all(rows.texts for rows in found):
         raise CorpusError(f"{path}: no pages found; is it the right folder and format ({document})?")

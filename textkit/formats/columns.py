@@ -24,6 +24,7 @@ from .base import (
 
 # ---------------------------------------------------------------- column formats
 
+
 def as_list(columns: Column | Sequence[Column]) -> list[Column]:
     return [columns] if isinstance(columns, (str, int)) else list(columns)
 

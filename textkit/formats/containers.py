@@ -29,6 +29,7 @@ from .base import (
 
 # ---------------------------------------------------------------- folders and archives
 
+
 def _safe_member(archive: Path, name: str) -> str:
     parts = name.replace("\\", "/").split("/")
     if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) or ".." in parts:

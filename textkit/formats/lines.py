@@ -15,6 +15,7 @@ from .base import (
 
 # ---------------------------------------------------------------- line formats
 
+
 def read_label_text(path: Path, options: ReadOptions) -> list[Rows]:
     """``<label> <text>`` per line; the label is everything before the first whitespace."""
     rows = Rows(str(path), "line")

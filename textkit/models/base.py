@@ -174,7 +174,7 @@ def check_size(model_class: type, vocab_size: Any, num_classes: Any, config: Any
     count = model_class.count_parameters(vocab_size, num_classes, config)
     if count > limit:
         sizes = ", ".join(f"{k}={v}" for k, v in {"vocab_size": vocab_size, "num_classes": num_classes,
-                                                   **asdict(config)}.items()
+                                                  **asdict(config)}.items()
                           if isinstance(v, (int, tuple, list)) and not isinstance(v, bool))
         raise ModelTooLargeError(f"{where}: model {model_class.name!r} would have {count:,} parameters "
                                  f"({count * 4 / 2**30:,.1f} GiB as float32), more than max_parameters={limit:,} "
