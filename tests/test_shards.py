@@ -29,10 +29,42 @@ def test_the_ids_are_the_pipelines_encoding_of_the_texts(prep):
     rows, labels = splits["train"]
     assert len(rows) == 48 and len(json.loads((prep / "report.json").read_text())["splits"]["train"]["shards"]) == 3
     expected = pipeline.encode([t for _, t in ROWS[:48]])
-    got = [rows.flat[s:s + n].tolist() for s, n in zip(rows.starts, rows.lengths)]
+    batch = rows.batch(np.arange(48))  # rows of all three shards in one batch: read and put in place
+    got = [batch.ids[i, :n].tolist() for i, n in enumerate(batch.lengths.tolist())]
     assert got == expected
     assert [report["labels"][i] for i in labels] == [l for l, _ in ROWS[:48]]
-    assert rows.flat.dtype == np.int64
+    assert batch.labels.tolist() == labels.tolist()
+    test_rows, _ = splits["test"]
+    assert [test_rows.flat[s:s + n].tolist() for s, n in zip(test_rows.starts, test_rows.lengths)] == \
+        pipeline.encode([t for _, t in ROWS[48:]])
+
+
+def test_training_rows_stay_in_their_shards(prep, monkeypatch):
+    from textkit import shards
+
+    reads = []
+    real = shards._read_ids
+    monkeypatch.setattr(shards, "_read_ids", lambda path, *a: reads.append(path.name) or real(path, *a))
+    _, _, splits = read_encoded(prep)
+    assert reads == ["test-00000-of-00001.parquet"]  # the train split's ids are not read at open
+    rows = splits["train"][0]
+    sampler = rows.sampler(rows.lengths, 4, seed=1)
+    seen = []
+    for epoch in (1, 2):
+        sampler.set_epoch(epoch)
+        batches = list(sampler)
+        assert sorted(i for b in batches for i in b) == list(range(48))  # every row once an epoch
+        assert all(len(set(rows.shard_of[b].tolist())) == 1 for b in batches)  # each batch from one shard
+        reads.clear()
+        for b in batches:
+            rows.batch(b)
+        assert len(reads) == 3  # each shard read once an epoch, one at a time
+        seen.append(batches)
+    assert seen[0] != seen[1]  # another order each epoch, the same for the same (seed, epoch)
+    sampler.set_epoch(1)
+    assert list(sampler) == seen[0]
+    shares = [list(rows.sampler(rows.lengths, 4, seed=1, rank=r, world=2)) for r in (0, 1)]
+    assert len(shares[0]) == len(shares[1]) == 6 and not set(map(tuple, shares[0])) & set(map(tuple, shares[1]))
 
 
 def test_fit_encoded_trains_with_the_pipeline_as_it_is(prep):

@@ -90,7 +90,7 @@ def as_dataset(encoded: Sequence[Sequence[int]] | EncodedDataset, labels: np.nda
     """Encoded inputs -> the dataset that batches them: id lists (``TextPipeline.encode``) become an
     :class:`EncodedDataset`; an encoded dataset already (``LayoutPipeline.encode``'s grids) gets
     ``labels``."""
-    if isinstance(encoded, EncodedDataset):
+    if callable(getattr(encoded, "with_labels", None)):  # an EncodedDataset, or rows in shards (textkit.shards)
         return encoded.with_labels(labels, min_length)
     return EncodedDataset(encoded, labels, min_length)
 
@@ -170,8 +170,10 @@ def make_loader(sequences: Sequence[Sequence[int]], labels: np.ndarray, *, batch
                 world: int = 1) -> DataLoader:
     """A DataLoader of :class:`~textkit.padding.Batch` over encoded data (see :class:`LengthBucketSampler`)."""
     dataset = as_dataset(sequences, labels, min_length)
-    sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=shuffle, bucket=bucket,
-                                  chunk_batches=chunk_batches, seed=seed, rank=rank, world=world)
+    # rows in shards order their batches shard by shard (textkit.shards.ShardBucketSampler)
+    make_sampler = getattr(dataset, "sampler", LengthBucketSampler)
+    sampler = make_sampler(dataset.lengths, batch_size, shuffle=shuffle, bucket=bucket,
+                           chunk_batches=chunk_batches, seed=seed, rank=rank, world=world)
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=_whole_batch,
                       num_workers=num_workers, pin_memory=pin_memory)
 
