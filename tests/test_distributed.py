@@ -73,3 +73,37 @@ def test_an_error_in_one_process_names_its_rank(tmp_path, monkeypatch, capsys):
     assert main(["train", "--train", str(tmp_path / "nope.csv"), "--test", str(tmp_path / "nope.csv"),
                  "--out", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err.startswith("textkit: error: [rank 1 of 2] ")
+
+
+def test_torchrun_interrupted_then_resumed_ends_where_an_uninterrupted_run_ends(tmp_path):
+    import signal
+
+    rows = [("pos" if i % 2 else "neg", f"a {'great fun' if i % 2 else 'dull awful'} film number {i} of many")
+            for i in range(2400)]
+    for name, part in (("train.csv", rows[:2000]), ("test.csv", rows[2000:])):
+        (tmp_path / name).write_text("label,text\n" + "".join(f"{label},{text}\n" for label, text in part),
+                                     encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    base = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "textkit", "train",
+            "--train", "train.csv", "--test", "test.csv", "--model", "cnn", "--epochs", "3", "--batch-size", "8",
+            "--device", "cpu", "--threads", "1"]
+    done = subprocess.run([*base, "--out", "straight"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    # SIGINT to torchrun after epoch 1: it stops both workers; rank 0 keeps the finished epoch
+    process = subprocess.Popen([*base, "--out", "run"], cwd=tmp_path, stderr=subprocess.PIPE, text=True, env=env,
+                               stdout=subprocess.DEVNULL)
+    for line in process.stderr:
+        if line.startswith("epoch 1/3"):
+            process.send_signal(signal.SIGINT)
+            break
+    process.stderr.read()
+    assert process.wait(timeout=120) != 0 and not (tmp_path / "run").exists()
+    done = subprocess.run([*base, "--out", "run", "--resume"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "epoch 1/3" not in done.stderr and "epoch 3/3" in done.stderr  # continued, not started over
+    straight, resumed = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("straight", "run"))
+    untimed = [[{k: v for k, v in r.items() if k not in ("seconds", "tokens_per_s")} for r in m["history"]]
+               for m in (straight, resumed)]
+    assert untimed[0] == untimed[1] and resumed["accuracy"] == straight["accuracy"]

@@ -24,7 +24,7 @@ Without ``torchrun`` (``WORLD_SIZE`` unset or 1) none of this is active and one 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -77,6 +77,17 @@ def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def share(value: Any) -> Any:
+    """Rank 0's ``value`` in every process (a path, say): a picklable object, broadcast."""
+    if world()[1] == 1:
+        return value
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def sum_across(*values: float, device: torch.device) -> list[float]:

@@ -72,7 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt as stop:
             what = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
             note = getattr(args, "interrupted_note", "no output was left behind")
-            print(f"textkit: error: {what}; {note}", file=sys.stderr)
+            from ..distributed import is_main_process
+
+            if is_main_process():  # under torchrun every process is stopped; one says so
+                print(f"textkit: error: {what}; {note}", file=sys.stderr)
             return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
         except BrokenPipeError:  # `textkit predict ... | head`: the reader has seen enough
             with contextlib.suppress(OSError, ValueError):

@@ -37,16 +37,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from ..distributed import is_main_process, world
 
-    if args.resume and world()[1] > 1:
-        raise ValueError("--resume under torchrun is not supported yet: resume the run in one process (without "
-                         "torchrun), or start it over")
     if args.resume and args.out is None:
         raise ValueError("--resume continues the interrupted run of an --out folder: pass the --out it had")
     if args.resume and args.cv is not None:
         raise ValueError("--resume continues one training run; --cv trains one per fold: rerun it without --resume")
     if args.out is None:
         args.out = str(_next_run_folder(Path("runs")))
-    if args.resume and interrupted_run(args.out) is None:
+    if args.resume and is_main_process() and interrupted_run(args.out) is None:  # rank 0 takes it back
         raise ValueError(f"nothing to resume: no interrupted run of --out {args.out} was found (a run that is "
                          f"interrupted or killed keeps its epochs beside it, as {args.out}.tmp-...); rerun without "
                          f"--resume to start it")
@@ -95,6 +92,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     folder = atomic_directory(args.out, overwrite=args.overwrite, kind="train", resumable=resumable,
                               resume=args.resume) if is_main_process() else contextlib.nullcontext()
     with folder as tmp:
+        if world()[1] > 1:  # every process reads a resumed run's checkpoint; rank 0 alone writes there
+            from ..distributed import setup, share
+            from ..training import resolve_device
+
+            setup(resolve_device(args.device))
+            tmp = share(tmp)
         if resumable:
             again = [*args.argv, *([] if any(a.startswith("--out") for a in args.argv) else ["--out", args.out])]
             args.interrupted_note = (f"the finished epochs are kept beside {args.out}: continue with "
@@ -141,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                            if args.vectors else {}),
                         "command": command_line(args.argv),
                         "textkit_version": __version__, "seconds": round(time.perf_counter() - started, 1)})
-        if tmp is None:  # not rank 0
+        if not is_main_process():
             return 0
         metrics["processes"] = world()[1]
         clf.save(tmp / "model")
