@@ -283,7 +283,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         what ``textkit train --data`` does with a ``textkit preprocess`` output
         (:func:`textkit.shards.read_encoded`).
 
-        ``train_data = (rows, targets)``: ``rows`` an ``EncodedDataset`` (or id lists), ``targets``
+        ``train_data = (rows, targets)``: ``rows`` an ``EncodedDataset``, the shards' ``ShardedRows``
+        or id lists, ``targets``
         int indices ``(N,)`` into ``classes``; ``valid_data`` likewise, or ``None`` to hold out
         ``valid_split`` of the rows (stratified, seeded; no copy of the ids).
         """
@@ -301,7 +302,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if valid_data is not None:
             valid_data = (as_dataset(valid_data[0]), np.asarray(valid_data[1], dtype=np.int64))
         elif self.valid_split > 0:
-            split = self._split_indices(targets.tolist(), list(range(len(classes))), self.train_config.seed)
+            split = self._split_indices(targets, list(range(len(classes))), self.train_config.seed)
             if split is not None:
                 train_idx, valid_idx = (np.asarray(i) for i in split)
                 valid_data = (rows.subset(valid_idx), targets[valid_idx])
@@ -370,7 +371,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         n_valid = math.ceil(self.valid_split * len(labels))
         stratify = None
         if not self.multi_label:
-            counts = Counter(labels)
+            # class indices in an array (fit_encoded): counted without a Python object per row
+            counts = (dict(enumerate(np.bincount(labels, minlength=len(classes)).tolist()))
+                      if isinstance(labels, np.ndarray) else Counter(labels))
             rare = [label for label in classes if counts[label] < 2]
             if rare or n_valid < len(classes) or len(labels) - n_valid < len(classes):
                 why = (f"class(es) {rare[:5]!r} have a single example" if rare
