@@ -80,3 +80,14 @@ def redigest():
         (directory / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
 
     return run
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``): as
+    fast as two for tiny models on an idle 2-core machine, and it does not collapse when other
+    processes share the cores (two spinning threads ran 4-5x slower)."""
+    from textkit.threads import torch_threads
+
+    with torch_threads(1):
+        yield

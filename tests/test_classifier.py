@@ -41,14 +41,7 @@ def read_trec(name: str) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: as fast as two for these small models on an idle 2-core machine, and
-    it does not collapse when other processes share the cores (two spinning threads: 4-5x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, shared cores
 
 
 @pytest.fixture(scope="module")

@@ -33,12 +33,7 @@ LABELS = ["sport"] * 4 + ["money"] * 4 + ["tech"] * 4
 PROBE = TEXTS + ["an unseen sentence about nothing", ""]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, shared cores
 
 
 @pytest.fixture(scope="module")

@@ -45,13 +45,7 @@ NOISE = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo li
          "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: a second intra-op thread only adds wake-ups on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, shared cores
 
 
 # -- helpers ----------------------------------------------------------------------------------------

@@ -37,14 +37,7 @@ RNN_VARIANTS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: a second intra-op thread only adds wake-ups, which cost
-    most on a busy CI machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, shared cores
 
 
 def make_batch(lengths: list[int], *, width: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -78,14 +78,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                "preprocess a test file too (test=PATH)" if args.data else
                "pass --test FILE, or --cv K to cross-validate")
         raise ValueError(f"no test data in {description}: {fix}")
-    known = set(data["train"][1]) | (set(data["valid"][1]) if args.cv and "valid" in data else set())
+    known = _distinct(data["train"][1]) | (_distinct(data["valid"][1]) if args.cv and "valid" in data else set())
     for split in ("valid", "test"):  # now, not after training: a class without examples cannot be learnt
-        if split in data and not (args.cv and split == "valid"):
+        if split in data and not (args.cv and split == "valid") and not _distinct(data[split][1]) <= known:
             where = getattr(args, split, None) or f"{description} [{split}]"
             train = args.train or f"{description} [train]"
             check_known_labels(data[split][1], known, where, f"the training data ({train})",
                                "fix the label, or add examples of that class to the training data")
-    say(f"data: {description} ({_sizes(data)}; {len(set(data['train'][1]))} classes)")
+    say(f"data: {description} ({_sizes(data)}; {len(known)} classes)")
     started = time.perf_counter()
     resumable = args.cv is None  # folds are not checkpointed: an interrupted --cv run starts over
     # under torchrun every process trains, and rank 0 alone writes the run folder
@@ -109,12 +109,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             texts, labels = _non_test(data)
             clf.fit(texts, labels, resume=args.resume)
         elif args.data:  # the shards' ids, with preprocess's pipeline as it is
-            import numpy as np
-
-            classes = sorted(set(data["train"][1]), key=str)
-            index = {name: i for i, name in enumerate(classes)}
-            encoded = {split: (rows, np.fromiter((index[n] for n in names), dtype=np.int64, count=len(names)))
-                       for split, (rows, names) in data.items()}
+            classes = sorted(known, key=str)
+            encoded = {split: (rows, labels.targets(classes)) for split, (rows, labels) in data.items()}
             clf.fit_encoded(pipeline, encoded["train"], encoded.get("valid"), classes=classes, resume=args.resume)
         else:
             valid = data.get("valid")
@@ -210,9 +206,38 @@ def _encoded_data(args: argparse.Namespace):
     report, pipeline, splits = read_encoded(args.data)
     if "train" not in splits:
         raise ValueError(f"{args.data} has no train split (it has {', '.join(splits)})")
-    names = report["labels"]
-    data = {split: (rows, [names[i] for i in labels]) for split, (rows, labels) in splits.items()}
+    data = {split: (rows, _EncodedLabels(labels, report["labels"])) for split, (rows, labels) in splits.items()}
     return data, pipeline, f"preprocessed {args.data}"
+
+
+class _EncodedLabels:
+    """A split's labels from shards: ids into the report's class names. Iterates as names (for
+    messages), while the counting and the targets need no Python object per row."""
+
+    def __init__(self, ids, names: list) -> None:
+        self.ids, self.names = ids, names
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self):
+        return (self.names[i] for i in self.ids)
+
+    def distinct(self) -> set:
+        import numpy as np
+
+        return {self.names[i] for i in np.unique(self.ids).tolist()}
+
+    def targets(self, classes: list):
+        """The ids as indices into ``classes`` (sorted names), one vectorized lookup."""
+        import numpy as np
+
+        lookup = np.array([classes.index(name) if name in classes else -1 for name in self.names], dtype=np.int64)
+        return lookup[self.ids]
+
+
+def _distinct(labels) -> set:
+    return labels.distinct() if isinstance(labels, _EncodedLabels) else set(labels)
 
 
 def _training_data(args: argparse.Namespace):
