@@ -2,13 +2,25 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config) -> None:
+    """load_corpus caches Arrow copies of the files it reads: the tests' go to a folder of their
+    own (the CLI's subprocesses inherit it), removed at the end, not to the user's ~/.cache."""
+    os.environ["HF_DATASETS_CACHE"] = config._textkit_hf_cache = tempfile.mkdtemp(prefix="textkit-tests-hf-")
+
+
+def pytest_unconfigure(config) -> None:
+    shutil.rmtree(getattr(config, "_textkit_hf_cache", ""), ignore_errors=True)
 
 
 @pytest.fixture

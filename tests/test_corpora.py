@@ -20,7 +20,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
 from textkit.corpora import (BUNDLED, SPLITS, CorpusError, get_card, kfold, list_corpora,
                              load_corpus, stratified_split)
-from textkit.formats import DOCUMENT_FORMATS, READERS
+from textkit.formats import DOCUMENT_FORMATS, FORMATS
 from textkit.registry import CARDS
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
@@ -55,7 +55,7 @@ def test_cards_are_consistent():
             "sms_spam", "yelp_polarity", "dbpedia"} <= set(CARDS)
     for card in CARDS.values():
         assert len(set(card.classes)) == len(card.classes) >= 2, card.name
-        assert set(card.sizes) <= set(SPLITS) and card.format in (*READERS, *DOCUMENT_FORMATS), card.name
+        assert set(card.sizes) <= set(SPLITS) and card.format in (*FORMATS, *DOCUMENT_FORMATS), card.name
         assert card.fixed_split == ("test" in card.sizes), card.name  # CV corpora come whole
         if not isinstance(card.files, str):
             assert set(card.files) == set(card.sizes), card.name

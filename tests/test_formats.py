@@ -139,6 +139,21 @@ def test_ptb_phrases_every_distinct_node_once_and_explicit_drops(tmp_path):
         load_all(path, format="ptb-phrases", label_names={k: v for k, v in binary.items() if k != "2"})
 
 
+def test_a_file_loads_memory_mapped_from_cache_dir_and_an_edit_is_read_again(tmp_path):
+    path = write(tmp_path / "c.csv", "label,text\n" + "".join(f'{l},"{t.replace(chr(34), 2 * chr(34))}"\n'
+                                                            for l, t in ROWS))
+    cache = tmp_path / "cache"
+    ds = load_corpus(path, valid_fraction=0, cache_dir=cache)["train"]
+    assert as_pairs(ds) == ROWS
+    files = [f["filename"] for f in ds.cache_files]
+    assert files and all(f.startswith(str(cache)) for f in files)  # on disk, memory-mapped: not in RAM
+    again = load_corpus(path, valid_fraction=0, cache_dir=cache)["train"]
+    assert [f["filename"] for f in again.cache_files] == files  # reused, not rewritten
+    write(path, "label,text\npos,only this\nneg,and this\n")  # same path, new content
+    edited = load_corpus(path, valid_fraction=0, cache_dir=cache)["train"]
+    assert as_pairs(edited) == [("pos", "only this"), ("neg", "and this")]
+
+
 def test_folders_tar_and_zip_give_the_same_dataset(tmp_path):
     tree = make_tree(tmp_path / "corpus")
     with tarfile.open(tmp_path / "c.tar.gz", "w:gz") as tf:

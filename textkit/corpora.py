@@ -34,20 +34,19 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
-from .formats import CONTAINERS, DOCUMENT_FORMATS, Column, CorpusError, ReadOptions, Rows, read
+from .arrow_corpus import SPLITS, LabelNames, natural_order, to_datasets
+from .formats import CONTAINERS, DOCUMENT_FORMATS, Column, CorpusError, ReadOptions, Rows, Stream, sources
 from .registry import CARDS, CorpusCard, canonical_name, get_card
 
 if TYPE_CHECKING:  # `datasets` costs about a second to import: loaded on first use only
     from datasets import Dataset, DatasetDict
 
-__all__ = ["CorpusError", "load_corpus", "list_corpora", "get_card", "stratified_split", "kfold"]
+__all__ = ["CorpusError", "load_corpus", "list_corpora", "get_card", "stratified_split", "kfold", "natural_order"]
 
-SPLITS = ("train", "valid", "test")
 DATA_ENV = "TEXTKIT_DATA"
 BUNDLED = Path(__file__).resolve().parent / "data"
 DEFAULT_VALID_FRACTION = 0.1
 PathLike = Union[str, "os.PathLike[str]"]
-LabelNames = Union[Sequence[str], Mapping[str, str]]
 
 
 def load_corpus(
@@ -69,6 +68,7 @@ def load_corpus(
     max_compression_ratio: float | None = None,
     valid_fraction: float | None = None,
     seed: int = 0,
+    cache_dir: PathLike | None = None,
 ) -> DatasetDict:
     """Load a corpus as a ``DatasetDict`` of ``train``/``valid``/``test`` splits.
 
@@ -108,6 +108,10 @@ def load_corpus(
         valid_fraction: share of ``train`` held out, stratified, as ``valid`` when there is no
             valid split. None: 0.1, or 0 for cross-validation corpora. 0 disables.
         seed: seed of that split.
+        cache_dir: where a line or column file (label-text, fastText, PTB trees, csv, tsv, JSON
+            lines, Parquet) is written as Arrow and memory-mapped, so a corpus larger than memory
+            loads in bounded memory (default: the ``datasets`` cache, ``$HF_DATASETS_CACHE``). A
+            second load of an unchanged file reuses it; an edited file is read again.
 
     Raises:
         CorpusError: with a one-line message naming the file, line or member, and the fix.
@@ -127,8 +131,10 @@ def load_corpus(
         card = get_card(name_or_path)
         parts, label_names, where = _read_card(card, data_dir, wanted, encoding, errors,
                                                {"min_confidence": min_confidence, **limits})
-        fixed, description, citation = card.fixed_split, f"{card.title}; read from {where}", card.citation
-        fix = f"the {card.name!r} card in textkit/registry.py does not list that class"
+        fixed = card.fixed_split
+        splits = to_datasets(parts, label_names, f"the {card.name!r} card in textkit/registry.py does not list that "
+                             f"class", description=f"{card.title}; read from {where}", citation=card.citation,
+                             cache_dir=cache_dir)
     else:
         if data_dir is not None:
             raise CorpusError("data_dir= is for registered corpora; pass the file path itself")
@@ -140,22 +146,17 @@ def load_corpus(
         # Without label_names the classes are the labels found, so every split is read: a
         # split="test" load must number the classes as the full load does.
         needed = _needed(wanted, given_splits) if label_names is not None else None
-        try:
+        try:  # files are read (streams: into Arrow) by to_datasets
             parts = _read_paths(name_or_path, needed, format, options)
+            splits = to_datasets(parts, label_names, "fix the file or pass label_names=",
+                                 description=f"read from {name_or_path}", citation="", cache_dir=cache_dir)
         except CorpusError as e:
             card = None if isinstance(name_or_path, Mapping) else _card_of_file(Path(name_or_path))
             if card is None:
                 raise
             raise CorpusError(f"{e}; or, as this is the {card.name!r} corpus's file, load it by name: "
                               f"load_corpus({card.name!r}, data_dir={str(Path(name_or_path).parent)!r})") from None
-        fixed, description, citation = True, f"read from {name_or_path}", ""
-        fix = "fix the file or pass label_names="
-    if isinstance(label_names, Mapping) and None in label_names.values():
-        dropped = {str(raw) for raw, name in label_names.items() if name is None}
-        parts = {split: _without_labels(rows, dropped) for split, rows in parts.items()}
-        label_names = {raw: name for raw, name in label_names.items() if name is not None}
-    names, ids = _class_ids(parts, label_names, fix)
-    splits = _to_datasets(parts, names, ids, description, citation)
+        fixed = True
     absent = [s for s in wanted or () if s not in splits and not (s == "valid" and "train" in splits)]
     if absent:
         raise CorpusError(f"{name_or_path}: no {' or '.join(absent)} split; it holds {', '.join(splits)}")
@@ -294,12 +295,12 @@ def _folder_names(label_names: LabelNames | None) -> list[str] | None:
 
 
 def _read_paths(data: PathLike | Mapping[str, PathLike], needed: set[str] | None,
-                format: str | None, options: ReadOptions, base: Path | None = None) -> dict[str, Rows]:
+                format: str | None, options: ReadOptions, base: Path | None = None) -> dict[str, Rows | Stream]:
     if not isinstance(data, Mapping):
-        parts: dict[str, Rows] = {}
+        parts: dict[str, Rows | Stream] = {}
         path = base / data if base else data
-        for rows in read(path, format, options):
-            parts[rows.split or "train"] = rows
+        for rows in sources(path, format, options):
+            parts[getattr(rows, "split", None) or "train"] = rows
         absent = sorted((needed or set()) - set(parts) - ({"valid"} if "train" in parts else set()))
         if absent:  # say what the file holds, not only what is left after filtering
             raise CorpusError(f"{path}: no {' or '.join(absent)} split; it holds {', '.join(parts)} "
@@ -311,8 +312,8 @@ def _read_paths(data: PathLike | Mapping[str, PathLike], needed: set[str] | None
             raise CorpusError(f"split {split!r} in the mapping: use {', '.join(SPLITS)}")
         if needed is not None and split not in needed:
             continue
-        found = read(base / path if base else path, format, options)
-        if len(found) != 1 or found[0].split not in (None, split):  # train.zip may hold train/<class>/
+        found = sources(base / path if base else path, format, options)
+        if len(found) != 1 or getattr(found[0], "split", None) not in (None, split):  # train.zip: train/<class>/
             raise CorpusError(f"{path}: holds its own splits ({', '.join(r.split for r in found)}); "
                               f"pass it as the whole corpus, not as split {split!r}")
         parts[split] = found[0]
@@ -336,7 +337,7 @@ def _candidates(card: CorpusCard, data_dir: PathLike | None) -> list[tuple[str, 
 
 def _read_card(card: CorpusCard, data_dir: PathLike | None, wanted: tuple[str, ...] | None,
                encoding: str | None, errors: str | None,
-               reading: dict[str, Any]) -> tuple[dict[str, Rows], LabelNames, str]:
+               reading: dict[str, Any]) -> tuple[dict[str, Rows | Stream], LabelNames, str]:
     """``reading``: ``min_confidence`` and the limits, which apply to registered corpora too."""
     files = card.files if isinstance(card.files, str) else dict(card.files)
     needed = _needed(wanted, None if isinstance(files, str) else list(files))
@@ -410,80 +411,3 @@ def _quiet_hub_retries() -> Iterator[None]:
         yield
     finally:
         hub_logger.setLevel(level)
-
-
-# ---------------------------------------------------------------- rows -> Arrow
-
-def _natural_order(labels: set[str]) -> list[str]:
-    try:
-        return sorted(labels, key=int)  # "10" after "9"
-    except ValueError:
-        return sorted(labels)
-
-
-def _without_labels(rows: Rows, dropped: set[str]) -> Rows:
-    keep = [i for i, label in enumerate(rows.labels) if label not in dropped]
-    return Rows(rows.source, rows.unit, [rows.texts[i] for i in keep], [rows.labels[i] for i in keep],
-                [rows.where[i] for i in keep], rows.split,
-                None if rows.pages is None else [rows.pages[i] for i in keep])
-
-
-def _check_names(names: list) -> None:
-    if not names or not all(isinstance(n, str) and n for n in names):
-        raise CorpusError(f"label_names must be non-empty strings, got {names!r}")
-
-
-def _class_ids(parts: dict[str, Rows], label_names: LabelNames | None,
-               fix: str) -> tuple[list[str], dict[str, list[int]]]:
-    if label_names is None:
-        names = _natural_order(set().union(*(r.labels for r in parts.values())))
-        lookup = {n: i for i, n in enumerate(names)}
-    elif isinstance(label_names, Mapping):
-        names = list(dict.fromkeys(label_names.values()))  # several raw labels may share a class
-        _check_names(names)
-        lookup = {str(raw): names.index(name) for raw, name in label_names.items()}
-    else:
-        names = list(label_names)
-        _check_names(names)
-        if len(set(names)) != len(names):
-            raise CorpusError(f"label_names must be distinct, got {names!r}")
-        # a raw label is a class name, else a 0-based index into the names
-        lookup = {**{str(i): i for i in range(len(names))}, **{n: i for i, n in enumerate(names)}}
-        fix = f"(nor a 0-based index); {fix}"
-    ids = {}
-    for split, rows in parts.items():
-        ids[split] = [lookup.get(label, -1) for label in rows.labels]
-        if -1 in ids[split]:
-            i = ids[split].index(-1)
-            raise CorpusError(f"{rows.place(i)}: label {rows.labels[i]!r} is not one of the classes "
-                              f"{names}{'' if fix.startswith('(') else ';'} {fix}")
-    return names, ids
-
-
-def _to_datasets(parts: dict[str, Rows], names: list[str], ids: dict[str, list[int]],
-                 description: str, citation: str) -> dict[str, Dataset]:
-    from datasets import ClassLabel, Dataset, DatasetInfo, Features, Sequence, Value
-
-    kinds = {split: "pages" if rows.pages is not None else "texts" for split, rows in parts.items()}
-    if len(set(kinds.values())) > 1:
-        raise CorpusError(f"the splits mix pages and texts ({', '.join(f'{s}: {k}' for s, k in kinds.items())}); "
-                          f"give every split in the same kind of files")
-    columns = {"text": Value("string")}
-    if "pages" in kinds.values():  # LayoutLM's columns; text stays for text-only models
-        columns.update({"words": Sequence(Value("string")), "bboxes": Sequence(Sequence(Value("int16"), length=4)),
-                        "page": Value("int32")})
-    info = DatasetInfo(description=description, citation=citation,
-                       features=Features({**columns, "label": ClassLabel(names=names)}))
-    splits = {}
-    for split in SPLITS:
-        if split in parts:
-            rows = parts[split]
-            data = {"text": rows.texts}
-            if rows.pages is not None:
-                data.update({"words": [list(p.words) for p in rows.pages], "bboxes": [p.bboxes() for p in rows.pages],
-                             "page": [p.number for p in rows.pages]})
-            splits[split] = Dataset.from_dict({**data, "label": ids[split]}, info=info)
-            if splits[split].num_rows != len(rows.where):  # rows read == rows kept, always
-                raise CorpusError(f"{rows.source}: read {len(rows.where)} records but kept "
-                                  f"{splits[split].num_rows}")
-    return splits

@@ -34,13 +34,13 @@ i.e. left out of the shards but written to ``rejected.jsonl`` and counted in
 (``ids == []``, ``length == 0``). A record the reader cannot read at all (no label, an empty
 label, a bad column) is not a rejected row but an error that stops the run.
 
-**Memory.** Line and column formats (label-text, fasttext, csv, tsv, jsonl, parquet) are
-streamed in batches of ``batch_rows`` rows, with at most ``2 * num_proc`` batches in flight,
-and shards are written and closed one at a time, so memory does not grow with the input's
-row count. What does grow: the token counter of pass 1 (one entry per distinct train token,
-n-grams included) and the vocabulary. Registered corpora, folders, archives and PTB trees
-are read whole by ``load_corpus`` (they are small, or archives that cannot be streamed by
-line), so they must fit in memory.
+**Memory.** Line and column formats (label-text, fasttext, PTB trees, csv, tsv, jsonl,
+parquet) are streamed by the readers ``load_corpus`` uses (``textkit.formats.open_stream``), in
+batches of ``batch_rows`` rows, with at most ``2 * num_proc`` batches in flight, and shards are
+written and closed one at a time, so memory does not grow with the input's row count. What
+does grow: the token counter of pass 1 (one entry per distinct train token, n-grams included)
+and the vocabulary. A registered corpus is read through ``load_corpus`` (memory-mapped Arrow);
+folders and archives are read whole (each member bounded by ``max_member_bytes``).
 
 **Atomic output.** The output folder is built aside and renamed when complete, marked as
 textkit's, and replaced by ``overwrite=True`` only when it holds nothing else (see
@@ -63,26 +63,9 @@ import numpy as np
 
 from . import __version__
 from .analyzer import resolve_num_proc, stop_pool, worker_signals
-from .corpora import SPLITS, load_corpus
-from .formats import (
-    DOCUMENT_FORMATS,
-    READERS,
-    SPLIT_FOLDERS,
-    CorpusError,
-    ReadOptions,
-    check_record_size,
-    class_label_names,
-    column_index,
-    delimited_records,
-    infer_format,
-    named_columns,
-    parse_fasttext_line,
-    parse_jsonl_line,
-    parse_label_text_line,
-    parse_named_values,
-    parquet_class_names,
-    record_lines,
-)
+from .corpora import SPLITS, load_corpus, natural_order
+from .formats import (DOCUMENT_FORMATS, FORMATS, SPLIT_FOLDERS, STREAMED, CorpusError, ReadOptions, Record,
+                      infer_format, open_stream)
 from .fileio import read_versioned_json
 from .outputs import atomic_directory, check_output_directory
 from .pipeline import TextPipeline
@@ -96,8 +79,6 @@ REPORT_FILE = "report.json"
 REJECTED_FILE = "rejected.jsonl"
 DATA_DIR = "data"
 OUTPUT_FORMATS = {"parquet": ".parquet", "arrow": ".arrow"}
-# Formats read record by record; the others go through load_corpus, whole.
-STREAMED_FORMATS = ("label-text", "fasttext", "csv", "tsv", "jsonl", "parquet")
 COLUMN_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 DEFAULT_SHARD_SIZE = 100_000
 DEFAULT_BATCH_ROWS = 4096
@@ -107,7 +88,6 @@ EXAMPLES_IN_REPORT = 20
 
 # ---------------------------------------------------------------- inputs -> sources
 
-Record = tuple  # (text: str, label: str, where: str)
 
 
 @dataclass
@@ -161,10 +141,10 @@ def resolve_inputs(inputs: Sequence[str], *, format: str | None = None, encoding
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file or directory (working directory: {Path.cwd()})")
         fmt = format or infer_format(path)
-        if fmt not in READERS and fmt not in DOCUMENT_FORMATS:  # pages: their text, in reading order
-            raise CorpusError(f"format {fmt!r} is unknown; choose one of {', '.join([*READERS, *DOCUMENT_FORMATS])}")
+        if fmt not in FORMATS and fmt not in DOCUMENT_FORMATS:  # pages: their text, in reading order
+            raise CorpusError(f"format {fmt!r} is unknown; choose one of {', '.join([*FORMATS, *DOCUMENT_FORMATS])}")
         _check_format_options(path, fmt, options)
-        if fmt in STREAMED_FORMATS:
+        if fmt in STREAMED:
             if path.is_dir():
                 raise CorpusError(f"{path}: format {fmt!r} reads a file; for a directory of class folders "
                                   f"use --format folders")
@@ -204,7 +184,7 @@ def _split_from_name(path: Path) -> str | None:
 
 def _check_format_options(path: Path, fmt: str, options: ReadOptions) -> None:
     for name in ("min_confidence", "page_size"):
-        if getattr(options, name) is not None and fmt in STREAMED_FORMATS:
+        if getattr(options, name) is not None and fmt in STREAMED:
             raise CorpusError(f"--{name.replace('_', '-')} applies to OCR'd pages, not to format {fmt!r} ({path})")
     for name in ("text_column", "label_column", "header"):
         allowed = COLUMN_FORMATS if name != "header" else ("csv", "tsv")
@@ -255,71 +235,14 @@ def _dataset_source(split: str, name: str, fmt: str, dataset) -> Source:
 # ---------------------------------------------------------------- streamed readers
 
 def _streamer(path: Path, fmt: str, options: ReadOptions) -> Callable[[], Iterator[Record]]:
-    reader = {"label-text": _stream_label_text, "fasttext": _stream_fasttext, "csv": _stream_csv,
-              "tsv": _stream_tsv, "jsonl": _stream_jsonl, "parquet": _stream_parquet}[fmt]
-    return lambda: reader(path, options)
+    """The reader ``load_corpus`` uses for this format, with each record's place spelled out."""
+    stream = open_stream(path, fmt, options)
 
+    def records() -> Iterator[Record]:
+        for text, label, where in stream.records():
+            yield text, label, f"{stream.source}, {stream.unit} {where}"
 
-# One rule for every consumer: the line and csv/tsv readers are textkit.formats' own, streamed
-# (record_lines, delimited_records): the same line endings, blank-line rule and limits as load_corpus.
-
-def _stream_label_text(path: Path, options: ReadOptions) -> Iterator[Record]:
-    for number, line in record_lines(path, options):
-        where = f"{path}, line {number}"
-        yield *parse_label_text_line(line, where), where
-
-
-def _stream_fasttext(path: Path, options: ReadOptions) -> Iterator[Record]:
-    for number, line in record_lines(path, options):
-        where = f"{path}, line {number}"
-        yield *parse_fasttext_line(line, where, reader="preprocess"), where
-
-
-def _stream_csv(path: Path, options: ReadOptions) -> Iterator[Record]:
-    return _stream_delimited(path, options, ",")
-
-
-def _stream_tsv(path: Path, options: ReadOptions) -> Iterator[Record]:
-    return _stream_delimited(path, options, "\t")
-
-
-def _stream_delimited(path: Path, options: ReadOptions, delimiter: str) -> Iterator[Record]:
-    for text, label, _, where in delimited_records(path, options, delimiter):
-        yield text, label, where
-
-
-def _stream_jsonl(path: Path, options: ReadOptions) -> Iterator[Record]:
-    label_col, text_cols = named_columns(path, options)
-    for number, line in record_lines(path, options):
-        where = f"{path}, line {number}"
-        yield *parse_jsonl_line(line, where, label_col, text_cols), where
-
-
-def _stream_parquet(path: Path, options: ReadOptions) -> Iterator[Record]:
-    import pyarrow.parquet as pq
-
-    label_col, text_cols = named_columns(path, options)
-    try:
-        parquet = pq.ParquetFile(path)
-    except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for non-Parquet bytes
-        raise CorpusError(f"{path}: not a Parquet file ({type(e).__name__}: {e})") from None
-    names = parquet.schema_arrow.names
-    for column in (label_col, *text_cols):
-        column_index(path, column, names, header=True)
-    class_names = parquet_class_names(parquet.schema_arrow, label_col)
-    row = 0
-    with parquet:
-        for batch in parquet.iter_batches(batch_size=DEFAULT_BATCH_ROWS,
-                                          columns=list(dict.fromkeys([label_col, *text_cols]))):
-            labels = batch.column(label_col).to_pylist()
-            if class_names is not None:
-                labels = class_label_names(labels, class_names, lambda i, row=row: f"{path}, row {row + i + 1}")
-            texts = [batch.column(c).to_pylist() for c in text_cols]
-            for i, value in enumerate(labels):
-                row += 1
-                where = f"{path}, row {row}"
-                text, label = parse_named_values(value, [col[i] for col in texts], where, label_col, text_cols)
-                yield check_record_size(text, where, options), label, where
+    return records
 
 
 # ---------------------------------------------------------------- worker processes
@@ -479,14 +402,6 @@ def _table(schema, texts: list[str], labels: np.ndarray, flat: np.ndarray, lengt
 
 
 # ---------------------------------------------------------------- the run
-
-def _natural_order(labels: set[str]) -> list[str]:
-    # as load_corpus: numerically when every label is an integer ("10" after "9")
-    try:
-        return sorted(labels, key=int)
-    except ValueError:
-        return sorted(labels)
-
 
 def _cut(flat: np.ndarray, lengths: np.ndarray, max_length: int | None, truncation: str):
     """Apply ``max_length`` to every row of a ragged batch; returns new (flat, lengths)."""
@@ -656,7 +571,7 @@ def _fit(pipeline: TextPipeline, by_split: dict[str, list[Source]], workers: _Wo
     fixed = [src.label_names for srcs in by_split.values() for src in srcs if src.label_names is not None]
     if fixed and all(list(f) == list(fixed[0]) for f in fixed) and labels <= set(fixed[0]):
         return list(fixed[0]), train_rows  # a registered corpus: its documented class order
-    return _natural_order(labels), train_rows
+    return natural_order(labels), train_rows
 
 
 def _write_split(split: str, sources: list[Source], pipeline: TextPipeline, workers: _Workers, schema,

@@ -57,7 +57,7 @@ import contextlib
 import os
 import re
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .base import (
     DEFAULT_MAX_COMPRESSION_RATIO,
@@ -72,7 +72,9 @@ from .base import (
     _TAR_SUFFIXES,
     CorpusError,
     ReadOptions,
+    Record,
     Rows,
+    Stream,
     _refuse_page_options,
     check_record_size,
     decode,
@@ -80,18 +82,14 @@ from .base import (
     text_lines,
 )
 from .columns import (
-    class_label_names,
-    column_index,
     delimited_records,
     join_texts,
     named_columns,
-    parquet_class_names,
-    parse_named_values,
     parse_jsonl_line,
-    read_csv,
-    read_jsonl,
-    read_parquet,
-    read_tsv,
+    stream_csv,
+    stream_jsonl,
+    stream_parquet,
+    stream_tsv,
 )
 from .containers import (
     read_folders,
@@ -99,21 +97,17 @@ from .containers import (
     read_zip,
 )
 from .lines import (
-    parse_fasttext_line,
-    parse_label_text_line,
-    read_fasttext,
-    read_label_text,
-    read_ptb_phrases,
-    read_ptb_trees,
+    stream_fasttext,
+    stream_label_text,
+    stream_ptb_phrases,
+    stream_ptb_trees,
 )
 
 # the API the rest of textkit (corpora, preprocess, documents) reads files through
 __all__ = ["CONTAINERS", "DEFAULT_MAX_COMPRESSION_RATIO", "DEFAULT_MAX_MEMBER_BYTES", "DEFAULT_MAX_RECORD_CHARS",
-           "DOCUMENT_FORMATS", "FASTTEXT_PREFIX", "READERS", "SPLIT_FOLDERS", "Column", "CorpusError", "ReadOptions",
-           "Rows", "check", "check_record_size", "class_label_names", "column_index", "decode",
-           "delimited_records", "infer_format", "join_texts", "named_columns", "parquet_class_names",
-           "parse_fasttext_line", "parse_jsonl_line", "parse_label_text_line", "parse_named_values", "read",
-           "record_lines", "text_lines"]
+           "DOCUMENT_FORMATS", "FASTTEXT_PREFIX", "FORMATS", "SPLIT_FOLDERS", "STREAMED", "Column", "CorpusError",
+           "ReadOptions", "Record", "Rows", "Stream", "check", "check_record_size", "decode", "infer_format",
+           "join_texts", "open_stream", "read", "sources", "record_lines", "text_lines"]
 
 
 def infer_format(path: Path) -> str:
@@ -126,7 +120,7 @@ def infer_format(path: Path) -> str:
     fmt = _SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         raise CorpusError(f"{path}: cannot tell the format from the name; pass format= one of "
-                          f"{', '.join(READERS)}")
+                          f"{', '.join(FORMATS)}")
     if fmt == "label-text":
         # `.all`/`.txt` is label-text unless the file says otherwise; only fastText marks labels
         with open(path, "rb") as fh:  # a bounded look: a first line may be gigabytes long
@@ -140,14 +134,34 @@ def infer_format(path: Path) -> str:
     return fmt
 
 
+def open_stream(path: str | os.PathLike, format: str | None, options: ReadOptions) -> Stream:
+    """One file of a line or column format (``STREAMED``), checked and ready to read record by
+    record; the reader ``load_corpus`` and ``preprocess`` share."""
+    path = Path(path)
+    fmt = _checked_format(path, format, options)
+    if fmt not in STREAMED:
+        raise CorpusError(f"{path}: format {fmt!r} is read whole (folders and archives), not streamed")
+    unit, reader = STREAMED[fmt]
+    return Stream(path, fmt, unit, reader, options)
+
+
+def sources(path: str | os.PathLike, format: str | None, options: ReadOptions) -> list[Rows | Stream]:
+    """A file of a line or column format as a ``Stream`` (nothing read yet); a folder, an archive
+    or pages read whole, as ``Rows`` (a folder or archive may hold several splits)."""
+    path = Path(path)
+    if format not in DOCUMENT_FORMATS and _checked_format(path, format, options) in STREAMED:
+        return [open_stream(path, format, options)]
+    return read(path, format, options)
+
+
 def read(path: str | os.PathLike, format: str | None, options: ReadOptions) -> list[Rows]:
-    """Read one file, folder or archive; a folder or archive may hold several splits."""
+    """Read one file, folder or archive whole; a folder or archive may hold several splits."""
     path = Path(path)
     if format in DOCUMENT_FORMATS:
         _exists(path)
         return _read_pages(path, format, options)
     fmt = _checked_format(path, format, options)
-    found = READERS[fmt](path, options)
+    found = [Rows.collect(open_stream(path, fmt, options))] if fmt in STREAMED else CONTAINERS[fmt](path, options)
     if not all(rows.texts for rows in found):
         raise CorpusError(f"{path}: no records found; is it the right file and format ({fmt})?")
     return found
@@ -182,8 +196,8 @@ def _checked_format(path: Path, format: str | None, options: ReadOptions) -> str
     """The format ``path`` is read as, once the file and the options are known to fit it."""
     _exists(path)
     fmt = format or infer_format(path)
-    if fmt not in READERS:
-        raise CorpusError(f"format={fmt!r} is unknown; choose one of {', '.join([*READERS, *DOCUMENT_FORMATS])}")
+    if fmt not in FORMATS:
+        raise CorpusError(f"format={fmt!r} is unknown; choose one of {', '.join([*FORMATS, *DOCUMENT_FORMATS])}")
     if fmt not in CONTAINERS:
         _refuse_page_options(path, options, f"format {fmt!r}")
     allowed = _FORMAT_OPTIONS.get(fmt, ())
@@ -202,7 +216,6 @@ def _checked_format(path: Path, format: str | None, options: ReadOptions) -> str
 # ---------------------------------------------------------------- pages (documents.py)
 
 DOCUMENT_FORMATS = ("ocr-tsv", "hocr", "alto", "funsd", "layout-text")
-CONTAINERS = ("folders", "tar", "zip")
 
 
 def _read_pages(path: Path, document: str, options: ReadOptions) -> list[Rows]:
@@ -218,22 +231,23 @@ def _read_pages(path: Path, document: str, options: ReadOptions) -> list[Rows]:
         if getattr(options, name) is not None:
             raise CorpusError(f"{name}= does not apply to format {document!r} ({path}); it is for "
                               f"csv/tsv/jsonl/parquet")
-    found = READERS[container](path, options, document)
+    found = CONTAINERS[container](path, options, document)
     if not all(rows.texts for rows in found):
         raise CorpusError(f"{path}: no pages found; is it the right folder and format ({document})?")
     return found
 
 
-READERS: dict[str, Callable[[Path, ReadOptions], list[Rows]]] = {
-    "label-text": read_label_text,
-    "fasttext": read_fasttext,
-    "csv": read_csv,
-    "tsv": read_tsv,
-    "jsonl": read_jsonl,
-    "parquet": read_parquet,
-    "ptb-trees": read_ptb_trees,
-    "ptb-phrases": read_ptb_phrases,
-    "folders": read_folders,
-    "tar": read_tar,
-    "zip": read_zip,
+# line and column formats: (what a record's place counts, the streamed reader)
+STREAMED: dict[str, tuple[str, Callable[[Path, ReadOptions], Iterator[Record]]]] = {
+    "label-text": ("line", stream_label_text),
+    "fasttext": ("line", stream_fasttext),
+    "csv": ("row", stream_csv),
+    "tsv": ("row", stream_tsv),
+    "jsonl": ("line", stream_jsonl),
+    "parquet": ("row", stream_parquet),
+    "ptb-trees": ("line", stream_ptb_trees),
+    "ptb-phrases": ("line", stream_ptb_phrases),
 }
+# folders and archives: read whole (members are sorted, so an archive reads as its folder does)
+CONTAINERS: dict[str, Callable[..., list[Rows]]] = {"folders": read_folders, "tar": read_tar, "zip": read_zip}
+FORMATS = (*STREAMED, *CONTAINERS)

@@ -6,9 +6,12 @@ import codecs
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence, Union
+from typing import Callable, Iterator, Sequence, Union
 
 Column = Union[str, int]
+# One record of a streamed format: (text, raw label, where), ``where`` the line or row number
+# (or "2 (line 3)" for a csv row that spans lines), which the source's ``unit`` names.
+Record = tuple
 FASTTEXT_PREFIX = "__label__"
 # folder names (or their last "-"/"_"/"." part, as in "20news-bydate-train") that mean a split
 SPLIT_FOLDERS = {"train": "train", "training": "train", "valid": "valid", "validation": "valid",
@@ -101,6 +104,42 @@ class Rows:
         """``"file, line 12"``: where record ``i`` came from, for error messages."""
         page = f", page {self.pages[i].number}" if self.pages is not None else ""
         return f"{self.source}, {self.unit} {self.where[i]}{page}"
+
+    @classmethod
+    def collect(cls, stream: "Stream") -> "Rows":
+        """A stream's records, in memory."""
+        rows = cls(stream.source, stream.unit)
+        for text, label, where in stream.records():
+            rows.add(text, label, where)
+        return rows
+
+
+@dataclass
+class Stream:
+    """One file of a line or column format, read record by record: ``records()`` starts from the
+    top each time it is called, so ``load_corpus`` (into Arrow) and ``preprocess`` (two passes)
+    read every format through the same code, and memory does not grow with the file. Plain
+    fields and a module-level reader, so ``datasets`` can pickle and hash it for its cache."""
+
+    path: Path
+    format: str
+    unit: str  # what ``where`` counts: "line" or "row"
+    reader: Callable[[Path, "ReadOptions"], Iterator[Record]]
+    options: "ReadOptions"
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+    def records(self) -> Iterator[Record]:
+        return self.reader(self.path, self.options)
+
+    def place(self, i: int) -> str:
+        """Where record ``i`` (0-based) came from; reads the file again up to it (error paths only)."""
+        for j, (_, _, where) in enumerate(self.records()):
+            if j == i:
+                return f"{self.source}, {self.unit} {where}"
+        return f"{self.source}, record {i + 1}"
 
 
 # ---------------------------------------------------------------- bytes -> lines

@@ -16,13 +16,15 @@ from .base import (
     Column,
     CorpusError,
     ReadOptions,
-    Rows,
+    Record,
     check_record_size,
     record_lines,
     text_lines,
 )
 
 # ---------------------------------------------------------------- column formats
+
+_PARQUET_BATCH_ROWS = 4096  # rows decoded at a time: bounded memory, whole columns at C speed
 
 
 def as_list(columns: Column | Sequence[Column]) -> list[Column]:
@@ -205,11 +207,9 @@ def _delimited_rows(path: Path, reader, feed: _RowFeed, label_col: Column, text_
         yield text, label, number, where
 
 
-def _read_delimited(path: Path, options: ReadOptions, delimiter: str) -> list[Rows]:
-    rows = Rows(str(path), "row")
-    for text, label, number, _ in delimited_records(path, options, delimiter):
-        rows.add(text, label, number)
-    return [rows]
+def _stream_delimited(path: Path, options: ReadOptions, delimiter: str) -> Iterator[Record]:
+    for text, label, _, where in delimited_records(path, options, delimiter):
+        yield text, label, where.removeprefix(f"{path}, row ")  # "2 (line 3)": a row may span lines
 
 
 def column_index(path: Path, column: Column, names: list[str], header: bool) -> int:
@@ -231,14 +231,14 @@ def column_index(path: Path, column: Column, names: list[str], header: bool) -> 
                       f"{', '.join(map(repr, names))}{hint}")
 
 
-def read_csv(path: Path, options: ReadOptions) -> list[Rows]:
+def stream_csv(path: Path, options: ReadOptions) -> Iterator[Record]:
     """Comma-separated values; quoted fields may span lines."""
-    return _read_delimited(path, options, ",")
+    return _stream_delimited(path, options, ",")
 
 
-def read_tsv(path: Path, options: ReadOptions) -> list[Rows]:
+def stream_tsv(path: Path, options: ReadOptions) -> Iterator[Record]:
     """Tab-separated values, unquoted."""
-    return _read_delimited(path, options, "\t")
+    return _stream_delimited(path, options, "\t")
 
 
 def named_columns(path: Path, options: ReadOptions) -> tuple[str, list[str]]:
@@ -250,13 +250,11 @@ def named_columns(path: Path, options: ReadOptions) -> tuple[str, list[str]]:
     return label_col, text_cols
 
 
-def read_jsonl(path: Path, options: ReadOptions) -> list[Rows]:
+def stream_jsonl(path: Path, options: ReadOptions) -> Iterator[Record]:
     """One JSON object per line."""
     label_col, text_cols = named_columns(path, options)
-    rows = Rows(str(path), "line")
     for number, line in record_lines(path, options):
-        rows.add(*parse_jsonl_line(line, f"{path}, line {number}", label_col, text_cols), number)
-    return [rows]
+        yield *parse_jsonl_line(line, f"{path}, line {number}", label_col, text_cols), number
 
 
 def parse_jsonl_line(line: str, where: str, label_col: str, text_cols: list[str]) -> tuple[str, str]:
@@ -307,26 +305,28 @@ def class_label_names(ids: list, names: list[str], where: Callable[[int], str]) 
     return [None if v is None else names[v] for v in ids]
 
 
-def read_parquet(path: Path, options: ReadOptions) -> list[Rows]:
-    """A Parquet table (read with pyarrow, only the columns needed)."""
+def stream_parquet(path: Path, options: ReadOptions) -> Iterator[Record]:
+    """A Parquet table, read with pyarrow a batch of rows at a time, only the columns needed."""
     import pyarrow.parquet as pq  # pyarrow ships with `datasets`; imported here to keep import cheap
 
     label_col, text_cols = named_columns(path, options)
     try:
-        schema = pq.read_schema(path)
+        parquet = pq.ParquetFile(path)
     except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for non-Parquet bytes
         raise CorpusError(f"{path}: not a Parquet file ({type(e).__name__}: {e})") from None
     for column in (label_col, *text_cols):
-        column_index(path, column, schema.names, header=True)
-    table = pq.read_table(path, columns=list(dict.fromkeys([label_col, *text_cols])))
-    labels = table.column(label_col).to_pylist()
-    class_names = parquet_class_names(schema, label_col)
-    if class_names is not None:
-        labels = class_label_names(labels, class_names, lambda i: f"{path}, row {i + 1}")
-    texts = [table.column(c).to_pylist() for c in text_cols]
-    rows = Rows(str(path), "row")
-    for i, value in enumerate(labels):
-        where = f"{path}, row {i + 1}"
-        text, label = parse_named_values(value, [col[i] for col in texts], where, label_col, text_cols)
-        rows.add(check_record_size(text, where, options), label, i + 1)
-    return [rows]
+        column_index(path, column, parquet.schema_arrow.names, header=True)
+    class_names = parquet_class_names(parquet.schema_arrow, label_col)
+    row = 0
+    with parquet:
+        for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS,
+                                          columns=list(dict.fromkeys([label_col, *text_cols]))):
+            labels = batch.column(label_col).to_pylist()
+            if class_names is not None:
+                labels = class_label_names(labels, class_names, lambda i, row=row: f"{path}, row {row + i + 1}")
+            texts = [batch.column(c).to_pylist() for c in text_cols]
+            for i, value in enumerate(labels):
+                row += 1
+                where = f"{path}, row {row}"
+                text, label = parse_named_values(value, [col[i] for col in texts], where, label_col, text_cols)
+                yield check_record_size(text, where, options), label, row

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Iterator
 
 from .base import (
     FASTTEXT_PREFIX,
     CorpusError,
     ReadOptions,
-    Rows,
+    Record,
     record_lines,
 )
 
 # ---------------------------------------------------------------- line formats
 
 
-def read_label_text(path: Path, options: ReadOptions) -> list[Rows]:
+def stream_label_text(path: Path, options: ReadOptions) -> Iterator[Record]:
     """``<label> <text>`` per line; the label is everything before the first whitespace."""
-    rows = Rows(str(path), "line")
     for number, line in record_lines(path, options):
-        rows.add(*parse_label_text_line(line, f"{path}, line {number}"), number)
-    return [rows]
+        yield *parse_label_text_line(line, f"{path}, line {number}"), number
 
 
 def parse_label_text_line(line: str, where: str) -> tuple[str, str]:
@@ -40,12 +39,10 @@ def parse_label_text_line(line: str, where: str) -> tuple[str, str]:
     return parts[1], parts[0]
 
 
-def read_fasttext(path: Path, options: ReadOptions) -> list[Rows]:
+def stream_fasttext(path: Path, options: ReadOptions) -> Iterator[Record]:
     """``__label__<label> <text>`` per line. One label per line: multi-label lines raise."""
-    rows = Rows(str(path), "line")
     for number, line in record_lines(path, options):
-        rows.add(*parse_fasttext_line(line, f"{path}, line {number}"), number)
-    return [rows]
+        yield *parse_fasttext_line(line, f"{path}, line {number}"), number
 
 
 def parse_fasttext_line(line: str, where: str, reader: str = "load_corpus") -> tuple[str, str]:
@@ -68,32 +65,30 @@ _TREE_ROOT = re.compile(r"\s*\((\d+)\s")
 _TREE_LEAF = re.compile(r"\((\d+) ([^()\s]+)\)")
 
 
-def read_ptb_trees(path: Path, options: ReadOptions) -> list[Rows]:
+def stream_ptb_trees(path: Path, options: ReadOptions) -> Iterator[Record]:
     """SST-style labelled trees: the root label and the leaf words joined with a space."""
-    rows = Rows(str(path), "line")
     for number, line in record_lines(path, options):
         root = _TREE_ROOT.match(line)
         leaves = _TREE_LEAF.findall(line)
         if not root or not leaves or line.count("(") != line.count(")"):
             raise CorpusError(f"{path}, line {number}: not a labelled tree like "
                               f"'(3 (2 The) (2 Rock))', got {line[:60]!r}")
-        rows.add(" ".join(word for _, word in leaves), root.group(1), number)
-    return [rows]
+        yield " ".join(word for _, word in leaves), root.group(1), number
 
 
 _TREE_TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
 
-def read_ptb_phrases(path: Path, options: ReadOptions) -> list[Rows]:
+def stream_ptb_phrases(path: Path, options: ReadOptions) -> Iterator[Record]:
     """Every labelled node of SST-style trees as ``(phrase, label)``, each distinct phrase once.
 
     SST labels phrases, not node instances ("the" is one phrase however often it occurs), so a
     phrase is kept at its first occurrence; ``where`` is that tree's line. This is the
     phrase-level training set of Socher et al. 2013 and Kim 2014; test on the sentences.
     """
-    rows = Rows(str(path), "line")
     seen: set[str] = set()
     for number, line in record_lines(path, options):
+        found = []  # this tree's new phrases, yielded once the whole line has parsed
         stack: list[tuple[str, list[str]]] = []  # open nodes: (label, words so far)
         tokens = _TREE_TOKEN.findall(line)
         i, ok = 0, bool(tokens) and tokens[0] == "("
@@ -112,7 +107,7 @@ def read_ptb_phrases(path: Path, options: ReadOptions) -> list[Rows]:
                     phrase = " ".join(words)
                     if phrase not in seen:
                         seen.add(phrase)
-                        rows.add(phrase, label, number)
+                        found.append((phrase, label, number))
                     if stack:
                         stack[-1][1].extend(words)
                     else:
@@ -125,4 +120,4 @@ def read_ptb_phrases(path: Path, options: ReadOptions) -> list[Rows]:
         if not ok or stack:
             raise CorpusError(f"{path}, line {number}: not a labelled tree like "
                               f"'(3 (2 The) (2 Rock))', got {line[:60]!r}")
-    return [rows]
+        yield from found
