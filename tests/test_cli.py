@@ -660,7 +660,7 @@ def test_an_lr_that_cannot_train_is_refused_naming_the_flag(files, tmp_path, cap
     out = tmp_path / "run"
     assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), *FAST, "--lr", value,
                  "--out", str(out)]) == 2
-    assert re.fullmatch(r"textkit: error: --lr must be a finite number in \(0, 10\] \(textkit\.training\.MAX_LR\), "
+    assert re.fullmatch(r"textkit: error: --lr must be a finite number in \(0, 10\] \(textkit\.train_config\.MAX_LR\), "
                         r"or None for the optimizer's usual one, got .*", error_line(capsys))
     assert not out.exists()
 

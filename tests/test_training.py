@@ -15,15 +15,8 @@ from torch import nn
 from textkit.padding import PAD_ID
 from textkit.batching import LengthBucketSampler, class_weights, make_loader
 from textkit.checkpoints import CHECKPOINT_FILE, HISTORY_FILE, load_checkpoint
-from textkit.training import (
-    TrainConfig,
-    lr_factor,
-    make_optimizer,
-    predict_logits,
-    resolve_device,
-    seed_everything,
-    train,
-)
+from textkit.optim import lr_factor, make_optimizer
+from textkit.training import TrainConfig, predict_logits, resolve_device, seed_everything, train
 
 VOCAB = 40
 
@@ -364,7 +357,7 @@ def test_predict_logits_keeps_input_order_and_ignores_padding():
 @pytest.mark.parametrize("optimizer, sparse_class", [("adamw", torch.optim.SparseAdam), ("sgd", torch.optim.SGD)])
 def test_sparse_embeddings_train_with_their_sparse_optimizer_decay_and_clipping(optimizer, sparse_class):
     from textkit.models import build_model
-    from textkit.training import make_optimizers
+    from textkit.optim import make_optimizers
 
     torch.manual_seed(0)
     model = build_model("bow", vocab_size=20, num_classes=2, embed_dim=8, sparse=True)
@@ -391,7 +384,7 @@ def test_sparse_embeddings_refuse_an_optimizer_without_sparse_support():
 
 
 def test_clip_grad_norm_counts_sparse_gradients_like_dense_ones():
-    from textkit.training import clip_grad_norm
+    from textkit.optim import clip_grad_norm
 
     sparse_param, dense_param = nn.Parameter(torch.zeros(4, 2)), nn.Parameter(torch.zeros(3))
     # row 1 appears twice: the norm is over the summed (coalesced) gradient, [6, 8] -> 10
@@ -422,7 +415,7 @@ def test_progress_false_prints_nothing(capsys):
 
 # -- numbers that cannot train are refused up front (issue #13) ---------------------------------------
 @pytest.mark.parametrize("option, value, message", [
-    ("lr", float("inf"), r"TrainConfig lr must be a finite number in \(0, 10\] \(textkit.training.MAX_LR\), or None"),
+    ("lr", float("inf"), r"TrainConfig lr must be a finite number in \(0, 10\] \(textkit.train_config.MAX_LR\), or None"),
     ("lr", float("nan"), r"TrainConfig lr must be a finite number in \(0, 10\]"),
     ("lr", 1e30, r"TrainConfig lr must be a finite number in \(0, 10\].*got 1e\+30"),  # NaN weights after a step
     ("lr", 10**400, r"TrainConfig lr must be a finite number"),
