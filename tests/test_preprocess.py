@@ -20,13 +20,8 @@ from textkit import TextPipeline
 from textkit.corpora import load_corpus
 from textkit.formats import CorpusError
 from textkit.outputs import atomic_directory
-from textkit.preprocess import (
-    REASON_EMPTY,
-    _Workers,
-    load_preprocessed,
-    preprocess,
-    resolve_inputs,
-)
+from textkit.preprocess import REASON_EMPTY, _Workers, load_preprocessed, preprocess
+from textkit.sources import resolve_inputs
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared corpora not found at {SHARED}")
@@ -339,7 +334,7 @@ def test_real_corpus_file_sst2_dev_by_name(tmp_path):
 # ---------------------------------------------------------------- hostile inputs to the streamed readers
 
 from textkit.formats import ReadOptions  # noqa: E402
-from textkit.preprocess import _streamer  # noqa: E402
+from textkit.sources import _streamer  # noqa: E402
 
 MIXED = b"a one\r\nb two\r\nc three\rd four\r\ne five\r\n"  # CRLF with one bare CR: 5 records, not 4
 DEEP_JSON = '{"label": "a", "text": "t"}\n{"label": "b", "text": "u", "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
