@@ -19,7 +19,7 @@ Rows and protocols (corpora read from ``--data``, default ``../shared/corpora`` 
            valid = 10% of train
 
 For every (dataset, seed[, fold]) the script trains each textkit model of that dataset's recipe
-(``RECIPES``) with early stopping on the valid split, then refits it on train + valid for the
+(``textkit.recipes``, the library's: what ``textkit train --corpus NAME`` uses) with early stopping on the valid split, then refits it on train + valid for the
 best epoch count; and a TF-IDF (word 1-2 grams, sublinear tf) + logistic regression baseline
 whose C is chosen on the same valid split and then refitted on train + valid. Both use the valid
 split the same way. No test set is ever used to choose anything. No pretrained vectors.
@@ -70,6 +70,7 @@ sys.path.insert(0, str(ROOT))
 import textkit as tk  # noqa: E402
 from datasets import ClassLabel, Dataset  # noqa: E402
 from textkit.corpora import kfold, load_corpus, stratified_split  # noqa: E402
+from textkit.recipes import CORPUS_RECIPES, PARTS, recipe_for  # noqa: E402
 from textkit.registry import get_card  # noqa: E402
 
 DATASETS = ("trec", "sst2", "mr", "subj", "imdb", "20newsgroups")
@@ -82,93 +83,9 @@ SST2_PHRASE_LABELS = {"0": "negative", "1": "negative", "2": None, "3": "positiv
 # when that helps (MR: mean valid accuracy over folds 0-2 0.790 at C=100, 0.792 at C=300).
 LR_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 
-# Per-dataset recipes: the DEFAULT_MODELS of each dataset are run by default; other models
-# with a recipe run with --models. HOW THEY WERE CHOSEN: on validation data only, never test,
-# one torch thread on this 2-core machine. Two measures were used over time:
-#  - "replayed" (the current --valid-only): the whole protocol run with the valid split as the
-#    test split, mean over the runs; reruns as, e.g.,
-#        python scripts/reproduce.py --datasets mr --seeds 2 --valid-only [--models bow --recipe tried.json]
-#    (tried.json: {"pipeline": .., "model_config": .., "train": ..}).
-#  - "chooser" (earlier sessions): the early-stopped model's best validation accuracy, mean over
-#    MR folds 0-2 or seeds 0-2, from the same TextClassifier.fit. It is a maximum over epochs on
-#    the texts it is read from, and it flattered bow: on MR it said bow 79.69 vs TF-IDF+LR 79.24,
-#    replayed says 77.76 vs 78.24, and the test folds said 77.6 vs 78.5.
-#  * bow, sentences: exact word 1-2 grams (no hashing: MR has ~170k, no collisions and half the
-#    time of 2**18 buckets), pooling="sqrt" (sum / sqrt(length); MR fold 0: 0.778 vs 0.774 for
-#    the mean), sparse gradients (SparseAdam for the table, AdamW for the rest: 8 s per MR fit
-#    instead of 19 s dense), E=32, AdamW lr 2e-3, batch 64 (chooser): MR 0.797 vs TF-IDF+LR
-#    0.792; Subj 0.932 vs 0.917. Tried and dropped on MR (chooser): word 1-3 grams (0.756 on
-#    fold 0), E=100 (0.792), E=64 + dropout 0.5 (0.772), word dropout 0.3/0.5 (0.778/0.751; the
-#    option was then removed), keeping character repeats (0.787), lr 1e-2 (0.763).
-#    MR's own recipe (_MR_BOW), replayed over MR's 10 folds x seeds 0-1 (TF-IDF+LR 78.24):
-#    the recipe above (lr 2e-3) 77.76; lr 5e-4 (up to 20 epochs, patience 3) 78.56;
-#    lr 5e-4 + distinct=True 78.74 <- chosen. Seed 0 only: lr 1e-3 77.96, lr 2.5e-4 77.85,
-#    min_freq=2 (lr 2e-3) 77.06;
-#    plain SGD at lr 0.2/0.5 was unstable (a refit fell to 0.55) and was stopped.
-#    SST-2 keeps this recipe: replayed on seeds 0-1 (dev halves) it scores 81.48, TF-IDF+LR 82.11;
-#    lr 1e-3 81.25, E=64 81.02, batch 256 80.73, word 1-3 grams 80.33, mean pooling 79.76,
-#    hidden layer 64 + dropout 0.5 80.96, E=16 79.93; seed 0 only: lr 5e-4 80.2 (this recipe 82.2).
-#    TREC keeps it too (up to 20 epochs): replayed on seeds 0-4 it scores 86.31, TF-IDF+LR 86.39;
-#    MR's recipe (up to 30 epochs) 85.25, E=100 85.94, word 1-3 grams 85.17.
-#  * bow, documents: chosen on 20 Newsgroups' valid split (seed 0; TF-IDF+LR there: 0.940 at
-#    C=100): keep e-mail addresses (emails="keep": senders identify groups), E=32 0.915 -> E=100
-#    0.921 -> E=100 + distinct=True (a binary bag: repeated quotes and signatures stop dominating
-#    the sum) 0.941; up to 15 epochs, patience 3 (best epochs 6-10). IMDB uses the same recipe
-#    without the e-mail setting (its earlier check, E=32 without distinct: valid 0.914 at epoch 9
-#    of 10 vs TF-IDF+LR 0.904); its valid accuracy is in every run's JSON record.
-#    Also tried: distinct=True (binary bag): MR 0.800, Subj 0.929 - a wash, so left off here.
-#    IMDB's own recipe (_IMDB_BOW), replayed on seed 0 (TF-IDF+LR 90.36): lr 2e-3 90.32;
-#    lr 5e-4, up to 30 epochs 90.96 <- chosen. 20 Newsgroups was given IMDB's lr 5e-4 once,
-#    without a replay, in a full run: its early-stopped valid accuracy fell from 0.941 to 0.927
-#    (seed 0, same split), so it kept lr 2e-3. That run's test accuracy, 84.7 (85.7 at lr 2e-3),
-#    is in the README. Replayed later on seed 0 (TF-IDF+LR 93.99, 10 min; each bow 14-24 min):
-#    E=100 93.63 (below the baseline, as on test), E=100 + min_freq=2 93.55,
-#    E=200 94.43 <- chosen (_NEWS_BOW); E=300 94.25 (35 min). An E=400 run grew to 16 GB
-#    (1.15M word 1-2 grams) and was killed for memory beside another run; it gave no figure.
-#  * cnn: Kim's architecture with E=300 as in Kim 2014 (TREC seed-0 valid 0.877 vs 0.864 at the
-#    library's E=128; not lower-casing, as Kim's TREC code does: 0.864, no gain), AdamW 1e-3,
-#    batch 50, up to 20 epochs, patience 4. On SST-2's phrases it peaks at epoch 1 (valid 0.823;
-#    lr 3e-4: 0.819), under TF-IDF+LR's 0.829 on the same phrases. A TREC sweep on a lent H200
-#    (--device cuda, chooser, seeds 0-4): this recipe 88.00; kernel sizes (1,2,3) 87.67, (2,3,4)
-#    87.71, (1,2,3,4,5) 87.89; lr 5e-4 87.71; Adadelta lr 1.0 (Kim's) 86.42; 200 filters 88.04;
-#    dropout 0.3 87.74: nothing above the noise, so the recipe stays.
-#    wide=True (Kim's code pads each sentence with max(k)-1 zeros at both ends; ours had read
-#    only the windows inside a text, so a question's first word filled one window per size),
-#    replayed on TREC seeds 0-4: 87.89 vs 86.57 narrow (per seed 87.16/89.72/88.07/88.07/86.42
-#    vs 87.52/87.89/86.42/86.24/84.77) <- chosen. SST-2, replayed on seed 0's dev halves:
-#    82.57 vs 80.50 narrow (80.73/84.40 vs 79.13/81.88; TF-IDF+LR 82.11 and bow 81.48 on
-#    seeds 0-1) <- chosen there too. Later, against this recipe: SST-2 at lr 3e-4 (to peak
-#    after epoch 1, for a steadier refit) 81.31 (80.05/82.57); TREC seeds 0-4 (87.89): the
-#    nltk-treebank tokenizer (splits "what's" as Kim's clean_str does) 87.49, and the
-#    library's BiLSTM rnn (up to 20 epochs, patience 4, batch 50) 81.58.
-#  * rnn on SST-2: the library's BiLSTM (E=128, H=128 per direction, max pooling, dropout 0.5),
-#    AdamW 1e-3, batch 50: valid 0.814 / 0.831 / 0.834 after epochs 1-3 (73 s each), the only
-#    model above TF-IDF+LR there; SST-2's bow (valid 0.813-0.817 at lr 2e-3 .. 2e-4) is not.
-#    On the H200 (chooser, seeds 0-2): this recipe 82.61; E=300/H=150 82.49; GRU 82.42; up to
-#    8 epochs with patience 2 82.99 - within one seed's spread (0.79-0.85), so the recipe stays.
-#    Replayed later (seeds 0-1, dev halves 80.96/83.03/81.19/80.96): 81.54, under TF-IDF+LR's
-#    82.11 and the cnn's 82.57 (seed 0).
-_SENTENCE_BOW = dict(pipeline=dict(ngram_range=(1, 2)),
-                     model_config=dict(embed_dim=32, pooling="sqrt", sparse=True),
-                     train=dict(optimizer="adamw", lr=2e-3, epochs=10, patience=2, batch_size=64))
-_MR_BOW = dict(_SENTENCE_BOW, model_config=dict(_SENTENCE_BOW["model_config"], distinct=True),
-               train=dict(_SENTENCE_BOW["train"], lr=5e-4, epochs=20, patience=3))
-_DOC_BOW = dict(pipeline=dict(ngram_range=(1, 2)),
-                model_config=dict(embed_dim=100, pooling="sqrt", distinct=True, sparse=True),
-                train=dict(optimizer="adamw", lr=2e-3, epochs=15, patience=3, batch_size=64))
-_IMDB_BOW = dict(_DOC_BOW, train=dict(_DOC_BOW["train"], lr=5e-4, epochs=30))
-_NEWS_BOW = dict(_DOC_BOW, pipeline=dict(ngram_range=(1, 2), cleaner=dict(emails="keep")),
-                 model_config=dict(_DOC_BOW["model_config"], embed_dim=200))
-_CNN = dict(pipeline=dict(), model_config=dict(embed_dim=300, wide=True), train=dict(epochs=20, patience=4))
-_RNN = dict(pipeline=dict(), model_config=dict(), train=dict(epochs=5, patience=1))
-RECIPES: dict[str, dict[str, dict]] = {
-    "trec": {"cnn": _CNN, "bow": dict(_SENTENCE_BOW, train=dict(_SENTENCE_BOW["train"], epochs=20))},
-    "sst2": {"rnn": _RNN, "cnn": _CNN, "bow": _SENTENCE_BOW},
-    "mr": {"cnn": _CNN, "bow": _MR_BOW},
-    "subj": {"cnn": _CNN, "bow": _SENTENCE_BOW},
-    "imdb": {"bow": _IMDB_BOW},
-    "20newsgroups": {"bow": _NEWS_BOW},
-}
+# The recipes are the library's (textkit/recipes.py, with the notes on how each was chosen):
+# TextClassifier(model, recipe=dataset) is exactly what `textkit train --corpus NAME` trains.
+# --recipe FILE replaces one model's recipe on the datasets given (how candidates are tried).
 # The default run: the full protocol, with the neural models only where validation picked
 # them (cnn on TREC; cnn on SST-2 too, which replayed on seed 0 scored 82.57 to the rnn's
 # 82.00; each costs minutes per fit on CPU); --models adds the rest. 20 Newsgroups runs two
@@ -260,16 +177,20 @@ def subsample(run: dict, n_train: int, n_eval: int) -> dict:
 
 
 # -------------------------------------------------------------------------------- models
-def run_textkit(model: str, recipe: dict, run: dict, quick: bool, device: str = "cpu") -> dict:
+def run_textkit(model: str, recipe: dict | str, run: dict, quick: bool, device: str = "cpu") -> dict:
     """Early-stop on valid to choose the epoch count, then refit on train + valid for that many
-    epochs and score test once: the same use of the valid split as the linear baseline's."""
-    train_opts = dict(recipe["train"])
+    epochs and score test once: the same use of the valid split as the linear baseline's.
+    ``recipe``: a registered corpus name (the library's recipe for it) or a --recipe FILE's parts."""
+    if isinstance(recipe, str):
+        given = dict(recipe=recipe)
+    else:  # a candidate from --recipe replaces the library's whole recipe
+        given = dict(recipe=None, pipeline=dict(recipe["pipeline"]), model_config=dict(recipe["model_config"]),
+                     **recipe["train"])
     if quick:
-        train_opts["epochs"] = 2
+        given["epochs"] = 2
 
     def classifier(**overrides):
-        return tk.TextClassifier(model, pipeline=dict(recipe["pipeline"]), model_config=dict(recipe["model_config"]),
-                                 seed=run["seed"], device=device, progress=False, **{**train_opts, **overrides})
+        return tk.TextClassifier(model, seed=run["seed"], device=device, progress=False, **{**given, **overrides})
 
     chooser = classifier().fit(*run["train"], valid=run["valid"])
     best_epoch = chooser.result_.best_epoch
@@ -459,13 +380,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--folds must be between 1 and 10, got {args.folds}")
     if not 0 <= args.first_fold <= 10 - args.folds:
         parser.error(f"--first-fold must be between 0 and 10 - --folds ({10 - args.folds}), got {args.first_fold}")
-    recipes = {name: dict(models) for name, models in RECIPES.items()}
+    recipes: dict[str, dict] = {name: {model: name for model in models} for name, models in CORPUS_RECIPES.items()}
     if args.recipe is not None:
         if not args.models or len(args.models) != 1:
             parser.error("--recipe needs exactly one --models name, the model it is a recipe for")
         tried = json.loads(args.recipe.read_text(encoding="utf-8"))
         for name in args.datasets:
-            recipes[name][args.models[0]] = {part: tried.get(part, {}) for part in ("pipeline", "model_config", "train")}
+            recipes[name][args.models[0]] = {part: tried.get(part, {}) for part in PARTS}
     if args.seeds is not None and args.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {args.seeds}")
     if args.first_seed < 0:
@@ -532,7 +453,9 @@ def write_json(path: Path, records: list[dict], recipes: dict, plan: dict, wall:
         "textkit_version": tk.__version__,
         "python": platform.python_version(),
         "plan": {name: {"seeds": seeds, "folds": folds} for name, (seeds, folds) in plan.items()},
-        "recipes": {name: recipes[name] for name in plan},  # --recipe overrides included
+        # as trained: the library's recipe resolved, or the --recipe override
+        "recipes": {name: {model: recipe_for(model, r) if isinstance(r, str) else r
+                           for model, r in recipes[name].items()} for name in plan},
         "runs": records,
     }
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -88,7 +88,7 @@ def test_vocabulary_is_fitted_on_training_texts_only():
 
 def test_a_given_pipeline_is_copied_not_fitted_in_place_and_out_dir_gets_the_history(tmp_path):
     template = TextPipeline(max_length=30)
-    clf = quick("cnn", epochs=2, pipeline=template, out_dir=tmp_path).fit(TEXTS, LABELS)
+    clf = quick("cnn", recipe=None, epochs=2, pipeline=template, out_dir=tmp_path).fit(TEXTS, LABELS)  # narrow
     assert template.vocab is None and clf.pipeline_.vocab is not None
     assert clf.pipeline_.min_length == clf.model_.min_length == 5  # batches as wide as the widest kernel
     assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 2

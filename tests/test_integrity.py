@@ -38,8 +38,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, sha
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory) -> Path:
-    """One saved bow classifier; tests damage copies of it (see ``copy``)."""
-    clf = TextClassifier("bow", epochs=10, batch_size=4, lr=0.02, valid_split=0, patience=None, progress=False,
+    """One saved bow classifier (no recipe: the sizes below are the plain defaults'); tests damage
+    copies of it (see ``copy``)."""
+    clf = TextClassifier("bow", recipe=None, epochs=10, batch_size=4, lr=0.02, valid_split=0, patience=None, progress=False,
                          device="cpu").fit(TEXTS, LABELS)
     directory = tmp_path_factory.mktemp("saved") / "clf"
     clf.save(directory)

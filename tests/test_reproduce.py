@@ -9,6 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import reproduce  # noqa: E402  (scripts/ is not a package)
+from textkit.recipes import recipe_for  # noqa: E402
 SHARED = ROOT.parent / "shared" / "corpora"
 
 
@@ -90,7 +91,7 @@ def test_readme_recipe_example_is_the_mr_rows_recipe():
     match = re.search(r"the MR row's bow of the reproduction table below:\s*`(\{.*?\})`", readme, re.S)
     assert match, "README no longer shows the MR row's recipe"
     shown = json.loads(match.group(1))
-    recipe = json.loads(json.dumps(reproduce.RECIPES["mr"]["bow"]))  # tuples -> lists, as JSON has them
+    recipe = json.loads(json.dumps(recipe_for("bow", "mr")))  # tuples -> lists, as JSON has them
     recipe["train"].pop("optimizer")  # "adamw" is TrainConfig's default, so the README leaves it out
     assert shown == recipe
 

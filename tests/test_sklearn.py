@@ -49,8 +49,24 @@ def test_get_params_are_the_arguments_as_given():
     params = quick(pipeline=options, model_config=config).get_params()
     assert params["pipeline"] is options and params["model_config"] is config  # not the checked copies
     assert params["model"] == "bow" and params["lr"] == 0.05 and params["epochs"] == 3
-    assert params["monitor"] == "accuracy"  # a training option left at its default is listed too
+    assert params["recipe"] == "default" and "optimizer" not in params  # not given: the recipe's
     assert params == quick(pipeline=options, model_config=config).get_params(deep=False)
+
+
+def test_the_recipe_fills_in_what_is_not_given_and_follows_the_model():
+    clf = TextClassifier("bow", lr=0.05)
+    assert clf.train_config.lr == 0.05 and clf.train_config.batch_size == 64  # given wins; the rest: bow's
+    assert clf.pipeline.ngram_range == (1, 2) and clf.model_config["pooling"] == "sqrt"
+    clf.set_params(model="cnn")  # the cnn's recipe now, not the bow's settings carried over
+    assert clf.model_config == {"embed_dim": 300, "wide": True} and clf.train_config.batch_size == 50
+    assert clf.train_config.lr == 0.05 and clf.pipeline is None  # the lr given stays
+    mr = TextClassifier("bow", recipe="mr", model_config={"embed_dim": 8})
+    assert mr.model_config["distinct"] is True and mr.model_config["embed_dim"] == 8 and mr.train_config.lr == 5e-4
+    plain = TextClassifier("bow", recipe=None)
+    assert plain.pipeline is None and plain.model_config == {} and plain.train_config.lr is None
+    assert clone(mr).model_config == mr.model_config and clone(mr).train_config == mr.train_config
+    with pytest.raises(ValueError, match=r"unknown corpus 'nope'"):
+        TextClassifier("bow", recipe="nope")
 
 
 def test_clone_round_trip_gives_an_equal_unfitted_estimator(fitted):

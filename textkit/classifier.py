@@ -41,6 +41,7 @@ from . import model_files
 from .fileio import is_number
 from .pipeline import TextPipeline, check_texts
 from .batching import as_dataset
+from .recipes import layered, recipe_for
 from .training import (
     TrainConfig,
     TrainResult,
@@ -68,6 +69,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             ``LayoutPipeline`` or a dict of its options (``grid``, ``slots``, ``text``), or a
             ``TextPipeline`` to use as its text layer.
         model_config: options for ``build_model`` (e.g. ``{"embed_dim": 300}``).
+        recipe: the validated settings the options above (and the training options) start from,
+            each option given here winning over the recipe's, one at a time (see
+            :mod:`textkit.recipes`): ``"default"`` (the model's cross-corpus defaults), a
+            registered corpus name (``"trec"``: the recipe validation chose there for this
+            model), or ``None`` (none: the plain ``TrainConfig`` and ``build_model`` defaults).
+            A ``TextPipeline`` object given as ``pipeline`` is used as it is.
         vectors: a word-vector file (word2vec, fastText ``.vec``, GloVe; see
             :mod:`textkit.vectors`) that initializes the embedding rows of the vocabulary ``fit``
             builds; ``embed_dim`` becomes its dimension. ``vectors_coverage_`` says how many
@@ -101,6 +108,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         *,
         pipeline: TextPipeline | dict | None = None,
         model_config: dict | None = None,
+        recipe: str | None = "default",
         vectors: str | os.PathLike | None = None,
         multi_label: bool = False,
         valid_split: float = 0.1,
@@ -112,9 +120,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if unknown:
             raise TypeError(f"TextClassifier got unknown option(s) {unknown}; training options are "
                             f"{sorted(TRAIN_DEFAULTS)}")
-        self._configure(dict(model=model, pipeline=pipeline, model_config=model_config, multi_label=multi_label,
-                             valid_split=valid_split, threshold=threshold, out_dir=out_dir, vectors=vectors,
-                             **{**TRAIN_DEFAULTS, **train_options}))
+        self._configure(dict(model=model, pipeline=pipeline, model_config=model_config, recipe=recipe,
+                             multi_label=multi_label, valid_split=valid_split, threshold=threshold, out_dir=out_dir,
+                             vectors=vectors, **train_options))
         # Learned by fit (or load):
         self.pipeline_: TextPipeline | None = None
         self.model_: torch.nn.Module | None = None
@@ -134,10 +142,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
         reads_pages = MODELS[model].inputs == "pages"
-        pipeline = _make_pipeline(pipeline, reads_pages, model)  # options checked now, not at fit time
         if model_config is not None and not isinstance(model_config, dict):
             raise TypeError(f"model_config must be a dict of build_model options or None, "
                             f"got {type(model_config).__name__}")
+        chosen = _recipe(params["recipe"], model)
+        if params["vectors"] is not None:  # the vectors' dimension is the embedding's
+            chosen["model_config"].pop("embed_dim", None)
+        if pipeline is None or isinstance(pipeline, dict):
+            pipeline = layered(chosen["pipeline"], pipeline) or None
+        pipeline = _make_pipeline(pipeline, reads_pages, model)  # options checked now, not at fit time
+        model_config = layered(chosen["model_config"], model_config)
         from .models import check_model_options
 
         # now, not at fit time after the vocabulary is built ("embeddings" are build_model's own)
@@ -154,10 +168,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 raise TypeError(f"vectors must be the path of a word-vector file or None, got {type(vectors).__name__}")
             if not Path(vectors).is_file():  # now, not after the vocabulary is built
                 raise FileNotFoundError(f"word vector file not found: {vectors}")
-        train_config = TrainConfig(**{name: params[name] for name in TRAIN_DEFAULTS})
+        # TrainConfig's defaults, then the recipe's, then the options given
+        train_config = TrainConfig(**{**TRAIN_DEFAULTS, **chosen["train"],
+                                      **{k: v for k, v in params.items() if k in TRAIN_DEFAULTS}})
         resolve_device(train_config.device)  # device="cuda" without a GPU fails here, not mid-fit
         self.model_name, self.reads_pages, self.pipeline = model, reads_pages, pipeline
         self.model_config = dict(model_config or {})
+        self.recipe = params["recipe"]
         self.multi_label, self.valid_split, self.threshold = multi_label, valid_split, threshold
         self.out_dir = params["out_dir"]
         self.vectors = vectors
@@ -166,19 +183,22 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     # -- scikit-learn ------------------------------------------------------------------------------
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Every constructor argument by name, training options included (``lr``, ``epochs``,
-        ...), each exactly as given. Written out because sklearn's default reads ``__init__``'s
-        signature, which does not name the ``**train_options``. ``deep`` changes nothing: no
-        parameter is itself an estimator."""
+        """Every named constructor argument, and the training options given (``lr``, ``epochs``,
+        ...), each exactly as given; the others come from the recipe or ``TrainConfig``, and
+        ``train_config`` holds the values a fit uses. So ``clone`` and ``set_params(model=...)``
+        keep what was chosen and let the recipe fill in the rest. Written out because sklearn's
+        default reads ``__init__``'s signature, which does not name the ``**train_options``.
+        ``deep`` changes nothing: no parameter is itself an estimator."""
         return dict(self._params)
 
     def set_params(self, **params: Any) -> "TextClassifier":
         """Change parameters by name (``set_params(model="bow", lr=0.01)``), checked as the
-        constructor checks them. Takes effect at the next ``fit``; a fitted model is kept until then."""
-        unknown = sorted(set(params) - set(self._params))
+        constructor checks them; any training option may be set. Takes effect at the next
+        ``fit``; a fitted model is kept until then."""
+        unknown = sorted(set(params) - set(self._params) - set(TRAIN_DEFAULTS))
         if unknown:
             raise ValueError(f"TextClassifier.set_params got unknown parameter(s) {unknown}; valid parameters "
-                             f"are {sorted(self._params)}")
+                             f"are {sorted(set(self._params) | set(TRAIN_DEFAULTS))}")
         self._configure({**self._params, **params})
         return self
 
@@ -463,8 +483,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             # device and threads belong to the machine it runs on, not to the one that trained it
             train_config = {**config["train_config"], "device": device, "threads": None}
             options = {k: v for k, v in model.get_config().items() if k not in ("name", "vocab_size", "num_classes")}
-            clf = cls(model.name, pipeline=pipeline, model_config=options, multi_label=config["multi_label"],
-                      valid_split=config["valid_split"], threshold=config["threshold"], **train_config)
+            clf = cls(model.name, pipeline=pipeline, model_config=options, recipe=None,  # all given: no recipe
+                      multi_label=config["multi_label"], valid_split=config["valid_split"],
+                      threshold=config["threshold"], **train_config)
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"{str(Path(directory) / model_files.CONFIG_FILE)!r} holds options textkit refuses "
                              f"({type(exc).__name__}: {exc}); the file is damaged: save the classifier again") from None
@@ -509,6 +530,14 @@ def _default_pipeline(reads_pages: bool) -> TextPipeline | LayoutPipeline:
 
         return LayoutPipeline()
     return TextPipeline()
+
+
+def _recipe(recipe: str | None, model: str) -> dict[str, dict]:
+    if recipe is None:
+        return {"pipeline": {}, "model_config": {}, "train": {}}
+    if not isinstance(recipe, str):
+        raise TypeError(f"recipe must be 'default', a registered corpus name or None, got {type(recipe).__name__}")
+    return recipe_for(model, None if recipe == "default" else recipe)  # an unknown name: get_card's error
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:

@@ -105,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     _model_flags(p)
     p.add_argument("--recipe", metavar="JSON",
                    help='a file {"pipeline": {...}, "model_config": {...}, "train": {...}} (each optional) of '
-                        "TextPipeline, model and TrainConfig options, as scripts/reproduce.py's RECIPES; flags "
-                        "given here override it")
+                        "TextPipeline, model and TrainConfig options, as textkit.recipes holds them; it overrides the "
+                        "library's recipe, and flags given here override it")
     p.add_argument("--cv", type=int, metavar="K", help="K-fold stratified cross-validation (K >= 2)")
     p.add_argument("--out", metavar="DIR", help="output directory (must not exist; see --overwrite; default: a new "
                                                 "numbered folder under runs/)")
@@ -222,16 +222,20 @@ def _pipeline_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-length", type=int, metavar="N", help="cut texts to N ids (default: no limit)")
     g.add_argument("--min-freq", type=int, metavar="N", help="keep tokens seen at least N times in train (default: 1)")
     g.add_argument("--max-vocab-size", type=int, metavar="N", help="vocabulary size cap, PAD and UNK included")
-    g.add_argument("--ngram-range", type=int, nargs=2, metavar=("MIN", "MAX"), help="word n-grams (default: 1 1)")
+    g.add_argument("--ngram-range", type=int, nargs=2, metavar=("MIN", "MAX"),
+                   help="word n-grams (default: 1 1, or the recipe's: 1 2 for bow)")
     g.add_argument("--ngram-buckets", type=int, metavar="N", help="hash n-grams (n >= 2) into N extra ids")
 
 
 def _model_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and training (see textkit.TextClassifier, textkit.training.TrainConfig)")
-    g.add_argument("--model", choices=MODELS, default="cnn", help="model (default: cnn)")
-    g.add_argument("--epochs", type=int, help="epochs at most (default: 10; early stopping on valid)")
-    g.add_argument("--batch-size", type=int, help="texts per step (default: 50)")
-    g.add_argument("--lr", type=float, help="learning rate (default: the optimizer's usual one)")
+    g.add_argument("--model", choices=MODELS,
+                   help="model (default: with --corpus, the one its reproduction-table row is best with; else cnn). "
+                        "Options not given come from the model's validated recipe, or the corpus's own "
+                        "(textkit.recipes)")
+    g.add_argument("--epochs", type=int, help="epochs at most (default: the recipe's; early stopping on valid)")
+    g.add_argument("--batch-size", type=int, help="texts per step (default: the recipe's)")
+    g.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
     g.add_argument("--vectors", metavar="FILE",
                    help="pretrained word vectors (word2vec, fastText .vec, GloVe; .gz too) for the embedding rows "
                         "of the vocabulary; their dimension becomes the model's (see textkit.vectors)")

@@ -41,6 +41,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError("--resume continues the interrupted run of an --out folder: pass the --out it had")
     if args.resume and args.cv is not None:
         raise ValueError("--resume continues one training run; --cv trains one per fold: rerun it without --resume")
+    if args.model is None:  # a registered corpus: the model its table row is best with
+        from ..recipes import best_model
+
+        args.model = best_model(args.corpus, "cnn") if args.corpus else "cnn"
     if args.out is None:
         args.out = str(_next_run_folder(Path("runs")))
     if args.resume and is_main_process() and interrupted_run(args.out) is None:  # rank 0 takes it back
@@ -134,8 +138,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if "valid" not in data and not args.cv:
             sizes.update(clf.sizes_)  # the part of train held out for validation
         metrics.update({"data": description, "sizes": sizes,
-                        "model": args.model, "model_config": given_recipe(args)["model_config"],
-                        "train_options": train_options, "seed": args.seed, "history": clf.history_,
+                        "model": args.model, "recipe": clf.recipe, "model_config": clf.model_config,
+                        "train_config": clf.train_config.to_dict(), "train_options": train_options,
+                        "seed": args.seed, "history": clf.history_,
                         **({"vectors": {"file": args.vectors, "coverage": str(clf.vectors_coverage_)}}
                            if args.vectors else {}),
                         "command": command_line(args.argv),
@@ -271,7 +276,8 @@ def _non_test(data: dict) -> tuple[list[str], list[str]]:
 def _new_classifier(args: argparse.Namespace, pipeline, train_options: dict):
     from .. import TextClassifier
 
-    return TextClassifier(args.model, pipeline=pipeline or None,
+    # the library's recipe (the corpus's, or the model's default) under the flags and --recipe FILE
+    return TextClassifier(args.model, pipeline=pipeline or None, recipe=args.corpus or "default",
                           model_config=given_recipe(args)["model_config"] or None, vectors=args.vectors,
                           **train_options)
 
