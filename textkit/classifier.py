@@ -30,7 +30,7 @@ import os
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -69,6 +69,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             ``LayoutPipeline`` or a dict of its options (``grid``, ``slots``, ``text``), or a
             ``TextPipeline`` to use as its text layer.
         model_config: options for ``build_model`` (e.g. ``{"embed_dim": 300}``).
+        tune: a time budget (``"10m"``, ``"90s"``, seconds) or ``{"budget": ..., "space": {...},
+            "trials": N}``: ``fit`` then searches the model family and its options on its
+            validation split within that budget, starting from the recipe, and keeps the best
+            trial's model (see :mod:`textkit.tuning`; ``tuning_`` holds every trial). ``model``
+            is the first trial's; the fitted model's name is in ``model_name``.
         recipe: the validated settings the options above (and the training options) start from,
             each option given here winning over the recipe's, one at a time (see
             :mod:`textkit.recipes`): ``"default"`` (the model's cross-corpus defaults), a
@@ -109,6 +114,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         pipeline: TextPipeline | dict | None = None,
         model_config: dict | None = None,
         recipe: str | None = "default",
+        tune: str | float | dict | None = None,
         vectors: str | os.PathLike | None = None,
         multi_label: bool = False,
         valid_split: float = 0.1,
@@ -120,7 +126,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if unknown:
             raise TypeError(f"TextClassifier got unknown option(s) {unknown}; training options are "
                             f"{sorted(TRAIN_DEFAULTS)}")
-        self._configure(dict(model=model, pipeline=pipeline, model_config=model_config, recipe=recipe,
+        self._configure(dict(model=model, pipeline=pipeline, model_config=model_config, recipe=recipe, tune=tune,
                              multi_label=multi_label, valid_split=valid_split, threshold=threshold, out_dir=out_dir,
                              vectors=vectors, **train_options))
         # Learned by fit (or load):
@@ -131,6 +137,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.result_: TrainResult | None = None
         self.sizes_: dict[str, int] | None = None  # texts trained and validated on (valid_split's hold-out)
         self.vectors_coverage_ = None  # textkit.vectors.VectorCoverage of the fit's vocabulary
+        self.tuning_ = None  # textkit.tuning.TuneResult of a fit with tune=
 
     def _configure(self, params: dict[str, Any]) -> None:
         """Check every parameter, then set the attributes ``fit`` reads: all or nothing, so a
@@ -162,6 +169,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"valid_split must be a fraction in [0, 1), got {valid_split!r}")
         if not (threshold in THRESHOLD_MODES or (is_number(threshold) and 0 < threshold < 1)):
             raise ValueError(f"threshold must be a number in (0, 1) or one of {THRESHOLD_MODES}, got {threshold!r}")
+        from .tuning import check_tune
+
+        tune_settings = check_tune(params["tune"])
+        if tune_settings is not None and (params["vectors"] is not None or params["out_dir"] is not None):
+            raise ValueError("tune= trains many models: vectors= and out_dir= (resumable runs) are for one model; "
+                             "tune without them, then train the chosen settings with them")
         vectors = params["vectors"]
         if vectors is not None:
             if not isinstance(vectors, (str, os.PathLike)):
@@ -175,6 +188,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.model_name, self.reads_pages, self.pipeline = model, reads_pages, pipeline
         self.model_config = dict(model_config or {})
         self.recipe = params["recipe"]
+        self.tune_settings = tune_settings
         self.multi_label, self.valid_split, self.threshold = multi_label, valid_split, threshold
         self.out_dir = params["out_dir"]
         self.vectors = vectors
@@ -246,6 +260,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             texts, labels, valid_texts, valid_labels = self._split(texts, labels, classes, config.seed)
         else:
             valid_texts = valid_labels = None
+        if self.tune_settings is not None:
+            return self._tune(texts, labels, valid_texts, valid_labels, classes)
 
         seed_everything(config.seed)  # model initialisation is part of the seeded run
         pipeline = copy.deepcopy(self.pipeline) if self.pipeline is not None else _default_pipeline(self.reads_pages)
@@ -263,8 +279,23 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                           resume)
         return self
 
+    def _tune(self, texts: list, labels: list, valid_texts: list | None, valid_labels: list | None,
+              classes: list) -> "TextClassifier":
+        """``fit`` with ``tune=``: the search of :mod:`textkit.tuning` on this fit's train/valid split."""
+        from .tuning import tune
+
+        if self.reads_pages or self.multi_label:
+            raise ValueError("tune= searches text models with one label per text; the layout grid and multi_label "
+                             "have no search yet: fit without tune")
+        if valid_texts is None:
+            raise ValueError("tune= chooses on validation data: give valid= or a valid_split > 0")
+        self.tuning_ = tune(self, texts, self._targets(labels, classes),
+                            (valid_texts, self._targets(valid_labels, classes)), classes, self.tune_settings)
+        return self
+
     def fit_encoded(self, pipeline: TextPipeline, train_data: tuple, valid_data: tuple | None = None, *,
-                    classes: Sequence, resume: bool = False) -> "TextClassifier":
+                    classes: Sequence, resume: bool = False,
+                    on_epoch_end: Callable[[dict], None] | None = None) -> "TextClassifier":
         """Train on texts a fitted ``pipeline`` already encoded, with that pipeline as it is (no refit):
         what ``textkit train --data`` does with a ``textkit preprocess`` output
         (:func:`textkit.shards.read_encoded`).
@@ -272,7 +303,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         ``train_data = (rows, targets)``: ``rows`` an ``EncodedDataset``, the shards' ``ShardedRows``
         or id lists, ``targets``
         int indices ``(N,)`` into ``classes``; ``valid_data`` likewise, or ``None`` to hold out
-        ``valid_split`` of the rows (stratified, seeded; no copy of the ids).
+        ``valid_split`` of the rows (stratified, seeded; no copy of the ids). ``on_epoch_end(record)``
+        runs after each epoch, with its history record (the tuner stops a trial from there).
         """
         if self.reads_pages or self.multi_label:
             raise ValueError("fit_encoded trains text models on single labels; pages and multi_label use fit")
@@ -294,11 +326,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 valid_data = (rows.subset(valid_idx), targets[valid_idx])
                 rows, targets = rows.subset(train_idx), targets[train_idx]
         seed_everything(self.train_config.seed)
-        self._train_model(copy.deepcopy(pipeline), (rows, targets), valid_data, classes, resume)
+        self._train_model(copy.deepcopy(pipeline), (rows, targets), valid_data, classes, resume, on_epoch_end)
         return self
 
     def _train_model(self, pipeline, train_data: tuple, valid_data: tuple | None, classes: list,
-                     resume: bool) -> None:
+                     resume: bool, on_epoch_end: Callable[[dict], None] | None = None) -> None:
         """Build the model for ``pipeline``'s vocabulary and train it; both ``fit`` paths end here."""
         from .models import build_model
 
@@ -313,7 +345,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                             **model_config)
         _fit_min_length(pipeline, model)
         self.result_ = train(model, train_data, valid_data, config, multi_label=self.multi_label,
-                             out_dir=self.out_dir, resume=resume)
+                             out_dir=self.out_dir, resume=resume, on_epoch_end=on_epoch_end)
         self.pipeline_, self.model_, self.classes_ = pipeline, model, classes
         self.sizes_ = {"train": len(train_data[0]), "valid": 0 if valid_data is None else len(valid_data[0])}
         self.threshold_ = self._pick_threshold(valid_data)

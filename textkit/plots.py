@@ -114,3 +114,43 @@ def plot_curves(history: Sequence[dict], path: Path, title: str) -> bool:
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     return True
+
+
+def plot_search(trials: Sequence[dict], path: Path, title: str) -> bool:
+    """A tuning search (``tuning.json``'s trials) as a picture: each trial's best validation
+    accuracy at the time it ended, by model (an x where it was stopped early), and the best so
+    far as a step line. False without matplotlib."""
+    found = _matplotlib(path.name)
+    if found is None or not trials:
+        return False
+    Figure, FigureCanvasAgg = found
+    figure = Figure(figsize=(8, 4))
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    ended, best, so_far = 0.0, [], None
+    colors = {"bow": "tab:blue", "cnn": "tab:orange", "rnn": "tab:green"}
+    for trial in trials:
+        ended += trial["seconds"]
+        scores = [v for v in trial["valid_accuracy"] if v is not None]
+        if not scores:
+            continue
+        value = max(scores)
+        complete = trial["state"] == "complete"
+        ax.scatter(ended, value, marker="o" if complete else "x", color=colors.get(trial["model"], "tab:gray"),
+                   label=trial["model"] if complete else f"{trial['model']} (stopped early)")
+        if complete:
+            so_far = value if so_far is None else max(so_far, value)
+        best.append((ended, so_far))
+    steps = [(t, v) for t, v in best if v is not None]
+    if steps:
+        ax.step([t for t, _ in steps], [v for _, v in steps], where="post", color="black", linewidth=1,
+                label="best so far")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="lower right")
+    ax.set_xlabel("seconds of search (end of each trial)")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    return True

@@ -131,20 +131,25 @@ def given_recipe(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return getattr(args, "recipe_options", None) or {part: {} for part in RECIPE_PARTS}
 
 
+def read_json_flag(path: str, flag: str) -> Any:
+    """The JSON file a flag names; any problem is one line naming the flag, the file and the place."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{flag} {path}: cannot read it ({getattr(e, 'strerror', None) or e})") from None
+    from ..fileio import loads_json
+
+    try:
+        return loads_json(text, f"{flag} {path}")  # nested past textkit.fileio.MAX_JSON_DEPTH: refused
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{flag} {path}, line {e.lineno}, column {e.colno}: not JSON ({e.msg})") from None
+
+
 def read_recipe(path: str | None) -> dict[str, dict[str, Any]]:
     """``--recipe FILE`` -> its pipeline / model_config / train option dicts (empty without one)."""
     if path is None:
         return {part: {} for part in RECIPE_PARTS}
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"--recipe {path}: cannot read it ({getattr(e, 'strerror', None) or e})") from None
-    from ..fileio import loads_json
-
-    try:
-        recipe = loads_json(text, f"--recipe {path}")  # nested past textkit.fileio.MAX_JSON_DEPTH: refused
-    except json.JSONDecodeError as e:
-        raise ValueError(f"--recipe {path}, line {e.lineno}, column {e.colno}: not JSON ({e.msg})") from None
+    recipe = read_json_flag(path, "--recipe")
     expected = 'an object with "pipeline", "model_config" and/or "train" objects'
     if not isinstance(recipe, dict):
         raise ValueError(f"--recipe {path}: expected {expected}, got a JSON {type(recipe).__name__}")

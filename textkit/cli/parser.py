@@ -108,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "TextPipeline, model and TrainConfig options, as textkit.recipes holds them; it overrides the "
                         "library's recipe, and flags given here override it")
     p.add_argument("--cv", type=int, metavar="K", help="K-fold stratified cross-validation (K >= 2)")
+    p.add_argument("--tune", metavar="BUDGET",
+                   help="search the model family and its options on the validation split for this long ('10m', "
+                        "'90s', '1h'), starting from the recipe; the best trial is the model saved, and every trial "
+                        "is in tuning.json (textkit.tuning). With --cv each fold tunes on its own training part, "
+                        "with an equal share of the budget")
+    p.add_argument("--tune-space", metavar="JSON",
+                   help='the search space for --tune: a file {"model": ["bow", "cnn"], "lr": {"low": 1e-4, '
+                        '"high": 1e-2, "log": true}, "cnn.dropout": [0.3, 0.5], ...} (default: '
+                        "textkit.tuning.DEFAULT_SPACE)")
     p.add_argument("--out", metavar="DIR", help="output directory (must not exist; see --overwrite; default: a new "
                                                 "numbered folder under runs/)")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it is earlier textkit output")

@@ -22,6 +22,7 @@ from .common import (
     limit_options,
     pipeline_options,
     read_options,
+    read_json_flag,
     read_recipe,
     say,
     split_lists,
@@ -61,6 +62,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.vectors and not Path(args.vectors).is_file():
         raise FileNotFoundError(f"{args.vectors}: no such word-vector file (--vectors)")
     args.recipe_options = read_recipe(args.recipe)  # read once; every step below uses this copy
+    args.tune_options = _tune_options(args)
     flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "device": args.device,
              "seed": args.seed, "threads": args.threads, "progress": args.progress}
     train_options = {**given_recipe(args)["train"], **{k: v for k, v in flags.items() if v is not None}}
@@ -107,8 +109,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.interrupted_note = (f"the finished epochs are kept beside {args.out}: continue with "
                                      f"{command_line(again)}{'' if args.resume else ' --resume'}")
         cv = _cross_validate(args, data, pipeline, train_options) if args.cv else None
-        # the final run checkpoints into the output (checkpoint.pt, history.jsonl): --resume continues it
-        clf = _new_classifier(args, pipeline, {**train_options, "out_dir": tmp})
+        # the final run checkpoints into the output (checkpoint.pt, history.jsonl): --resume continues it;
+        # a search trains many models and keeps the best one, which has no checkpoint to continue
+        clf = _new_classifier(args, pipeline, {**train_options, **({} if args.tune else {"out_dir": tmp})})
         if args.cv:  # the final model learns from all the non-test data the folds saw
             texts, labels = _non_test(data)
             clf.fit(texts, labels, resume=args.resume)
@@ -125,6 +128,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"({'preprocess a valid=FILE split' if args.data else '--valid FILE'} to choose them)")
         if clf.vectors_coverage_ is not None:
             say(f"vectors: {clf.vectors_coverage_}")
+        if clf.tuning_ is not None:
+            _report_tuning(clf, tmp if is_main_process() else None)
         metrics: dict[str, Any] = {}
         if "test" in data:
             metrics.update(clf.evaluate_encoded(*encoded["test"]) if args.data else clf.evaluate(*data["test"]))
@@ -278,8 +283,54 @@ def _new_classifier(args: argparse.Namespace, pipeline, train_options: dict):
 
     # the library's recipe (the corpus's, or the model's default) under the flags and --recipe FILE
     return TextClassifier(args.model, pipeline=pipeline or None, recipe=args.corpus or "default",
+                          tune=args.tune_options,
                           model_config=given_recipe(args)["model_config"] or None, vectors=args.vectors,
                           **train_options)
+
+
+def _tune_options(args: argparse.Namespace) -> dict | None:
+    """--tune and --tune-space -> TextClassifier's tune= (checked now, before any data is read)."""
+    if args.tune is None:
+        if args.tune_space is not None:
+            raise ValueError("--tune-space is the search space of --tune: give --tune BUDGET too")
+        return None
+    if args.data:
+        raise ValueError("--tune with --data is not supported yet: tune from the files (--train/--corpus)")
+    if args.resume:
+        raise ValueError("--resume continues one training run; a --tune search keeps no checkpoint: rerun it")
+    from ..tuning import check_tune, parse_budget
+
+    try:
+        budget = parse_budget(args.tune)
+    except ValueError as e:
+        raise ValueError(f"--tune {args.tune}: {e}") from None
+    if args.cv:  # each fold's search, and the final model's, get an equal share
+        budget /= args.cv + 1
+    options = {"budget": budget}
+    if args.tune_space is not None:
+        options["space"] = read_json_flag(args.tune_space, "--tune-space")
+    try:
+        check_tune(options)
+    except ValueError as e:
+        raise ValueError(f"{'--tune-space ' + args.tune_space + ': ' if args.tune_space else ''}{e}") from None
+    return options
+
+
+def _report_tuning(clf, folder: Path | None) -> None:
+    import dataclasses
+
+    result = clf.tuning_
+    done = [t for t in result.trials if t["state"] == "complete"]
+    say(f"tune: {len(result.trials)} trials in {result.seconds:.0f} s ({len(done)} complete, "
+        f"{len(result.trials) - len(done)} stopped early); best trial {result.best['trial']}: "
+        f"{result.best['model']}, valid accuracy {result.best_value:.4f}"
+        + (" (interrupted: the best trial so far)" if result.interrupted else ""))
+    if folder is not None:
+        write_json(folder / "tuning.json", dataclasses.asdict(result))
+        from ..plots import plot_search
+
+        plot_search(result.trials, folder / "tuning.png", f"search: best {result.best['model']} "
+                                                          f"{result.best_value:.4f} (trial {result.best['trial']})")
 
 
 def _cross_validate(args: argparse.Namespace, data: dict, pipeline, train_options: dict) -> dict:

@@ -1,0 +1,117 @@
+"""textkit.tuning: a time-boxed search on validation data that beats a bad start, keeps the best
+trial when interrupted, and refuses a budget or a space it cannot use with one line."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import textkit.tuning as tuning
+from textkit import TextClassifier, load_corpus
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models, shared cores
+LR_ONLY = {"model": ["bow"], "lr": {"low": 1e-3, "high": 3e-2, "log": True}}
+
+
+@pytest.fixture(scope="module")
+def trec():
+    """1,200 TREC questions to train on, 300 to validate, the 500 test questions."""
+    corpus = load_corpus("trec")
+    names = corpus["train"].features["label"].int2str
+
+    def pairs(split, n=None):
+        ds = corpus[split] if n is None else corpus[split].select(range(n))
+        return list(ds["text"]), names(ds["label"])
+
+    train = pairs("train", 1500)
+    return (train[0][:1200], train[1][:1200]), (train[0][1200:], train[1][1200:]), pairs("test")
+
+
+def bad_start(**options) -> TextClassifier:
+    """A bag of embeddings at a learning rate far too low for 3 epochs."""
+    return TextClassifier("bow", recipe=None, lr=1e-4, epochs=3, patience=None, device="cpu", progress=False,
+                          **options)
+
+
+def test_the_search_beats_a_deliberately_bad_start_on_validation_and_test(trec):
+    train, valid, test = trec
+    plain = bad_start().fit(*train, valid=valid)
+    tuned = bad_start(tune={"budget": "3m", "space": LR_ONLY, "trials": 6}).fit(*train, valid=valid)
+    result = tuned.tuning_
+    first = result.trials[0]
+    assert first["train"]["lr"] == 1e-4 and first["value"] == pytest.approx(plain.result_.best_metric)
+    assert result.best_value > first["value"] + 0.1  # lr 1e-4 for 3 epochs barely moves
+    assert result.best["train"]["lr"] > 1e-3 and tuned.train_config.lr == result.best["train"]["lr"]
+    assert tuned.score(*test) > plain.score(*test) + 0.1
+    assert [t["trial"] for t in result.trials] == list(range(len(result.trials))) and len(result.trials) <= 6
+    assert json.loads(json.dumps(__import__("dataclasses").asdict(result)))["best"] == result.best  # JSON-ready
+
+
+def test_ctrl_c_keeps_the_best_trial_so_far(trec, monkeypatch):
+    train, valid, _ = trec
+    said = []
+    real = tuning._trial_line
+
+    def interrupt_after_two(record, best):
+        said.append(real(record, best))
+        if record["trial"] == 1:
+            raise KeyboardInterrupt
+        return said[-1]
+
+    monkeypatch.setattr(tuning, "_trial_line", interrupt_after_two)
+    clf = bad_start(tune={"budget": "3m", "space": LR_ONLY}).fit(*train, valid=valid)
+    result = clf.tuning_
+    assert result.interrupted and len(result.trials) == 2
+    best = max(result.trials, key=lambda t: t.get("value") or 0)
+    assert result.best["trial"] == best["trial"] and clf.predict(["Who wrote Hamlet ?"])  # fitted, usable
+
+
+def test_a_budget_that_cannot_hold_one_trial_is_refused_before_the_search(trec):
+    train, valid, _ = trec
+    with pytest.raises(ValueError, match=r"tune budget of 0\.01 s cannot fit one trial: the pipeline took .* "
+                                         r"one epoch of bow on these 1,200 texts takes about .*give at least"):
+        bad_start(tune=0.01).fit(*train, valid=valid)
+
+
+@pytest.mark.parametrize("tune, message", [
+    ("ten minutes", r"tune budget must be a duration like '10m'"),
+    (-5, r"more than 0 seconds"),
+    ({"budget": "1m", "space": {"lr": {"low": 1e-2, "high": 1e-3}}}, r"tune space 'lr': a range is .* with a < b"),
+    ({"budget": "1m", "space": {"lr": {"low": 0, "high": 1e-3, "log": True}}}, r"'lr': a log range needs low > 0"),
+    ({"budget": "1m", "space": {"model": ["grid"]}}, r"tune space 'model' must list some of \['bow', 'cnn', 'rnn'\]"),
+    ({"budget": "1m", "space": {"bogus": [1, 2]}}, r"tune space 'bogus': 'bogus' is not a TrainConfig field"),
+    ({"budget": "1m", "space": {"model": ["bow"], "cnn.dropout": [0.5]}}, r"'cnn' is not one of the models searched"),
+    ({"budget": "1m", "space": {"batch_size": [0, 32]}}, r"tune space 'batch_size': 0 is not a value textkit takes"),
+    ({"budget": "1m", "space": {"lr": []}}, r"'lr': expected a non-empty list of choices or a range dict"),
+    ({"budget": "1m", "tries": 3}, r"tune must be a budget \('10m'\) or a dict with 'budget'"),
+])
+def test_an_invalid_budget_or_search_space_is_one_line_at_construction(tune, message):
+    with pytest.raises(ValueError, match=message) as error:
+        TextClassifier("bow", tune=tune)
+    assert "\n" not in str(error.value)
+
+
+def test_budgets_parse_as_durations():
+    assert tuning.parse_budget("10m") == 600 and tuning.parse_budget("1h30m") == 5400
+    assert tuning.parse_budget("90s") == tuning.parse_budget(90) == 90
+
+
+def test_cli_tune_writes_every_trial_and_refuses_what_it_cannot_do(tmp_path, capsys):
+    from textkit.cli import main
+
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps(LR_ONLY), encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["train", "--corpus", "trec", "--model", "bow", "--epochs", "2", "--tune", "20s", "--tune-space",
+                 str(space), "--device", "cpu", "--threads", "1", "--no-progress", "--out", str(out)]) == 0
+    report = json.loads((out / "tuning.json").read_text(encoding="utf-8"))
+    assert report["trials"] and report["best"]["model"] == "bow" and report["budget_s"] == 20
+    assert all(t["train"]["epochs"] == 2 for t in report["trials"])  # options given hold in every trial
+    assert "tune: " in capsys.readouterr().out
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"lr": {"low": 1, "high": 0}}', encoding="utf-8")
+    assert main(["train", "--corpus", "trec", "--tune", "1m", "--tune-space", str(bad), "--out",
+                 str(tmp_path / "x")]) == 2
+    assert f"--tune-space {bad}: tune space 'lr': a range is" in capsys.readouterr().err
+    assert main(["train", "--corpus", "trec", "--tune-space", str(space), "--out", str(tmp_path / "y")]) == 2
+    assert "--tune-space is the search space of --tune" in capsys.readouterr().err

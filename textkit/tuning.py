@@ -1,0 +1,369 @@
+"""A time-boxed search over the model family and its options, on validation data only.
+
+::
+
+    clf = TextClassifier("bow", tune="10m").fit(texts, labels)
+    clf.tuning_.best        # what it chose: model, pipeline, model_config, train
+    clf.tuning_.trials      # every trial: options, state, validation accuracy per epoch, seconds
+
+``fit`` holds out its validation split as it always does (``valid=`` or ``valid_split``), and
+the search sees nothing else: a test set never reaches it, and under cross-validation each
+fold tunes on its own training part. Optuna's TPE sampler (seeded) proposes a model and its
+options; each trial starts from that model's recipe (``textkit.recipes``: the corpus's with
+``recipe=NAME``), trains with early stopping on the validation split, and reports the
+validation accuracy after every epoch, so that Optuna's median pruner stops a trial that is
+behind the earlier ones at the same epoch. The first trial is the classifier as it was made
+(its model, recipe and the options given), so the search never ends below it on validation;
+the options given hold in every trial unless the space searches them. The
+budget is wall-clock: no trial starts after it, and a running one is stopped at it. The best
+trial's model, already trained and early-stopped on that split, becomes the fitted classifier.
+
+A search space (``tune={"budget": "10m", "space": {...}}``) maps a name to a list of choices
+or to ``{"low": a, "high": b, "log": bool}`` (integers if both ends are). ``"model"`` lists the
+families; any other name is a ``TrainConfig`` field, a ``TextPipeline`` option or a model
+option, and ``"cnn.dropout"`` scopes it to one family. ``DEFAULT_SPACE`` is the one used
+otherwise. Text models with one label per text only (the layout grid and multi-label fits have
+no search yet).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import json
+import math
+import re
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .recipes import recipe_for
+from .train_config import TrainConfig
+
+if TYPE_CHECKING:
+    from .classifier import TextClassifier
+
+TEXT_MODELS = ("bow", "cnn", "rnn")
+DEFAULT_SPACE: dict[str, Any] = {
+    "model": list(TEXT_MODELS),
+    "lr": {"low": 1e-4, "high": 1e-2, "log": True},
+    "batch_size": [32, 64, 128],
+    "bow.embed_dim": {"low": 16, "high": 256, "log": True},
+    "bow.ngram_range": [[1, 1], [1, 2], [1, 3]],
+    "bow.distinct": [False, True],
+    "bow.pooling": ["mean", "sqrt"],
+    "cnn.num_filters": [100, 200],
+    "cnn.dropout": {"low": 0.2, "high": 0.6},
+    "rnn.cell": ["lstm", "gru"],
+    "rnn.hidden_dim": [64, 128, 256],
+    "rnn.dropout": {"low": 0.2, "high": 0.6},
+}
+PROBE_TEXTS = 512  # texts the budget check times one epoch on, before the search starts
+
+
+@dataclass
+class TuneResult:
+    """What a search tried and chose (JSON-ready: ``dataclasses.asdict``)."""
+
+    budget_s: float
+    seconds: float = 0.0
+    best: dict[str, Any] = field(default_factory=dict)  # model, pipeline, model_config, train, trial
+    best_value: float | None = None  # validation accuracy of the best trial
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def parse_budget(value: Any) -> float:
+    """``"10m"``, ``"90s"``, ``"1h30m"`` or a number of seconds -> seconds (> 0)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and re.fullmatch(r"(\d+(\.\d+)?[hms]?)+", value.strip()) and value.strip():
+        parts = re.findall(r"(\d+(?:\.\d+)?)([hms]?)", value.strip())
+        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[unit] for n, unit in parts)
+    else:
+        raise ValueError(f"tune budget must be a duration like '10m', '90s' or '1h30m', or seconds, got {value!r}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"tune budget must be more than 0 seconds, got {value!r}")
+    return seconds
+
+
+def check_tune(tune: Any) -> dict[str, Any] | None:
+    """``tune=`` as given -> ``{"budget": seconds, "space": {...}, "trials": int | None}``, every
+    name and range checked: an invalid search space is one line, before anything trains."""
+    if tune is None:
+        return None
+    try:
+        import optuna  # noqa: F401  (an extra: say so now, not after the data is read)
+    except ImportError:
+        raise ImportError("tune= needs Optuna, an optional extra: pip install 'textkit[tune]' "
+                          "(or: pip install optuna)") from None
+    options = dict(tune) if isinstance(tune, dict) else {"budget": tune}
+    unknown = sorted(set(options) - {"budget", "space", "trials"})
+    if unknown or "budget" not in options:
+        raise ValueError(f"tune must be a budget ('10m') or a dict with 'budget' and optionally 'space' and 'trials', "
+                         f"got {tune!r}")
+    trials = options.get("trials")
+    if trials is not None and (not isinstance(trials, int) or isinstance(trials, bool) or trials < 1):
+        raise ValueError(f"tune 'trials' must be an int >= 1 or None, got {trials!r}")
+    space = options.get("space") or DEFAULT_SPACE
+    return {"budget": parse_budget(options["budget"]), "space": _checked_space(space), "trials": trials}
+
+
+def _checked_space(space: Any) -> dict[str, Any]:
+    from .models import check_model_options
+
+    if not isinstance(space, dict) or not space:
+        raise ValueError(f"tune space must be a non-empty dict of name -> choices or range, got {space!r}")
+    models = space.get("model", list(TEXT_MODELS))
+    if not isinstance(models, list) or not models or any(m not in TEXT_MODELS for m in models):
+        raise ValueError(f"tune space 'model' must list some of {list(TEXT_MODELS)}, got {models!r}")
+    for name, spec in space.items():
+        if name == "model":
+            continue
+        scope, _, option = name.rpartition(".")
+        if scope and scope not in models:
+            raise ValueError(f"tune space {name!r}: {scope!r} is not one of the models searched ({models})")
+        values = spec if isinstance(spec, list) else [spec.get("low"), spec.get("high")] \
+            if isinstance(spec, dict) else None
+        if isinstance(spec, dict):
+            low, high = spec.get("low"), spec.get("high")
+            if set(spec) - {"low", "high", "log"} or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                           for v in (low, high)) or not low < high:
+                raise ValueError(f"tune space {name!r}: a range is {{'low': a, 'high': b, 'log': bool}} with a < b, "
+                                 f"got {spec!r}")
+            if spec.get("log") and low <= 0:
+                raise ValueError(f"tune space {name!r}: a log range needs low > 0, got {spec!r}")
+        elif not isinstance(spec, list) or not spec:
+            raise ValueError(f"tune space {name!r}: expected a non-empty list of choices or a range dict, got {spec!r}")
+        part = _part_of(option)
+        targets = [m for m in ([scope] if scope else models) if _applies(m, option)]
+        if not targets:
+            raise ValueError(f"tune space {name!r}: {option!r} is not a TrainConfig field, a TextPipeline option or "
+                             f"an option of {' or '.join([scope] if scope else models)}")
+        for model in targets:
+            for value in values:  # each choice (or each end of a range) must be an option value textkit takes
+                try:
+                    if part == "model_config":
+                        check_model_options(model, {option: value})
+                    elif part == "train":
+                        TrainConfig(**{option: value})
+                    else:
+                        from .pipeline import TextPipeline
+
+                        TextPipeline(**{option: tuple(value) if isinstance(value, list) else value})
+                except (TypeError, ValueError) as e:
+                    raise ValueError(f"tune space {name!r}: {value!r} is not a value textkit takes ({e})") from None
+    return space
+
+
+def _part_of(option: str) -> str:
+    from .pipeline import TextPipeline
+
+    if option in inspect.signature(TrainConfig).parameters:
+        return "train"
+    if option in inspect.signature(TextPipeline).parameters:
+        return "pipeline"
+    return "model_config"
+
+
+def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tuple[list[str], np.ndarray],
+         classes: list, settings: dict[str, Any]) -> TuneResult:
+    """Search on ``(texts, targets)`` and ``valid`` (encoded class ids); leaves ``clf`` fitted with
+    the best trial's model and returns the record of the search."""
+    import optuna
+
+    from .classifier import TextClassifier, _cut
+    from .pipeline import TextPipeline
+
+    budget, space = settings["budget"], settings["space"]
+    started = time.perf_counter()
+    deadline = started + budget
+    result = TuneResult(budget_s=budget)
+    say = _sayer(clf.train_config.progress)
+    corpus = None if clf.recipe in (None, "default") else clf.recipe
+    params = clf.get_params()
+    given = params["pipeline"]  # options layer over the recipe's; a TextPipeline is used as it is
+    # the classifier as configured is the starting point: its given options hold in every trial, unless searched
+    given_train = {k: v for k, v in params.items() if k in inspect.signature(TrainConfig).parameters}
+    given_model = params["model_config"] or {}
+    encoded: dict[str, tuple] = {}  # pipeline options -> (fitted pipeline, train rows, valid rows)
+
+    def data_for(options: dict) -> tuple:
+        key = json.dumps(options, sort_keys=True, default=list)
+        if key not in encoded:
+            pipeline = copy.deepcopy(given) if isinstance(given, TextPipeline) else \
+                TextPipeline(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
+            rows = _cut(pipeline, pipeline.fit_encode(texts))
+            encoded[key] = (pipeline, rows, _cut(pipeline, pipeline.encode(valid[0])))
+        return encoded[key]
+
+    def settings_of(trial: optuna.Trial) -> tuple[str, dict[str, dict]]:
+        first = trial.number == 0 and clf.model_name in space.get("model", TEXT_MODELS)
+        model = clf.model_name if first else trial.suggest_categorical("model", space.get("model", TEXT_MODELS))
+        chosen = recipe_for(model, corpus) if clf.recipe is not None else {"pipeline": {}, "model_config": {},
+                                                                           "train": {}}
+        if isinstance(given, TextPipeline):
+            chosen["pipeline"] = {}  # not searched: the pipeline given is used as it is
+        elif given:
+            chosen["pipeline"] = {**chosen["pipeline"], **given}
+        chosen["train"].update(given_train)
+        if model == clf.model_name:  # model options given are the given model's
+            chosen["model_config"].update(given_model)
+        if not first:  # trial 0 is the recipe itself
+            for name, spec in space.items():
+                scope, _, option = name.rpartition(".")
+                if name == "model" or (scope and scope != model) or not _applies(model, option) or \
+                        (isinstance(given, TextPipeline) and _part_of(option) == "pipeline"):
+                    continue
+                chosen[_part_of(option)][option] = _suggest(trial, name, spec)
+        return model, chosen
+
+    def objective(trial: optuna.Trial) -> float:
+        nonlocal best
+        model, chosen = settings_of(trial)
+        record = {"trial": trial.number, "model": model, **copy.deepcopy(chosen), "state": "running",
+                  "valid_accuracy": [], "seconds": 0.0}
+        result.trials.append(record)
+        t0 = time.perf_counter()
+        pipeline, rows, valid_rows = data_for(chosen["pipeline"])
+
+        def on_epoch_end(epoch_record: dict) -> None:
+            value = epoch_record.get("valid_accuracy")
+            record["valid_accuracy"].append(value)
+            trial.report(value, epoch_record["epoch"])
+            if time.perf_counter() > deadline:
+                record["state"] = "stopped at the budget"
+                raise optuna.TrialPruned()
+            if trial.should_prune():
+                record["state"] = "pruned"
+                raise optuna.TrialPruned()
+
+        fixed = {k: getattr(clf.train_config, k) for k in ("device", "seed", "threads", "amp", "monitor")}
+        candidate = TextClassifier(model, recipe=None, model_config=chosen["model_config"], valid_split=0,
+                                   **{**chosen["train"], **fixed, "progress": False})
+        try:
+            candidate.fit_encoded(pipeline, (rows, targets), (valid_rows, valid[1]), classes=classes,
+                                  on_epoch_end=on_epoch_end)
+        finally:
+            record["seconds"] = round(time.perf_counter() - t0, 1)
+        value = float(candidate.result_.best_metric)
+        record.update(state="complete", best_epoch=candidate.result_.best_epoch, value=value)
+        if best is None or value > best[0]:
+            best = (value, candidate, record)
+        say(_trial_line(record, best[2] is record))
+        return value
+
+    best: tuple[float, TextClassifier, dict] | None = None
+    _check_budget(clf, texts, targets, classes, data_for, settings_of, budget, deadline)
+    import logging
+
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=clf.train_config.seed),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+            study.optimize(objective, n_trials=settings["trials"], timeout=max(0.0, deadline - time.perf_counter()),
+                           callbacks=[_pruned_line(result, say)])
+    except KeyboardInterrupt:
+        if best is None:
+            raise
+        result.interrupted = True
+        for record in result.trials:
+            if record["state"] == "running":
+                record["state"] = "interrupted"
+    if best is None:
+        raise ValueError(f"tune budget of {budget:g} s ended before any trial finished (each was stopped at the "
+                         f"budget); give more time")
+    value, winner, record = best
+    result.best = {"trial": record["trial"], "model": record["model"],
+                   **{part: record[part] for part in ("pipeline", "model_config", "train")}}
+    result.best_value, result.seconds = value, round(time.perf_counter() - started, 1)
+    _adopt(clf, winner)
+    return result
+
+
+def _applies(model: str, option: str) -> bool:
+    """A model option is searched only for the families that take it."""
+    if _part_of(option) != "model_config":
+        return True
+    from .models import MODELS
+
+    return option in {f.name for f in dataclasses.fields(MODELS[model].config_class)}
+
+
+def _suggest(trial, name: str, spec: Any) -> Any:
+    if isinstance(spec, list):
+        labels = [json.dumps(choice) for choice in spec]  # Optuna's choices are scalars: lists go as JSON
+        return json.loads(trial.suggest_categorical(name, labels))
+    low, high, log = spec["low"], spec["high"], bool(spec.get("log", False))
+    if isinstance(low, int) and isinstance(high, int):
+        return trial.suggest_int(name, low, high, log=log)
+    return trial.suggest_float(name, float(low), float(high), log=log)
+
+
+def _check_budget(clf, texts, targets, classes, data_for, settings_of, budget: float, deadline: float) -> None:
+    """Time what one trial needs at least (the pipeline, one epoch of the first trial's model,
+    from an epoch on ``PROBE_TEXTS`` texts) and refuse a budget that cannot hold it."""
+    import optuna
+
+    from .classifier import TextClassifier
+
+    t0 = time.perf_counter()
+    model, chosen = settings_of(optuna.trial.FixedTrial({}, number=0))
+    pipeline, rows, _ = data_for(chosen["pipeline"])
+    pipeline_s = time.perf_counter() - t0
+    n = min(len(rows), PROBE_TEXTS)
+    probe = TextClassifier(model, recipe=None, model_config=chosen["model_config"], valid_split=0,
+                           **{**chosen["train"], "epochs": 1, "progress": False, "device": clf.train_config.device,
+                              "threads": clf.train_config.threads, "seed": clf.train_config.seed})
+    t1 = time.perf_counter()
+    index = np.arange(n)
+    if len(set(targets[:n].tolist())) >= 2:
+        probe.fit_encoded(pipeline, ([rows[i] for i in index], targets[:n]), classes=classes)
+    epoch_s = (time.perf_counter() - t1) * len(rows) / max(n, 1)
+    needed = pipeline_s + epoch_s
+    if needed > budget:
+        raise ValueError(f"tune budget of {budget:g} s cannot fit one trial: the pipeline took {pipeline_s:.1f} s and "
+                         f"one epoch of {model} on these {len(rows):,} texts takes about {epoch_s:.0f} s; give at "
+                         f"least {math.ceil(needed * 3)} s (a few epochs of a few trials)")
+
+
+def _adopt(clf: TextClassifier, winner: TextClassifier) -> None:
+    """``clf`` becomes the winning trial's fitted classifier; its parameters stay as given."""
+    for name in ("pipeline_", "model_", "classes_", "threshold_", "result_", "sizes_", "model_name", "model_config",
+                 "train_config"):
+        setattr(clf, name, getattr(winner, name))
+    clf.train_config = TrainConfig(**{**winner.train_config.to_dict(), "progress": clf.train_config.progress})
+
+
+def _sayer(progress: bool | None):
+    quiet = progress is False
+
+    def say(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    return say
+
+
+def _trial_line(record: dict, best: bool) -> str:
+    options = {k: v for part in ("pipeline", "model_config", "train") for k, v in record[part].items()}
+    shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in options.items())
+    value = record.get("value")
+    return (f"tune trial {record['trial']}: {record['model']} ({shown or 'its recipe'}): "
+            f"{record['state']}" + (f", valid accuracy {value:.4f}" if value is not None else "") +
+            (" (best)" if best else "") + f"; {record['seconds']:.0f} s")
+
+
+def _pruned_line(result: TuneResult, say):
+    def callback(study, trial) -> None:
+        record = result.trials[-1] if result.trials else None
+        if record is not None and record["state"] in ("pruned", "stopped at the budget"):
+            say(_trial_line(record, False))
+
+    return callback
