@@ -9,7 +9,6 @@ refuses" section lists them. Memory on the bombs and the long line is measured i
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json

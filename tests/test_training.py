@@ -16,7 +16,7 @@ from textkit.padding import PAD_ID
 from textkit.batching import LengthBucketSampler, class_weights, make_loader
 from textkit.checkpoints import CHECKPOINT_FILE, HISTORY_FILE, load_checkpoint
 from textkit.optim import lr_factor, make_optimizer
-from textkit.training import TrainConfig, predict_logits, resolve_device, seed_everything, train
+from textkit.training import StopTraining, TrainConfig, predict_logits, resolve_device, seed_everything, train
 
 VOCAB = 40
 
@@ -245,6 +245,22 @@ def test_early_stopping_really_stops_and_restores_the_best_weights():
     assert sorted(snapshots) == [r["epoch"] for r in result.history]
     assert same_weights(weights(model), snapshots[result.best_epoch])
     assert not same_weights(weights(model), snapshots[len(result.history)])
+
+
+def test_on_epoch_end_can_stop_a_run_as_early_stopping_does():
+    data, valid = make_data(), make_data(60, seed=1)
+    snapshots = {}
+    model = fresh_model()
+
+    def stop_after_three(record):
+        snapshots[record["epoch"]] = weights(model)
+        if record["epoch"] == 3:
+            raise StopTraining
+
+    result = train(model, data, valid, quiet(epochs=20, batch_size=20, lr=0.05, patience=None),
+                   on_epoch_end=stop_after_three)
+    assert result.stopped_early and len(result.history) == 3
+    assert same_weights(weights(model), snapshots[result.best_epoch])  # the best of the three, restored
 
 
 class Crash(Exception):

@@ -135,7 +135,7 @@ def plot_search(trials: Sequence[dict], path: Path, title: str) -> bool:
         if not scores:
             continue
         value = max(scores)
-        complete = trial["state"] == "complete"
+        complete = trial.get("value") is not None  # finished, or stopped at the budget with its best epoch
         ax.scatter(ended, value, marker="o" if complete else "x", color=colors.get(trial["model"], "tab:gray"),
                    label=trial["model"] if complete else f"{trial['model']} (stopped early)")
         if complete:

@@ -54,6 +54,13 @@ from .fileio import remove_stale_temporaries
 from .optim import clip_grad_norm, make_optimizers, make_scheduler
 from .threads import torch_threads
 from .train_config import _RESUMABLE_CHANGES, TrainConfig
+
+
+class StopTraining(Exception):
+    """Raised by ``on_epoch_end`` to end a run there, as early stopping ends it (the best epoch's
+    weights restored): how the tuner stops a trial at its time budget and keeps what it learnt."""
+
+
 @dataclass
 class TrainResult:
     """What :func:`train` returns; ``history`` has one dict per epoch (as in history.jsonl)."""
@@ -180,7 +187,8 @@ def train(
     ``out_dir/checkpoint.pt`` when it exists (a finished run returns at once, unless
     ``epochs`` grew) and starts fresh when it does not, so the same command can be rerun
     after a kill.
-    ``on_epoch_end(record)`` runs after each epoch's checkpoint is on disk.
+    ``on_epoch_end(record)`` runs after each epoch's checkpoint is on disk; raising
+    :class:`StopTraining` there ends the run as early stopping would.
 
     The model must follow textkit's contract: ``forward(ids, lengths) -> logits``; its
     optional ``min_length`` (pad batches at least this wide) and ``apply_constraints()``
@@ -351,7 +359,10 @@ def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config
         if say_epochs:  # after the checkpoint: an epoch shown is an epoch a resume keeps
             tqdm.write(epoch_line(record, config.epochs, config.monitor), file=sys.stderr)  # above a live bar
         if on_epoch_end is not None:
-            on_epoch_end(record)
+            try:
+                on_epoch_end(record)
+            except StopTraining:
+                stopped_early = True
         if stopped_early:
             break
 

@@ -15,8 +15,9 @@ validation accuracy after every epoch, so that Optuna's median pruner stops a tr
 behind the earlier ones at the same epoch. The first trial is the classifier as it was made
 (its model, recipe and the options given), so the search never ends below it on validation;
 the options given hold in every trial unless the space searches them. The
-budget is wall-clock: no trial starts after it, and a running one is stopped at it. The best
-trial's model, already trained and early-stopped on that split, becomes the fitted classifier.
+budget is wall-clock: no trial starts after it, and a running one is stopped at its first
+epoch end past it, keeping its best epoch as its result. The best trial's model, already
+trained and early-stopped on that split, becomes the fitted classifier.
 
 A search space (``tune={"budget": "10m", "space": {...}}``) maps a name to a list of choices
 or to ``{"low": a, "high": b, "log": bool}`` (integers if both ends are). ``"model"`` lists the
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib.util
 import inspect
 import json
 import math
@@ -43,6 +45,7 @@ import numpy as np
 
 from .recipes import recipe_for
 from .train_config import TrainConfig
+from .training import StopTraining
 
 if TYPE_CHECKING:
     from .classifier import TextClassifier
@@ -96,11 +99,8 @@ def check_tune(tune: Any) -> dict[str, Any] | None:
     name and range checked: an invalid search space is one line, before anything trains."""
     if tune is None:
         return None
-    try:
-        import optuna  # noqa: F401  (an extra: say so now, not after the data is read)
-    except ImportError:
-        raise ImportError("tune= needs Optuna, an optional extra: pip install 'textkit[tune]' "
-                          "(or: pip install optuna)") from None
+    if importlib.util.find_spec("optuna") is None:  # an extra: say so now, not after the data is read
+        raise ImportError("tune= needs Optuna, an optional extra: pip install 'textkit[tune]' (or: pip install optuna)")
     options = dict(tune) if isinstance(tune, dict) else {"budget": tune}
     unknown = sorted(set(options) - {"budget", "space", "trials"})
     if unknown or "budget" not in options:
@@ -235,9 +235,9 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
             value = epoch_record.get("valid_accuracy")
             record["valid_accuracy"].append(value)
             trial.report(value, epoch_record["epoch"])
-            if time.perf_counter() > deadline:
+            if time.perf_counter() > deadline:  # what it learnt so far counts: its best epoch is its result
                 record["state"] = "stopped at the budget"
-                raise optuna.TrialPruned()
+                raise StopTraining
             if trial.should_prune():
                 record["state"] = "pruned"
                 raise optuna.TrialPruned()
@@ -251,7 +251,9 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
         finally:
             record["seconds"] = round(time.perf_counter() - t0, 1)
         value = float(candidate.result_.best_metric)
-        record.update(state="complete", best_epoch=candidate.result_.best_epoch, value=value)
+        if record["state"] == "running":
+            record["state"] = "complete"
+        record.update(best_epoch=candidate.result_.best_epoch, value=value)
         if best is None or value > best[0]:
             best = (value, candidate, record)
         say(_trial_line(record, best[2] is record))
@@ -277,8 +279,7 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
             if record["state"] == "running":
                 record["state"] = "interrupted"
     if best is None:
-        raise ValueError(f"tune budget of {budget:g} s ended before any trial finished (each was stopped at the "
-                         f"budget); give more time")
+        raise ValueError(f"tune budget of {budget:g} s ended before any trial finished an epoch; give more time")
     value, winner, record = best
     result.best = {"trial": record["trial"], "model": record["model"],
                    **{part: record[part] for part in ("pipeline", "model_config", "train")}}
