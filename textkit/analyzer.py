@@ -77,14 +77,14 @@ class Analyzer:
             lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
             flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
             return ChunkResult(None, None, flat, lengths)
-        counter = Counter(chain.from_iterable(token_lists))  # C-speed counting
-        tokens = list(counter)
-        local = {tok: i for i, tok in enumerate(tokens)}
+        # distinct tokens in first-seen order (dict.fromkeys runs at C speed), each token's local id,
+        # and the counts from those ids: one pass fewer over the tokens than a Counter
+        local = {tok: i for i, tok in enumerate(dict.fromkeys(chain.from_iterable(token_lists)))}
         lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
-        flat = np.fromiter(chain.from_iterable(map(local.__getitem__, row) for row in token_lists),
-                           dtype=np.int32, count=int(lengths.sum()))
-        counts = np.fromiter(counter.values(), dtype=np.int64, count=len(tokens))
-        return ChunkResult(tokens, counts, flat, lengths)
+        flat = np.fromiter(map(local.__getitem__, chain.from_iterable(token_lists)), dtype=np.int32,
+                           count=int(lengths.sum()))
+        counts = np.bincount(flat, minlength=len(local)).astype(np.int64)
+        return ChunkResult(list(local), counts, flat, lengths)
 
 
 def resolve_num_proc(num_proc: int | None) -> int:

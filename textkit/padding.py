@@ -104,10 +104,17 @@ def pad_ragged(
     if truncation == "pre":
         starts = starts + (lengths - kept)  # keep each row's last `kept` ids
     width = max(int(kept.max(initial=0)), min_length)
-    steps = np.arange(width)
-    mask = steps < kept[:, None]  # (B, T) True on real tokens
-    ids = np.full(mask.shape, pad_id, dtype=np.int64)
-    ids[mask] = np.asarray(flat, dtype=np.int64)[(starts[:, None] + steps)[mask]]
+    # one scatter over the real tokens only (O(tokens), not O(B * T) index arithmetic); each
+    # row's kept ids go to the front of its row of the (B, T) output
+    out_starts = np.cumsum(kept) - kept
+    steps = np.arange(int(kept.sum()), dtype=np.int64)
+    dest = steps + np.repeat(np.arange(len(kept), dtype=np.int64) * width - out_starts, kept)
+    flat = np.asarray(flat, dtype=np.int64)
+    values = flat if np.array_equal(starts, out_starts) else flat[steps + np.repeat(starts - out_starts, kept)]
+    # zeros (PAD_ID) come from calloc'd pages: no fill pass over the whole (B, T) array
+    ids = np.zeros((len(kept), width), dtype=np.int64) if pad_id == 0 else \
+        np.full((len(kept), width), pad_id, dtype=np.int64)
+    ids.reshape(-1)[dest] = values[:len(steps)]
     return ids, kept
 
 
