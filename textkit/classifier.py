@@ -437,6 +437,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             return _sigmoid(logits)
         return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
 
+    def explain(self, texts: Iterable[str], target: Hashable | None = None) -> list:
+        """Each text's prediction and a score per token for it (or for class ``target``): how much
+        that class's probability falls without the token. See :mod:`textkit.explain`
+        (``to_html`` renders the result)."""
+        from .explain import explain
+
+        return explain(self, texts, target)
+
     def predict(self, texts: Iterable[str]) -> list:
         """One label per text (multi-label: the list of labels whose probability reaches the threshold)."""
         self._check_fitted("predict")

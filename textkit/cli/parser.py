@@ -16,6 +16,7 @@ from .common import (
 )
 from .data import cmd_corpora, cmd_ocr, cmd_preprocess
 from .evaluate import cmd_evaluate
+from .explain import cmd_explain
 from .predict import cmd_predict
 from .quickstart import cmd_quickstart
 from .train import cmd_train
@@ -166,6 +167,25 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--format", choices=DOCUMENT_FORMATS, help="page file format (default: from the name and content)")
     _page_flags(g)
     p.set_defaults(func=cmd_predict)
+
+    p = commands.add_parser(
+        "explain", help="why a saved model labels texts as it does: a score per token (JSON lines, HTML)",
+        description="For each text, the predicted label, its probabilities, and each token's score for the "
+                    "predicted class (or --target CLASS): how much that class's probability falls without the "
+                    "token (textkit.explain; Captum's feature ablation, pip install 'textkit[explain]'). One JSON "
+                    "object per text on stdout; --html FILE writes a self-contained page with the words "
+                    "highlighted.")
+    p.add_argument("model_dir", metavar="MODEL_DIR")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to explain")
+    p.add_argument("--file", metavar="FILE", help="one text per line ('-': stdin)")
+    p.add_argument("--encoding", default="utf-8", help="encoding of --file/stdin (default: utf-8)")
+    p.add_argument("--max-record-chars", type=int, metavar="N",
+                   help="refuse a line of --file/stdin longer than N characters (default: 16777216)")
+    p.add_argument("--target", metavar="CLASS", help="explain this class instead of each text's predicted one")
+    p.add_argument("--html", metavar="FILE", help="also write the report as a self-contained HTML page")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
+    _threads_flag(p)
+    p.set_defaults(func=cmd_explain)
 
     p = commands.add_parser(
         "ocr", help="scanned images and PDFs -> Tesseract TSV pages (resumable)",
