@@ -595,6 +595,17 @@ def test_evaluate_and_predict_pages(grid_run, pages, tmp_path, capsys):
     assert [r["label"] for r in predictions(capsys)] == ["top", "bottom"]
 
 
+def test_explain_pages_scores_the_words_on_their_boxes(grid_run, pages, tmp_path, capsys):
+    top = sorted((pages["test"] / "top").iterdir())[0]
+    html = tmp_path / "why.html"
+    assert main(["explain", str(grid_run), str(top), "--html", str(html), "--threads", "1"]) == 0
+    (record,) = predictions(capsys)
+    assert record["file"] == str(top) and record["page"] == 1 and record["label"] == "top"
+    assert record["tokens"][-1] == "total" and len(record["boxes"]) == len(record["tokens"])
+    assert record["scores"][-1] == max(record["scores"])  # the word that decides, where it was printed
+    assert "class='page'" in html.read_text(encoding="utf-8")
+
+
 def test_page_errors_are_one_line(grid_run, trained, pages, files, tmp_path, capsys):
     assert main(["predict", str(grid_run), "what a film"]) == 2
     assert "what a film: no such file" in error_line(capsys)

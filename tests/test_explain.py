@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 
 from textkit import TextClassifier
@@ -90,3 +91,63 @@ def test_cli_explain_prints_json_lines_and_writes_the_page(fitted, tmp_path, cap
     assert "zebra" in html.read_text(encoding="utf-8")
     assert main(["explain", str(tmp_path / "model"), "zebra", "--target", "nope"]) == 2
     assert "--target 'nope' is not one of the model's classes: neg, pos" in capsys.readouterr().err
+
+
+def test_on_a_page_the_cell_that_decides_gets_the_top_score_and_the_report_draws_the_boxes():
+    """The layout task of test_layout: a page is "top" or "bottom" by where its word 'total' is;
+    the words are drawn alike for both classes. On a "top" page the cell holding 'total' must
+    explain it (a word sharing that cell shares its score). On a "bottom" page, taking 'total'
+    out need not change the answer (no 'total' at the top reads as bottom too): ablation scores
+    what a prediction needs, so only the top pages are asserted."""
+    from test_layout import make_position_pages, quick_grid
+
+    train_pages, train_labels = make_position_pages(240, seed=0)
+    clf = quick_grid().fit(train_pages, train_labels)
+    pages, labels = make_position_pages(10, seed=7)
+    found = clf.explain(pages)
+    assert [e.label for e in found] == labels
+    assert labels.count("top") >= 3
+    for explanation, page in zip(found, pages):
+        assert explanation.tokens == list(page.words) and len(explanation.boxes) == len(page.words)
+        if explanation.label == "top":
+            total = explanation.scores[page.words.index("total")]
+            assert total == max(explanation.scores) > 0, list(zip(page.words, explanation.scores))
+    page = to_html([found[labels.index("top")]])
+    assert "class='page'" in page
+    total = next(part for part in page.split("<span")[1:] if ">total</span>" in part)
+    assert "left:" in total and "top:" in total and "rgba(22,163,74,1.00)" in total
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(name)), None)
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no headless Chromium (.ci/run installs the chromium package)")
+def test_the_report_renders_in_a_real_browser_with_the_planted_word_highlighted(fitted, tmp_path):
+    """Rendered by headless Chromium, the report shows one full-strength green box (the planted
+    word, the text's top score) with the word's dark glyphs inside it."""
+    import subprocess
+
+    from PIL import Image
+
+    found = fitted["cnn"].explain(["the zebra was in the sea"])
+    assert max(zip(found[0].scores, found[0].tokens))[1] == "zebra"
+    page = tmp_path / "report.html"
+    page.write_text(to_html(found), encoding="utf-8")
+    shot = tmp_path / "report.png"
+    done = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           "--window-size=900,500", f"--screenshot={shot}", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert shot.exists(), done.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    green = (np.abs(pixels - np.array([22, 163, 74])).sum(axis=-1) <= 6)  # the top score's background
+    rows, cols = np.nonzero(green)
+    assert len(rows) > 200  # a box, not a stray pixel
+    top, bottom, left, right = rows.min(), rows.max(), cols.min(), cols.max()
+    assert right - left > bottom - top > 10  # one word's box: wider than tall, a line high
+    box = pixels[top:bottom + 1, left:right + 1]
+    glyphs = (box.sum(axis=-1) < 200).sum()  # the dark text of "zebra" drawn on the green
+    assert glyphs > 20 and green[top:bottom + 1, left:right + 1].mean() > 0.5

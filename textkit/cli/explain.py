@@ -29,11 +29,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         clf = TextClassifier.load(model_dir, device=args.device)
         target = _target(args.target, clf.classes_)
-        found = clf.explain(list(chain.from_iterable(sources)), target=target)
-        for explanation in found:
-            sys.stdout.write(json.dumps(explanation.to_dict(), ensure_ascii=False) + "\n")
+        inputs = list(chain.from_iterable(sources))
+        where = [{}] * len(inputs)
+        if clf.reads_pages:  # a grid model: the inputs are page files, each holding pages
+            from ..documents import read_document
+
+            pages = [(path, page) for path in inputs for page in read_document(path)]
+            inputs, where = [page for _, page in pages], [{"file": path, "page": page.number} for path, page in pages]
+        found = clf.explain(inputs, target=target)
+        for explanation, place in zip(found, where):
+            sys.stdout.write(json.dumps({**place, **explanation.to_dict()}, ensure_ascii=False) + "\n")
         if args.html:
-            page = to_html(found, title=f"textkit explain {model_dir.name}")
+            page = to_html(found, title=f"textkit explain {args.model_dir}")
             atomic_write(Path(args.html), lambda f: f.write(page), mode="w", encoding="utf-8")
             print(f"wrote {args.html}", file=sys.stderr)
     return 0

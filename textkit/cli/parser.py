@@ -174,9 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "predicted class (or --target CLASS): how much that class's probability falls without the "
                     "token (textkit.explain; Captum's feature ablation, pip install 'textkit[explain]'). One JSON "
                     "object per text on stdout; --html FILE writes a self-contained page with the words "
-                    "highlighted.")
+                    "highlighted. A grid model takes page files instead and scores each grid cell; its page is "
+                    "drawn with the heat over the words' boxes.")
     p.add_argument("model_dir", metavar="MODEL_DIR")
-    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to explain")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to explain (page files for a grid model)")
     p.add_argument("--file", metavar="FILE", help="one text per line ('-': stdin)")
     p.add_argument("--encoding", default="utf-8", help="encoding of --file/stdin (default: utf-8)")
     p.add_argument("--max-record-chars", type=int, metavar="N",
