@@ -190,6 +190,15 @@ def json_kind(value: Any) -> str:
                 for kind, name in kinds if isinstance(value, kind))
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, read 1 MB at a time (a model is never in memory twice)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def json_sha256(data: Any) -> str:
     """sha256 of JSON data in canonical form (sorted keys, no spaces, ASCII escapes): the digest
     of what a JSON file says, not of its bytes, so another indentation, key order or line

@@ -43,7 +43,7 @@ import torch
 
 from . import __version__
 from .checkpoints import non_finite
-from .fileio import atomic_write, json_kind, json_sha256, read_json, read_versioned_json
+from .fileio import atomic_write, file_sha256, json_kind, json_sha256, read_json, read_versioned_json
 from .pipeline import TextPipeline
 
 if TYPE_CHECKING:
@@ -223,11 +223,7 @@ def _check_weights_digest(config: dict, weights_path: Path) -> None:
     """``model.safetensors`` is the one ``save`` wrote (its digest is in ``config.json``)."""
     if "weights_sha256" not in config:
         return  # saved before digests existed: _check_json_digests warned
-    digest = hashlib.sha256()
-    with open(weights_path, "rb") as f:  # in 1 MB reads: the weights are never in memory twice
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != config["weights_sha256"]:
+    if file_sha256(weights_path) != config["weights_sha256"]:  # 1 MB reads: the weights are never in memory twice
         raise ValueError(f"weights file {str(weights_path)!r} was changed after it was saved: its sha256 is not the "
                          f"one {CONFIG_FILE} recorded; the file is damaged: save the classifier again")
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
 
 from .vocabulary import PAD_ID
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made: the numpy padding runs without it
+    import torch
 
 TRUNCATION_SIDES = ("post", "pre")
 # Every batch is padded at least this wide: a damaged pipeline.json saying min_length=10**9 would
@@ -38,6 +40,8 @@ class Batch:
     @property
     def mask(self) -> torch.Tensor:
         """``(B, T)`` bool, True where ``ids`` holds a real token."""
+        import torch
+
         steps = torch.arange(self.ids.shape[1], device=self.ids.device)
         return steps.unsqueeze(0) < self.lengths.unsqueeze(1)
 
@@ -124,6 +128,8 @@ def collate(
     **pad_options,
 ) -> Batch:
     """Pad ``sequences`` into a :class:`Batch`; usable as a ``DataLoader`` ``collate_fn`` helper."""
+    import torch
+
     ids, lengths = pad_sequences(sequences, **pad_options)
     label_tensor = None if labels is None else torch.as_tensor(np.asarray(labels))
     return Batch(torch.from_numpy(ids), torch.from_numpy(lengths), label_tensor)

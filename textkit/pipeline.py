@@ -18,7 +18,6 @@ from collections import Counter
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-import torch
 
 from . import __version__
 from .analyzer import Analyzer, ChunkResult, map_chunks, merge_counts, resolve_num_proc, to_global_ids
@@ -196,12 +195,24 @@ class TextPipeline:
         flat = np.concatenate([to_global_ids(c, self._token_id) for c in chunks])
         return flat, np.concatenate([c.lengths for c in chunks])
 
+    def padded(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Texts -> ``(ids (B, T) int64, lengths (B,) int64)`` as NumPy arrays: ``transform``
+        without torch (what the exported ONNX predictor feeds ONNX Runtime)."""
+        texts = check_texts(texts)
+        self._fitted_vocab()
+        return self._padded(self._analyze_all(texts))
+
+    def _padded(self, chunks: list[ChunkResult]) -> tuple[np.ndarray, np.ndarray]:
+        flat, lengths = self._ragged(chunks)
+        return pad_ragged(flat, lengths, max_length=self.max_length, min_length=self.min_length,
+                          truncation=self.truncation)
+
     def _batch(self, chunks: list[ChunkResult], labels: Sequence[int] | None, n_texts: int) -> Batch:
+        import torch  # here, not at import: the text side (and padded) runs without torch
+
         if labels is not None and len(labels) != n_texts:
             raise ValueError(f"labels has {len(labels)} items but texts has {n_texts}")
-        flat, lengths = self._ragged(chunks)
-        ids, lengths = pad_ragged(flat, lengths, max_length=self.max_length,
-                                  min_length=self.min_length, truncation=self.truncation)
+        ids, lengths = self._padded(chunks)
         label_tensor = None if labels is None else torch.as_tensor(np.asarray(labels))
         return Batch(torch.from_numpy(ids), torch.from_numpy(lengths), label_tensor)
 

@@ -131,8 +131,8 @@ def _checked_space(space: Any) -> dict[str, Any]:
             if isinstance(spec, dict) else None
         if isinstance(spec, dict):
             low, high = spec.get("low"), spec.get("high")
-            if set(spec) - {"low", "high", "log"} or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                           for v in (low, high)) or not low < high:
+            numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high))
+            if set(spec) - {"low", "high", "log"} or not numbers or not low < high:
                 raise ValueError(f"tune space {name!r}: a range is {{'low': a, 'high': b, 'log': bool}} with a < b, "
                                  f"got {spec!r}")
             if spec.get("log") and low <= 0:

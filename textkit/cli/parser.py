@@ -17,6 +17,7 @@ from .common import (
 from .data import cmd_corpora, cmd_ocr, cmd_preprocess
 from .evaluate import cmd_evaluate
 from .explain import cmd_explain
+from .export import cmd_export
 from .predict import cmd_predict
 from .quickstart import cmd_quickstart
 from .train import cmd_train
@@ -187,6 +188,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
     _threads_flag(p)
     p.set_defaults(func=cmd_explain)
+
+    p = commands.add_parser(
+        "export", help="a saved model -> ONNX + its pipeline, for predictions without PyTorch",
+        description="Write DIR with model.onnx (inputs ids and lengths, dynamic batch and length; output logits), "
+                    "pipeline.json and export.json (classes, digests, the largest logit difference from PyTorch, "
+                    "checked at export to be under 1e-4). --quantize int8 adds model.int8.onnx (ONNX Runtime's "
+                    "dynamic quantization). textkit.onnx_predictor.OnnxPredictor(DIR) predicts with ONNX Runtime "
+                    "and no torch import (pip install 'textkit[export]').")
+    p.add_argument("model_dir", metavar="MODEL_DIR")
+    p.add_argument("--out", metavar="DIR", required=True, help="the folder to write (must not exist; see --overwrite)")
+    p.add_argument("--format", choices=["onnx"], default="onnx", help="onnx (the only one)")
+    p.add_argument("--quantize", choices=["int8"], help="also write an int8 model")
+    p.add_argument("--overwrite", action="store_true", help="replace DIR if it is an earlier textkit export")
+    p.set_defaults(func=cmd_export)
 
     p = commands.add_parser(
         "ocr", help="scanned images and PDFs -> Tesseract TSV pages (resumable)",

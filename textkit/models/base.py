@@ -241,3 +241,10 @@ def warn_frozen_random(what: str) -> None:
         UserWarning,
         stacklevel=4,
     )
+
+
+def exporting() -> bool:
+    """True while torch.onnx traces a model (either exporter): the models then use ops ONNX has
+    (a lookup and a sum for ``EmbeddingBag``, fixed windows for adaptive pooling), with the
+    same results; training and prediction keep the fused ops."""
+    return torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export()

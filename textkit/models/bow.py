@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..vocabulary import PAD_ID
@@ -47,6 +48,7 @@ from .base import (
     check_int,
     copy_pretrained_,
     warn_frozen_random,
+    exporting,
 )
 from .pooling import lengths_to_mask
 
@@ -134,7 +136,10 @@ class BagOfEmbeddings(TextModel):
         if self.config.pooling == "sqrt":
             norm = norm.sqrt()
         weights = mask.to(self.embedding.weight.dtype) / norm  # (B, T)
-        pooled = self.embedding(ids, per_sample_weights=weights)  # (B, E)
+        if exporting():  # ONNX has no EmbeddingBag: the same weighted sum as a lookup
+            pooled = (F.embedding(ids, self.embedding.weight) * weights.unsqueeze(-1)).sum(1)
+        else:
+            pooled = self.embedding(ids, per_sample_weights=weights)  # (B, E), no (B, T, E) in memory
         return self.fc(self.dropout(self.hidden(pooled)))  # (B, C)
 
 

@@ -53,6 +53,7 @@ from .base import (
     check_int,
     check_kernel,
     copy_pretrained_,
+    exporting,
 )
 
 PADDINGS = ("zeros", "circular")
@@ -140,7 +141,10 @@ class GridCNN(TextModel):
         if lengths.shape != ids.shape[:1]:
             raise ValueError(f"lengths must be (B,) = ({ids.shape[0]},), got shape {tuple(lengths.shape)}")
         B, H, W, S = ids.shape
-        x = self.embedding(ids.reshape(B * H * W, S))  # (B·H·W, E): each cell's slots summed
+        if exporting():  # ONNX has no EmbeddingBag: the same sum of slots as a lookup
+            x = F.embedding(ids.reshape(B * H * W, S), self.embedding.weight).sum(1)
+        else:
+            x = self.embedding(ids.reshape(B * H * W, S))  # (B·H·W, E): each cell's slots summed
         x = x.view(B, H, W, -1)  # (B, H, W, E)
         bag = x.sum(dim=(1, 2)) / lengths.clamp(min=1).unsqueeze(1).to(x.dtype) if self.config.bag else None  # (B, E)
         x = x.permute(0, 3, 1, 2)  # (B, E, H, W)
@@ -150,10 +154,21 @@ class GridCNN(TextModel):
             if i:
                 x = F.max_pool2d(x, 2, ceil_mode=True)  # (B, F, ceil(h/2), ceil(w/2))
             x = F.relu(norm(conv(x)))  # (B, F, h, w)
-        x = F.adaptive_max_pool2d(x, self.config.regions).flatten(1)  # (B, F, rh, rw) -> (B, F·rh·rw)
+        pool = fixed_adaptive_max_pool2d if exporting() else F.adaptive_max_pool2d
+        x = pool(x, self.config.regions).flatten(1)  # (B, F, rh, rw) -> (B, F·rh·rw)
         if bag is not None:
             x = torch.cat([x, bag], dim=1)  # (B, F·rh·rw + E)
         return self.fc(self.dropout(x))  # (B, C)
+
+
+def fixed_adaptive_max_pool2d(x: torch.Tensor, regions: tuple[int, int]) -> torch.Tensor:
+    """``F.adaptive_max_pool2d`` as the max over fixed windows (torch's: rows floor(i*h/r) to
+    ceil((i+1)*h/r)), which ONNX exports; the grid's size is fixed, so the windows are too."""
+    h, w = x.shape[-2:]
+    rows = [(i * h // regions[0], -(-(i + 1) * h // regions[0])) for i in range(regions[0])]
+    cols = [(j * w // regions[1], -(-(j + 1) * w // regions[1])) for j in range(regions[1])]
+    return torch.stack([torch.stack([x[..., r0:r1, c0:c1].amax(dim=(-2, -1)) for c0, c1 in cols], dim=-1)
+                        for r0, r1 in rows], dim=-2)  # (B, F, rh, rw)
 
 
 def coordinate_channels(B: int, H: int, W: int, like: torch.Tensor) -> torch.Tensor:
