@@ -12,7 +12,6 @@ import os
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # before `datasets` is imported (as test_corpora.py)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import functools
 import json
 import re
 from collections import Counter
@@ -933,8 +932,9 @@ def test_resume_after_a_kill_reaches_the_uninterrupted_result(few_pages, tmp_pat
         if record["epoch"] == 2:
             raise Crash
 
-    # TextClassifier gives no epoch hook: the loop it calls gets one, as a kill after epoch 2
-    monkeypatch.setattr(classifier_module, "train", functools.partial(train, on_epoch_end=crash_after_epoch_2))
+    # TextClassifier.fit gives no epoch hook: the loop it calls gets one, as a kill after epoch 2
+    monkeypatch.setattr(classifier_module, "train",
+                        lambda *args, **kwargs: train(*args, **{**kwargs, "on_epoch_end": crash_after_epoch_2}))
     with pytest.raises(Crash):
         tiny_grid(**options, out_dir=tmp_path).fit(*few_pages)
     monkeypatch.undo()
