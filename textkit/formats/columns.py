@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
+from ..fileio import MAX_JSON_DEPTH, _nesting_exceeds
 from .base import (
     Column,
     CorpusError,
@@ -257,6 +258,11 @@ def stream_jsonl(path: Path, options: ReadOptions) -> Iterator[Record]:
         yield *parse_jsonl_line(line, f"{path}, line {number}", label_col, text_cols), number
 
 
+def _too_deep(where: str) -> CorpusError:
+    return CorpusError(f"{where}: JSON nested too deeply to parse; a record holds its label and text as plain "
+                       f"values: flatten or remove the nested field")
+
+
 def parse_jsonl_line(line: str, where: str, label_col: str, text_cols: list[str]) -> tuple[str, str]:
     """One JSON-object line -> ``(text, label)``; ``where`` names it in errors."""
     try:
@@ -264,10 +270,11 @@ def parse_jsonl_line(line: str, where: str, label_col: str, text_cols: list[str]
     except json.JSONDecodeError as e:
         raise CorpusError(f"{where}: not JSON ({e.msg} at column {e.colno})") from None
     except RecursionError:  # the parser recurses once per level: ~1,000 levels exhaust the stack
-        raise CorpusError(f"{where}: JSON nested too deeply to parse; a record holds its label and text as "
-                          f"plain values: flatten or remove the nested field") from None
+        raise _too_deep(where) from None
     except ValueError as e:  # an integer of more than 4,300 digits (Python's limit), say
         raise CorpusError(f"{where}: not JSON that can be read ({e})") from None
+    if _nesting_exceeds(record, MAX_JSON_DEPTH):  # the same answer whatever the recursion limit (torch.export
+        raise _too_deep(where)                     # raises it), not only past the stack's depth
     if not isinstance(record, dict):
         raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
     for column in (label_col, *text_cols):
