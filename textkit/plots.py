@@ -117,8 +117,8 @@ def plot_curves(history: Sequence[dict], path: Path, title: str) -> bool:
 
 
 def plot_search(trials: Sequence[dict], path: Path, title: str) -> bool:
-    """A tuning search (``tuning.json``'s trials) as a picture: each trial's best validation
-    accuracy at the time it ended, by model (an x where it was stopped early), and the best so
+    """A tuning search (``tuning.json``'s trials) as a picture: each trial's best value of the
+    validation metric at the time it ended, by model (an x where it was pruned), and the best so
     far as a step line. False without matplotlib."""
     found = _matplotlib(path.name)
     if found is None or not trials:
@@ -131,15 +131,15 @@ def plot_search(trials: Sequence[dict], path: Path, title: str) -> bool:
     colors = {"bow": "tab:blue", "cnn": "tab:orange", "rnn": "tab:green"}
     for trial in trials:
         ended += trial["seconds"]
-        scores = [v for v in trial["valid_accuracy"] if v is not None]
-        if not scores:
+        if trial.get("value") is None and not any(v is not None for v in trial["per_epoch"]):
             continue
-        value = max(scores)
+        value = trial["value"] if trial.get("value") is not None else \
+            (min if trial["metric"] == "valid_loss" else max)(v for v in trial["per_epoch"] if v is not None)
         complete = trial.get("value") is not None  # finished, or stopped at the budget with its best epoch
         ax.scatter(ended, value, marker="o" if complete else "x", color=colors.get(trial["model"], "tab:gray"),
                    label=trial["model"] if complete else f"{trial['model']} (stopped early)")
         if complete:
-            so_far = value if so_far is None else max(so_far, value)
+            so_far = value if so_far is None else (min if trial["metric"] == "valid_loss" else max)(so_far, value)
         best.append((ended, so_far))
     steps = [(t, v) for t, v in best if v is not None]
     if steps:
@@ -149,7 +149,7 @@ def plot_search(trials: Sequence[dict], path: Path, title: str) -> bool:
     unique = dict(zip(labels, handles))
     ax.legend(unique.values(), unique.keys(), fontsize=8, loc="lower right")
     ax.set_xlabel("seconds of search (end of each trial)")
-    ax.set_ylabel("validation accuracy")
+    ax.set_ylabel(trials[0]["metric"].replace("_", " "))
     ax.set_title(title, fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=100)

@@ -4,7 +4,7 @@
 
     clf = TextClassifier("bow", tune="10m").fit(texts, labels)
     clf.tuning_.best        # what it chose: model, pipeline, model_config, train
-    clf.tuning_.trials      # every trial: options, state, validation accuracy per epoch, seconds
+    clf.tuning_.trials      # every trial: options, state, its validation metric per epoch, seconds
 
 ``fit`` holds out its validation split as it always does (``valid=`` or ``valid_split``), and
 the search sees nothing else: a test set never reaches it, and under cross-validation each
@@ -73,9 +73,10 @@ class TuneResult:
     """What a search tried and chose (JSON-ready: ``dataclasses.asdict``)."""
 
     budget_s: float
+    metric: str = "valid_accuracy"  # what the search maximizes (minimizes for valid_loss): TrainConfig.monitor's
     seconds: float = 0.0
     best: dict[str, Any] = field(default_factory=dict)  # model, pipeline, model_config, train, trial
-    best_value: float | None = None  # validation accuracy of the best trial
+    best_value: float | None = None  # the best trial's metric
     trials: list[dict[str, Any]] = field(default_factory=list)
     interrupted: bool = False
 
@@ -182,7 +183,9 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
     budget, space = settings["budget"], settings["space"]
     started = time.perf_counter()
     deadline = started + budget
-    result = TuneResult(budget_s=budget)
+    metric = f"valid_{clf.train_config.monitor}"  # what early stopping watches is what the search compares
+    lower = metric == "valid_loss"
+    result = TuneResult(budget_s=budget, metric=metric)
     say = _sayer(clf.train_config.progress)
     corpus = None if clf.recipe in (None, "default") else clf.recipe
     params = clf.get_params()
@@ -226,14 +229,14 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
         nonlocal best
         model, chosen = settings_of(trial)
         record = {"trial": trial.number, "model": model, **copy.deepcopy(chosen), "state": "running",
-                  "valid_accuracy": [], "seconds": 0.0}
+                  "metric": metric, "per_epoch": [], "seconds": 0.0}
         result.trials.append(record)
         t0 = time.perf_counter()
         pipeline, rows, valid_rows = data_for(chosen["pipeline"])
 
         def on_epoch_end(epoch_record: dict) -> None:
-            value = epoch_record.get("valid_accuracy")
-            record["valid_accuracy"].append(value)
+            value = epoch_record.get(metric)
+            record["per_epoch"].append(value)
             trial.report(value, epoch_record["epoch"])
             if time.perf_counter() > deadline:  # what it learnt so far counts: its best epoch is its result
                 record["state"] = "stopped at the budget"
@@ -254,7 +257,7 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
         if record["state"] == "running":
             record["state"] = "complete"
         record.update(best_epoch=candidate.result_.best_epoch, value=value)
-        if best is None or value > best[0]:
+        if best is None or (value < best[0] if lower else value > best[0]):
             best = (value, candidate, record)
         say(_trial_line(record, best[2] is record))
         return value
@@ -264,7 +267,8 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
     import logging
 
     logging.getLogger("optuna").setLevel(logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=clf.train_config.seed),
+    study = optuna.create_study(direction="minimize" if lower else "maximize",
+                                sampler=optuna.samplers.TPESampler(seed=clf.train_config.seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
     try:
         with warnings.catch_warnings():
@@ -352,13 +356,18 @@ def _sayer(progress: bool | None):
     return say
 
 
+# where and how a trial runs, not what it is: left out of its line (tuning.json has them)
+_OPERATIONAL = {"device", "seed", "threads", "progress", "num_workers", "eval_batch_size", "log_interval"}
+
+
 def _trial_line(record: dict, best: bool) -> str:
-    options = {k: v for part in ("pipeline", "model_config", "train") for k, v in record[part].items()}
+    options = {k: v for part in ("pipeline", "model_config", "train") for k, v in record[part].items()
+               if k not in _OPERATIONAL}
     shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in options.items())
     value = record.get("value")
-    return (f"tune trial {record['trial']}: {record['model']} ({shown or 'its recipe'}): "
-            f"{record['state']}" + (f", valid accuracy {value:.4f}" if value is not None else "") +
-            (" (best)" if best else "") + f"; {record['seconds']:.0f} s")
+    scored = f", {record['metric'].replace('_', ' ')} {value:.4f}" if value is not None else ""
+    return (f"tune trial {record['trial']}: {record['model']} ({shown or 'its recipe'}): {record['state']}{scored}"
+            f"{' (best)' if best else ''}; {record['seconds']:.0f} s")
 
 
 def _pruned_line(result: TuneResult, say):
