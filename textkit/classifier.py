@@ -41,6 +41,7 @@ from . import model_files
 from .fileio import is_number
 from .pipeline import TextPipeline, check_texts
 from .batching import as_dataset
+from .labels import check_known, normalize_labels
 from .recipes import layered, recipe_for
 from .training import (
     TrainConfig,
@@ -255,7 +256,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             if not isinstance(valid, (tuple, list)) or len(valid) != 2:
                 raise TypeError(f"valid must be a pair (texts, labels) or None, got {type(valid).__name__}")
             valid_texts, valid_labels = self._check_pair(valid[0], valid[1], "valid texts", "valid labels")
-            _check_known(valid_labels, classes, "valid labels", self.multi_label)
+            check_known(valid_labels, classes, "valid labels", self.multi_label)
         elif self.valid_split > 0:
             texts, labels, valid_texts, valid_labels = self._split(texts, labels, classes, config.seed)
         else:
@@ -364,7 +365,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         texts = self._check_inputs(texts, texts_name)
         if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
             raise TypeError(f"{labels_name} must be a sequence with one label per text, got {type(labels).__name__}")
-        labels = _normalize_labels(labels, labels_name, self.multi_label)
+        labels = normalize_labels(labels, labels_name, self.multi_label)
         if len(labels) != len(texts):
             raise ValueError(f"{labels_name} has {len(labels)} items but {texts_name} has {len(texts)}: "
                              f"expected one label per text")
@@ -460,7 +461,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         ``confusion_matrix`` (rows: truth) and ``labels`` (the class names)."""
         self._check_fitted("evaluate")
         texts, labels = self._check_pair(texts, labels, "texts", "labels")
-        _check_known(labels, self.classes_, "labels", self.multi_label)
+        check_known(labels, self.classes_, "labels", self.multi_label)
         truth = self._targets(labels, self.classes_)
         probs = self.predict_proba(texts)
         if self.multi_label:
@@ -582,55 +583,6 @@ def _recipe(recipe: str | None, model: str) -> dict[str, dict]:
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return torch.sigmoid(torch.from_numpy(logits)).numpy()
-
-
-def _normalize_label(label: Any, where: str) -> Hashable:
-    """NumPy scalars -> Python ones (so they go into JSON); anything but str/int/bool is an error."""
-    if isinstance(label, np.generic):
-        label = label.item()
-    if isinstance(label, (str, int)):  # bool is an int subclass and stays a bool
-        return label
-    if label is None or (isinstance(label, float) and math.isnan(label)):
-        raise ValueError(f"{where} is missing ({label!r}): drop or fill it first")
-    raise TypeError(f"{where} must be a str or an int, got {type(label).__name__} {label!r:.40}")
-
-
-def _normalize_labels(labels: Sequence, name: str, multi_label: bool) -> list:
-    if not multi_label:
-        out = [_normalize_label(label, f"{name}[{i}]") for i, label in enumerate(labels)]
-        _check_one_type(out, name)
-        return out
-    if getattr(labels, "ndim", 1) == 2:  # a 0/1 matrix would be read as label sets {0, 1}
-        raise TypeError(f"{name} is a 2-D array {tuple(labels.shape)}: for multi_label=True give each text's "
-                        f"label set (e.g. ['sports', 'politics'] or [0, 2]); from a 0/1 indicator matrix Y: "
-                        f"[np.flatnonzero(row).tolist() for row in Y]")
-    out = []
-    for i, row in enumerate(labels):
-        if isinstance(row, (str, bytes)) or not isinstance(row, Iterable):
-            raise TypeError(f"{name}[{i}] must be a collection of labels for multi_label=True (e.g. ['a', 'b'] "
-                            f"or []), got {type(row).__name__} {row!r:.40}")
-        out.append(sorted({_normalize_label(label, f"{name}[{i}]") for label in row}, key=repr))
-    _check_one_type([label for row in out for label in row], name)
-    return out
-
-
-def _check_one_type(labels: list, name: str) -> None:
-    first: dict[type, tuple[int, Any]] = {}
-    for i, label in enumerate(labels):
-        first.setdefault(type(label), (i, label))
-    if len(first) > 1:
-        seen = ", ".join(f"{t.__name__} ({v!r} at index {i})" for t, (i, v) in first.items())
-        raise TypeError(f"{name} must be all of one type, all str or all int (they are kept as given), "
-                        f"got a mix: {seen}")
-
-
-def _check_known(labels: list, classes: list, name: str, multi_label: bool) -> None:
-    known = set(classes)
-    found = {label for row in labels for label in row} if multi_label else set(labels)
-    unseen = sorted(found - known, key=repr)
-    if unseen:
-        raise ValueError(f"{name} contain {len(unseen)} class(es) that training never saw: {unseen[:10]!r}; "
-                         f"the classifier knows {classes[:20]!r}")
 
 
 def _fit_min_length(pipeline: TextPipeline | LayoutPipeline, model: torch.nn.Module) -> None:
