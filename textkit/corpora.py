@@ -41,7 +41,7 @@ from .registry import CARDS, CorpusCard, canonical_name, get_card
 if TYPE_CHECKING:  # `datasets` costs about a second to import: loaded on first use only
     from datasets import Dataset, DatasetDict
 
-__all__ = ["CorpusError", "load_corpus", "list_corpora", "get_card", "stratified_split", "kfold", "natural_order"]
+__all__ = ["CorpusError", "load_corpus", "list_corpora", "get_card", "stratified_split", "kfold"]
 
 DATA_ENV = "TEXTKIT_DATA"
 BUNDLED = Path(__file__).resolve().parent / "data"

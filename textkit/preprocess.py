@@ -61,7 +61,7 @@ import numpy as np
 
 from . import __version__
 from .analyzer import resolve_num_proc, stop_pool, worker_signals
-from .corpora import SPLITS, natural_order
+from .arrow_corpus import SPLITS, natural_order
 from .fileio import read_versioned_json
 from .formats import CorpusError, Record
 from .outputs import atomic_directory, check_output_directory
