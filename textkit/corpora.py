@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
-from .arrow_corpus import SPLITS, LabelNames, natural_order, to_datasets
+from .arrow_corpus import SPLITS, LabelNames, to_datasets
 from .formats import CONTAINERS, DOCUMENT_FORMATS, Column, CorpusError, ReadOptions, Rows, Stream, sources
 from .registry import CARDS, CorpusCard, canonical_name, get_card
 
