@@ -160,9 +160,8 @@ def _dataset_source(split: str, name: str, fmt: str, dataset) -> Source:
     return Source(split, name, fmt, records, label_names=names)
 
 
-
 def _streamer(path: Path, fmt: str, options: ReadOptions) -> Callable[[], Iterator[Record]]:
-    """The reader ``load_corpus`` uses for this format, with each record's place spelled out."""
+    """The reader ``load_corpus`` uses for this format, each record's place spelled out."""
     stream = open_stream(path, fmt, options)
 
     def records() -> Iterator[Record]:

@@ -117,6 +117,7 @@ def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
+
 # -- evaluation ----------------------------------------------------------------------------
 @torch.no_grad()
 def predict_logits(model: nn.Module, sequences: Sequence[Sequence[int]], *, batch_size: int = 256,
