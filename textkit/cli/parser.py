@@ -154,12 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "instead (Tesseract TSV, hOCR, ALTO, FUNSD JSON; laid-out text with --format layout-text), "
                     "as arguments or one path per line, and prints one object per page: {\"file\", \"page\", "
                     "\"label\"}.")
-    p.add_argument("model_dir", metavar="MODEL_DIR")
-    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label (page files for a grid model)")
-    p.add_argument("--file", metavar="FILE", help="one text per line ('-': stdin)")
-    p.add_argument("--encoding", default="utf-8", help="encoding of --file/stdin (default: utf-8)")
-    p.add_argument("--max-record-chars", type=int, metavar="N",
-                   help="refuse a line of --file/stdin longer than N characters (default: 16777216)")
+    _text_inputs(p, "texts to label (page files for a grid model)")
     p.add_argument("--proba", action="store_true", help="print every class's probability")
     p.add_argument("--batch-size", type=int, default=256, metavar="N", help="texts per batch (default: 256)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
@@ -177,12 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "object per text on stdout; --html FILE writes a self-contained page with the words "
                     "highlighted. A grid model takes page files instead and scores each grid cell; its page is "
                     "drawn with the heat over the words' boxes.")
-    p.add_argument("model_dir", metavar="MODEL_DIR")
-    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to explain (page files for a grid model)")
-    p.add_argument("--file", metavar="FILE", help="one text per line ('-': stdin)")
-    p.add_argument("--encoding", default="utf-8", help="encoding of --file/stdin (default: utf-8)")
-    p.add_argument("--max-record-chars", type=int, metavar="N",
-                   help="refuse a line of --file/stdin longer than N characters (default: 16777216)")
+    _text_inputs(p, "texts to explain (page files for a grid model)")
     p.add_argument("--target", metavar="CLASS", help="explain this class instead of each text's predicted one")
     p.add_argument("--html", metavar="FILE", help="also write the report as a self-contained HTML page")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
@@ -229,6 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _column(value: str) -> str | int:
     return int(value) if value.isdigit() else value  # "2": the third column (0-based)
+
+
+def _text_inputs(p: argparse.ArgumentParser, what: str) -> None:
+    """A saved model and the texts to run it on: arguments, --file or stdin (predict, explain)."""
+    p.add_argument("model_dir", metavar="MODEL_DIR")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help=what)
+    p.add_argument("--file", metavar="FILE", help="one text per line ('-': stdin)")
+    p.add_argument("--encoding", default="utf-8", help="encoding of --file/stdin (default: utf-8)")
+    p.add_argument("--max-record-chars", type=int, metavar="N",
+                   help="refuse a line of --file/stdin longer than N characters (default: 16777216)")
 
 
 def _file_flags(p: argparse.ArgumentParser) -> None:
