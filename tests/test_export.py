@@ -105,3 +105,17 @@ def test_cli_export_writes_the_folder_and_refuses_an_existing_one(exported, tmp_
     (tmp_path / "taken" / "notes.txt").write_text("mine", encoding="utf-8")
     assert main(["export", str(tmp_path / "model"), "--out", str(tmp_path / "taken")]) == 2
     assert (tmp_path / "taken" / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_model_no_exporter_can_trace_is_refused_naming_it_and_both_reasons(exported, tmp_path, monkeypatch):
+    import torch
+
+    def cannot(*args, dynamo=True, **kwargs):
+        raise RuntimeError("aten::made_up_op is not supported" if dynamo else "embedding_bag with padding_idx")
+
+    monkeypatch.setattr(torch.onnx, "export", cannot)
+    with pytest.raises(ValueError, match=r"cannot export model 'rnn' to ONNX: torch\.export: RuntimeError: "
+                                         r"aten::made_up_op is not supported; TorchScript: RuntimeError: "
+                                         r"embedding_bag with padding_idx$"):
+        export(exported["rnn"][0], tmp_path / "out")
+    assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == []  # nothing half-written
