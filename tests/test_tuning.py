@@ -66,6 +66,15 @@ def test_ctrl_c_keeps_the_best_trial_so_far(trec, monkeypatch):
     assert result.best["trial"] == best["trial"] and clf.predict(["Who wrote Hamlet ?"])  # fitted, usable
 
 
+def test_a_family_too_slow_for_the_budget_is_left_out(trec, monkeypatch):
+    train, valid, _ = trec
+    monkeypatch.setattr(tuning, "MIN_EPOCHS_IN_BUDGET", 10**9)  # as if every other family were far too slow here
+    clf = bad_start(tune={"budget": "1m", "space": {"model": ["bow", "cnn", "rnn"]}, "trials": 4}).fit(*train,
+                                                                                                       valid=valid)
+    assert set(clf.tuning_.left_out) == {"cnn", "rnn"} and "one epoch takes about" in clf.tuning_.left_out["cnn"]
+    assert {t["model"] for t in clf.tuning_.trials} == {"bow"}
+
+
 def test_a_budget_that_cannot_hold_one_trial_is_refused_before_the_search(trec):
     train, valid, _ = trec
     with pytest.raises(ValueError, match=r"tune budget of 0\.01 s cannot fit one trial: the pipeline took .* "

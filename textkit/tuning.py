@@ -14,7 +14,10 @@ options; each trial starts from that model's recipe (``textkit.recipes``: the co
 validation accuracy after every epoch, so that Optuna's median pruner stops a trial that is
 behind the earlier ones at the same epoch. The first trial is the classifier as it was made
 (its model, recipe and the options given), so the search never ends below it on validation;
-the options given hold in every trial unless the space searches them. The
+the options given hold in every trial unless the space searches them. Before the search, one
+epoch of each family is timed on a sample of the texts, and a family whose epoch would take
+more than a fifth of the budget is left out (``left_out`` says why): on long documents and one
+core a CNN trial could otherwise spend the whole budget on a single epoch. The
 budget is wall-clock: no trial starts after it, and a running one is stopped at its first
 epoch end past it, keeping its best epoch as its result. The best trial's model, already
 trained and early-stopped on that split, becomes the fitted classifier.
@@ -65,7 +68,8 @@ DEFAULT_SPACE: dict[str, Any] = {
     "rnn.hidden_dim": [64, 128, 256],
     "rnn.dropout": {"low": 0.2, "high": 0.6},
 }
-PROBE_TEXTS = 512  # texts the budget check times one epoch on, before the search starts
+PROBE_TEXTS = 512  # texts each family's epoch is timed on, before the search starts
+MIN_EPOCHS_IN_BUDGET = 5  # a family whose epoch takes more than budget / this is left out of the search
 
 
 @dataclass
@@ -78,6 +82,7 @@ class TuneResult:
     best: dict[str, Any] = field(default_factory=dict)  # model, pipeline, model_config, train, trial
     best_value: float | None = None  # the best trial's metric
     trials: list[dict[str, Any]] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)  # families too slow for the budget, and why
     interrupted: bool = False
 
 
@@ -204,9 +209,8 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
             encoded[key] = (pipeline, rows, _cut(pipeline, pipeline.encode(valid[0])))
         return encoded[key]
 
-    def settings_of(trial: optuna.Trial) -> tuple[str, dict[str, dict]]:
-        first = trial.number == 0 and clf.model_name in space.get("model", TEXT_MODELS)
-        model = clf.model_name if first else trial.suggest_categorical("model", space.get("model", TEXT_MODELS))
+    def base_settings(model: str) -> dict[str, dict]:
+        """``model``'s recipe under the options given: what its trials start from."""
         chosen = recipe_for(model, corpus) if clf.recipe is not None else {"pipeline": {}, "model_config": {},
                                                                            "train": {}}
         if isinstance(given, TextPipeline):
@@ -216,7 +220,13 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
         chosen["train"].update(given_train)
         if model == clf.model_name:  # model options given are the given model's
             chosen["model_config"].update(given_model)
-        if not first:  # trial 0 is the recipe itself
+        return chosen
+
+    def settings_of(trial: optuna.Trial) -> tuple[str, dict[str, dict]]:
+        first = trial.number == 0 and clf.model_name in families
+        model = clf.model_name if first else trial.suggest_categorical("model", families)
+        chosen = base_settings(model)
+        if not first:  # trial 0 is the classifier as made
             for name, spec in space.items():
                 scope, _, option = name.rpartition(".")
                 if name == "model" or (scope and scope != model) or not _applies(model, option) or \
@@ -224,6 +234,22 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
                     continue
                 chosen[_part_of(option)][option] = _suggest(trial, name, spec)
         return model, chosen
+
+    def epoch_seconds(model: str) -> tuple[float, float]:
+        """(seconds to fit and encode the pipeline, estimated seconds of one epoch of ``model``),
+        from one epoch on ``PROBE_TEXTS`` texts drawn at random (a class-sorted file has both)."""
+        chosen = base_settings(model)
+        t0 = time.perf_counter()
+        pipeline, rows, _ = data_for(chosen["pipeline"])
+        pipeline_s = time.perf_counter() - t0
+        pick = np.sort(np.random.default_rng(0).choice(len(rows), min(len(rows), PROBE_TEXTS), replace=False))
+        probe = TextClassifier(model, recipe=None, model_config=chosen["model_config"], valid_split=0,
+                               **{**chosen["train"], "epochs": 1, "progress": False,
+                                  **{k: getattr(clf.train_config, k) for k in ("device", "threads", "seed")}})
+        t1 = time.perf_counter()
+        if len(set(targets[pick].tolist())) >= 2:
+            probe.fit_encoded(pipeline, ([rows[i] for i in pick], targets[pick]), classes=classes)
+        return pipeline_s, (time.perf_counter() - t1) * len(rows) / max(len(pick), 1)
 
     def objective(trial: optuna.Trial) -> float:
         nonlocal best
@@ -263,7 +289,20 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
         return value
 
     best: tuple[float, TextClassifier, dict] | None = None
-    _check_budget(clf, texts, targets, classes, data_for, settings_of, budget, deadline)
+    families = list(space.get("model", TEXT_MODELS))
+    first = clf.model_name if clf.model_name in families else families[0]
+    pipeline_s, epoch_s = epoch_seconds(first)
+    if pipeline_s + epoch_s > budget:
+        raise ValueError(f"tune budget of {budget:g} s cannot fit one trial: the pipeline took {pipeline_s:.1f} s and "
+                         f"one epoch of {first} on these {len(texts):,} texts takes about {epoch_s:.0f} s; give at "
+                         f"least {math.ceil((pipeline_s + epoch_s) * 3)} s (a few epochs of a few trials)")
+    for model in [m for m in families if m != first]:  # a family far too slow here would eat the budget
+        epoch = epoch_seconds(model)[1]
+        if epoch > budget / MIN_EPOCHS_IN_BUDGET:
+            families.remove(model)
+            result.left_out[model] = (f"one epoch takes about {epoch:.0f} s on these {len(texts):,} texts, more than "
+                                      f"1/{MIN_EPOCHS_IN_BUDGET} of the budget")
+            say(f"tune: {model} left out: {result.left_out[model]}")
     import logging
 
     logging.getLogger("optuna").setLevel(logging.WARNING)
@@ -309,33 +348,6 @@ def _suggest(trial, name: str, spec: Any) -> Any:
     if isinstance(low, int) and isinstance(high, int):
         return trial.suggest_int(name, low, high, log=log)
     return trial.suggest_float(name, float(low), float(high), log=log)
-
-
-def _check_budget(clf, texts, targets, classes, data_for, settings_of, budget: float, deadline: float) -> None:
-    """Time what one trial needs at least (the pipeline, one epoch of the first trial's model,
-    from an epoch on ``PROBE_TEXTS`` texts) and refuse a budget that cannot hold it."""
-    import optuna
-
-    from .classifier import TextClassifier
-
-    t0 = time.perf_counter()
-    model, chosen = settings_of(optuna.trial.FixedTrial({}, number=0))
-    pipeline, rows, _ = data_for(chosen["pipeline"])
-    pipeline_s = time.perf_counter() - t0
-    n = min(len(rows), PROBE_TEXTS)
-    probe = TextClassifier(model, recipe=None, model_config=chosen["model_config"], valid_split=0,
-                           **{**chosen["train"], "epochs": 1, "progress": False, "device": clf.train_config.device,
-                              "threads": clf.train_config.threads, "seed": clf.train_config.seed})
-    t1 = time.perf_counter()
-    index = np.arange(n)
-    if len(set(targets[:n].tolist())) >= 2:
-        probe.fit_encoded(pipeline, ([rows[i] for i in index], targets[:n]), classes=classes)
-    epoch_s = (time.perf_counter() - t1) * len(rows) / max(n, 1)
-    needed = pipeline_s + epoch_s
-    if needed > budget:
-        raise ValueError(f"tune budget of {budget:g} s cannot fit one trial: the pipeline took {pipeline_s:.1f} s and "
-                         f"one epoch of {model} on these {len(rows):,} texts takes about {epoch_s:.0f} s; give at "
-                         f"least {math.ceil(needed * 3)} s (a few epochs of a few trials)")
 
 
 def _adopt(clf: TextClassifier, winner: TextClassifier) -> None:
