@@ -178,7 +178,7 @@ def run_fasttext(data, threads: int, seed: int, workdir: Path) -> tuple[float, f
 def run_textkit_bow(data, device_name: str, threads: int, seed: int) -> tuple[float, float]:
     started = time.perf_counter()
     clf = TextClassifier(
-        "bow", pipeline={"num_proc": threads},
+        "bow", recipe=None, pipeline={"num_proc": threads},  # fastText's setting, not the recipe's: unigrams, dim 100
         model_config={"sparse": True},  # sparse rows: only the seen words' embeddings update
         optimizer="sgd", lr=3.2, momentum=0.0, schedule="linear", clip_norm=None, epochs=5, batch_size=16,
         valid_split=0, patience=None, device=device_name, seed=seed, progress=False,
