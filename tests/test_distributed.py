@@ -39,12 +39,17 @@ def test_fewer_batches_than_processes_is_refused():
         LengthBucketSampler([1, 2, 3], 50, rank=0, world=2)
 
 
+def write_reviews(folder, n: int, n_train: int, tail: str = "") -> None:
+    """train.csv and test.csv of separable one-line reviews, alternately pos and neg."""
+    rows = [("pos" if i % 2 else "neg", f"a {'great fun' if i % 2 else 'dull awful'} film number {i}{tail}")
+            for i in range(n)]
+    for name, part in (("train.csv", rows[:n_train]), ("test.csv", rows[n_train:])):
+        (folder / name).write_text("label,text\n" + "".join(f"{label},{text}\n" for label, text in part),
+                                   encoding="utf-8")
+
+
 def test_torchrun_two_processes_train_and_rank_0_writes_the_run(tmp_path):
-    rows = [("pos" if i % 2 else "neg", f"a {'great fun' if i % 2 else 'dull awful'} film number {i}")
-            for i in range(200)]
-    for name, part in (("train.csv", rows[:160]), ("test.csv", rows[160:])):
-        (tmp_path / name).write_text("label,text\n" + "".join(f"{label},{text}\n" for label, text in part),
-                                     encoding="utf-8")
+    write_reviews(tmp_path, 200, 160)
     done = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "textkit", "train",
          "--train", "train.csv", "--test", "test.csv", "--model", "bow", "--epochs", "3", "--batch-size", "16", "--lr", "0.05",
@@ -78,11 +83,7 @@ def test_an_error_in_one_process_names_its_rank(tmp_path, monkeypatch, capsys):
 def test_torchrun_interrupted_then_resumed_ends_where_an_uninterrupted_run_ends(tmp_path):
     import signal
 
-    rows = [("pos" if i % 2 else "neg", f"a {'great fun' if i % 2 else 'dull awful'} film number {i} of many")
-            for i in range(2400)]
-    for name, part in (("train.csv", rows[:2000]), ("test.csv", rows[2000:])):
-        (tmp_path / name).write_text("label,text\n" + "".join(f"{label},{text}\n" for label, text in part),
-                                     encoding="utf-8")
+    write_reviews(tmp_path, 2400, 2000, tail=" of many")
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     base = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "textkit", "train",
             "--train", "train.csv", "--test", "test.csv", "--model", "cnn", "--epochs", "3", "--batch-size", "8",

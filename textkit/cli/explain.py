@@ -8,17 +8,11 @@ from itertools import chain
 from pathlib import Path
 
 from .common import free_threads, model_directory
-from .predict import _lines
+from .predict import text_sources
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    sources = [iter(args.texts)]
-    if args.file:
-        sources.append(_lines(args.file, args.encoding, args.max_record_chars))
-    elif not args.texts:
-        if sys.stdin is None or sys.stdin.isatty():
-            raise ValueError("no texts: pass them as arguments, with --file FILE, or on stdin")
-        sources.append(_lines("-", args.encoding, args.max_record_chars))
+    sources = text_sources(args)
     if args.html and Path(args.html).is_dir():
         raise IsADirectoryError(f"--html {args.html}: is a folder; give the file to write")
     model_dir = model_directory(args.model_dir)

@@ -19,14 +19,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     page_flags = [flag for flag, value in (("--format", args.format), ("--min-confidence", args.min_confidence),
                                            ("--page-size", args.page_size)) if value is not None]
-    sources = [iter(args.texts)]
-    if args.file:
-        sources.append(_lines(args.file, args.encoding, args.max_record_chars))
-    elif not args.texts:
-        if sys.stdin is None or sys.stdin.isatty():
-            raise ValueError("no texts: pass them as arguments, with --file FILE, or on stdin (echo 'a text' | "
-                             "textkit predict MODEL_DIR)")
-        sources.append(_lines("-", args.encoding, args.max_record_chars))
+    sources = text_sources(args)
     model_dir = model_directory(args.model_dir)
     with free_threads(args):
         return _predict(args, model_dir, sources, page_flags)
@@ -92,6 +85,19 @@ def _predict_pages(args: argparse.Namespace, clf, paths) -> int:
                 record["probabilities"] = {c: round(float(p), 6) for c, p in zip(classes, row)}
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         sys.stdout.flush()
+
+
+def text_sources(args: argparse.Namespace) -> list:
+    """The texts of predict and explain: the arguments, then --file or stdin, each read lazily."""
+    sources = [iter(args.texts)]
+    if args.file:
+        sources.append(_lines(args.file, args.encoding, args.max_record_chars))
+    elif not args.texts:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise ValueError(f"no texts: pass them as arguments, with --file FILE, or on stdin (echo 'a text' | "
+                             f"textkit {args.command} MODEL_DIR)")
+        sources.append(_lines("-", args.encoding, args.max_record_chars))
+    return sources
 
 
 def _lines(path: str, encoding: str, max_chars: int | None = None):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
-from ..fileio import MAX_JSON_DEPTH, _nesting_exceeds
+from ..fileio import MAX_JSON_DEPTH, nesting_exceeds
 from .base import (
     Column,
     CorpusError,
@@ -273,8 +273,11 @@ def parse_jsonl_line(line: str, where: str, label_col: str, text_cols: list[str]
         raise _too_deep(where) from None
     except ValueError as e:  # an integer of more than 4,300 digits (Python's limit), say
         raise CorpusError(f"{where}: not JSON that can be read ({e})") from None
-    if _nesting_exceeds(record, MAX_JSON_DEPTH):  # the same answer whatever the recursion limit (torch.export
-        raise _too_deep(where)                     # raises it), not only past the stack's depth
+    # The same answer whatever the recursion limit (torch.export raises it), not only past the stack's
+    # depth. Nesting past the limit needs more opening brackets than that: counting them (at C speed)
+    # spares the walk on every ordinary record.
+    if line.count("[") + line.count("{") > MAX_JSON_DEPTH and nesting_exceeds(record, MAX_JSON_DEPTH):
+        raise _too_deep(where)
     if not isinstance(record, dict):
         raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
     for column in (label_col, *text_cols):
