@@ -16,7 +16,6 @@ import multiprocessing.pool
 import os
 import signal
 import threading
-from collections import Counter
 from dataclasses import dataclass
 from itertools import chain
 from typing import Callable, Iterator, Sequence
@@ -183,16 +182,22 @@ def _run_worker(task: list[str] | tuple[int, int]) -> ChunkResult:
     return analyzer.chunk(texts, encode)
 
 
-def merge_counts(results: Sequence[ChunkResult]) -> Counter:
-    counts: Counter = Counter()
-    for r in results:
-        counts.update(dict(zip(r.tokens, r.counts.tolist())))
-    return counts
+def merge_counts(results: Sequence[ChunkResult]) -> tuple[list[str], np.ndarray, list[np.ndarray]]:
+    """The chunks' counts merged: every distinct token (first-seen order), its total count, and
+    per chunk the merged index of each of its local tokens (so final ids need one lookup per
+    *merged* token, not one per chunk's token). Array work: no per-token Python loop."""
+    tokens = list(dict.fromkeys(chain.from_iterable(r.tokens for r in results)))
+    index = {tok: i for i, tok in enumerate(tokens)}
+    positions = [np.fromiter(map(index.__getitem__, r.tokens), dtype=np.int64, count=len(r.tokens))
+                 for r in results]
+    totals = np.zeros(len(tokens), dtype=np.int64)
+    for where, r in zip(positions, results):
+        totals[where] += r.counts  # a chunk's tokens are distinct: no repeated index to lose
+    return tokens, totals, positions
 
 
-def to_global_ids(result: ChunkResult, lookup: Callable[[str], int]) -> np.ndarray:
+def to_global_ids(result: ChunkResult, final_ids: Callable[[list[str]], np.ndarray]) -> np.ndarray:
     """Local ids of one chunk -> final ids, via one lookup per *distinct* token."""
     if result.tokens is None:  # already final
         return result.flat
-    table = np.fromiter(map(lookup, result.tokens), dtype=np.int64, count=len(result.tokens))
-    return table[result.flat]
+    return final_ids(result.tokens)[result.flat]

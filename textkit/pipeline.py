@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections import Counter
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -126,11 +125,14 @@ class TextPipeline:
         """One text -> its tokens (n-grams included): stages 1 and 2, for debugging."""
         return self.analyzer(text)
 
-    def _token_id(self, token: str) -> int:
-        """Final id of one token: vocabulary id, or a hash bucket for an n-gram when hashing."""
-        if self.ngram_buckets and " " in token:  # n-grams (n >= 2) are the tokens with a space
-            return hash_ngrams([token], self.ngram_buckets, len(self.vocab))[0]
-        return self.vocab[token]
+    def _final_ids(self, tokens: list[str]) -> np.ndarray:
+        """Tokens -> final ids ``(len(tokens),) int64``: vocabulary ids, and a hash bucket for
+        each n-gram (a token with a space) when hashing."""
+        ids = np.array(self.vocab.encode(tokens), dtype=np.int64)
+        if self.ngram_buckets:
+            grams = [i for i, tok in enumerate(tokens) if " " in tok]
+            ids[grams] = hash_ngrams([tokens[i] for i in grams], self.ngram_buckets, len(self.vocab))
+        return ids
 
     # -- fit / transform -------------------------------------------------------------------
     def fit(self, texts: Iterable[str]) -> "TextPipeline":
@@ -138,11 +140,16 @@ class TextPipeline:
         self._fit_chunks(self._analyze_all(check_texts(texts), for_fit=True))
         return self
 
-    def _fit_chunks(self, chunks: list[ChunkResult]) -> None:
-        counts = merge_counts(chunks)
+    def _fit_chunks(self, chunks: list[ChunkResult]) -> list[np.ndarray]:
+        """Learn the vocabulary from the chunks' counts; return each chunk's table of final ids
+        (local id -> id), so ``fit_transform`` indexes what it counted without looking up again."""
+        tokens, totals, positions = merge_counts(chunks)
+        counts = dict(zip(tokens, totals.tolist()))
         if self.ngram_buckets:  # hashed n-grams never enter the vocabulary
-            counts = Counter({tok: n for tok, n in counts.items() if " " not in tok})
+            counts = {tok: n for tok, n in counts.items() if " " not in tok}
         self.vocab = Vocab.from_counts(counts, min_freq=self.min_freq, max_size=self.max_vocab_size)
+        final = self._final_ids(tokens)
+        return [final[where] for where in positions]
 
     def transform(self, texts: Iterable[str], labels: Sequence[int] | None = None) -> Batch:
         """Texts -> ``Batch(ids (B, T) int64, lengths (B,) int64, labels)``.
@@ -159,8 +166,7 @@ class TextPipeline:
         if labels is not None and len(labels) != len(texts):  # before fitting: fail without side effects
             raise ValueError(f"labels has {len(labels)} items but texts has {len(texts)}")
         chunks = self._analyze_all(texts, for_fit=True)
-        self._fit_chunks(chunks)
-        return self._batch(chunks, labels, len(texts))
+        return self._batch(chunks, labels, len(texts), self._fit_chunks(chunks))
 
     __call__ = transform
 
@@ -173,11 +179,10 @@ class TextPipeline:
     def fit_encode(self, texts: Iterable[str]) -> list[list[int]]:
         """``fit`` then ``encode`` on the same texts, reading each text once."""
         chunks = self._analyze_all(check_texts(texts), for_fit=True)
-        self._fit_chunks(chunks)
-        return self._rows(chunks)
+        return self._rows(chunks, self._fit_chunks(chunks))
 
-    def _rows(self, chunks: list[ChunkResult]) -> list[list[int]]:
-        flat, lengths = self._ragged(chunks)
+    def _rows(self, chunks: list[ChunkResult], tables: list[np.ndarray] | None = None) -> list[list[int]]:
+        flat, lengths = self._ragged(chunks, tables)
         return [row.tolist() for row in np.split(flat, np.cumsum(lengths)[:-1])] if len(lengths) else []
 
     def _analyze_all(self, texts: list[str], for_fit: bool = False) -> list[ChunkResult]:
@@ -188,11 +193,16 @@ class TextPipeline:
         encode = None if for_fit or self.ngram_buckets else self.vocab.encode
         return list(map_chunks(self.analyzer, texts, resolve_num_proc(self.num_proc), encode))
 
-    def _ragged(self, chunks: list[ChunkResult]) -> tuple[np.ndarray, np.ndarray]:
-        """All rows' final ids back to back, and each row's length."""
+    def _ragged(self, chunks: list[ChunkResult], tables: list[np.ndarray] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """All rows' final ids back to back, and each row's length (``tables``: each chunk's
+        final ids, from fitting on these chunks)."""
         if not chunks:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        flat = np.concatenate([to_global_ids(c, self._token_id) for c in chunks])
+        if tables is None:
+            flat = np.concatenate([to_global_ids(c, self._final_ids) for c in chunks])
+        else:
+            flat = np.concatenate([table[c.flat] for c, table in zip(chunks, tables)])
         return flat, np.concatenate([c.lengths for c in chunks])
 
     def padded(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -202,17 +212,19 @@ class TextPipeline:
         self._fitted_vocab()
         return self._padded(self._analyze_all(texts))
 
-    def _padded(self, chunks: list[ChunkResult]) -> tuple[np.ndarray, np.ndarray]:
-        flat, lengths = self._ragged(chunks)
+    def _padded(self, chunks: list[ChunkResult], tables: list[np.ndarray] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        flat, lengths = self._ragged(chunks, tables)
         return pad_ragged(flat, lengths, max_length=self.max_length, min_length=self.min_length,
                           truncation=self.truncation)
 
-    def _batch(self, chunks: list[ChunkResult], labels: Sequence[int] | None, n_texts: int) -> Batch:
+    def _batch(self, chunks: list[ChunkResult], labels: Sequence[int] | None, n_texts: int,
+               tables: list[np.ndarray] | None = None) -> Batch:
         import torch  # here, not at import: the text side (and padded) runs without torch
 
         if labels is not None and len(labels) != n_texts:
             raise ValueError(f"labels has {len(labels)} items but texts has {n_texts}")
-        ids, lengths = self._padded(chunks)
+        ids, lengths = self._padded(chunks, tables)
         label_tensor = None if labels is None else torch.as_tensor(np.asarray(labels))
         return Batch(torch.from_numpy(ids), torch.from_numpy(lengths), label_tensor)
 

@@ -17,7 +17,7 @@ import json
 import zlib
 from collections import Counter
 from itertools import chain, repeat
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 PAD_TOKEN = "<pad>"
 UNK_TOKEN = "<unk>"
@@ -71,7 +71,7 @@ class Vocab:
     @classmethod
     def from_counts(
         cls,
-        counts: Counter,
+        counts: Mapping[str, int],
         *,
         min_freq: int = 1,
         max_size: int | None = None,
@@ -87,13 +87,13 @@ class Vocab:
                 f"got {max_size!r}"
             )
         taken = set(head)
-        kept = sorted(
-            ((tok, n) for tok, n in counts.items() if n >= min_freq and tok not in taken),
-            key=lambda item: (-item[1], item[0]),
-        )
+        kept = sorted(tok for tok, n in counts.items() if n >= min_freq and tok not in taken)
+        # most frequent first, ties alphabetical: a stable sort by count (reverse keeps stability)
+        # after the alphabetical one, with C-level keys (~2x faster than a (-count, token) key)
+        kept.sort(key=counts.__getitem__, reverse=True)
         if max_size is not None:
             kept = kept[: max_size - len(head)]
-        return cls(head + [tok for tok, _ in kept])
+        return cls(head + kept)
 
     # -- lookups ---------------------------------------------------------------------
     def __len__(self) -> int:
