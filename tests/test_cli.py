@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from textkit import TextClassifier
 from textkit.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -238,13 +239,15 @@ def test_train_with_a_recipe_file_and_flags_over_it(files, tmp_path, capsys):
                                   "train": {"optimizer": "adamw", "lr": 0.01, "epochs": 3}}))
     out = tmp_path / "run"
     assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), "--model", "bow",
-                 "--recipe", str(recipe), "--epochs", "2", "--device", "cpu", "--no-progress", "--out", str(out)]) == 0
+                 "--recipe", str(recipe), "--epochs", "2", "--members", "2", "--device", "cpu", "--no-progress",
+                 "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["model_config"] == {"embed_dim": 8, "pooling": "sqrt", "sparse": True}
+    assert metrics["model_config"] == {"embed_dim": 8, "pooling": "sqrt", "sparse": True, "members": 2}
     assert metrics["train_options"]["lr"] == 0.01 and metrics["train_options"]["epochs"] == 2  # the flag wins
     assert len(metrics["history"]) <= 2
     config = json.loads((out / "model" / "config.json").read_text())
-    assert config["model"]["pooling"] == "sqrt" and config["model"]["sparse"] is True
+    assert config["model"]["pooling"] == "sqrt" and config["model"]["sparse"] is True and config["model"]["members"] == 2
+    assert len(TextClassifier.load(out / "model").model_.members) == 2
     assert json.loads((out / "model" / "pipeline.json").read_text())["ngrams"]["range"] == [1, 2]
 
 

@@ -92,6 +92,15 @@ def test_the_grid_model_exports_too(tmp_path):
     assert info["inputs"] == "pages" and info["max_abs_logit_difference"] <= 1e-4
 
 
+def test_an_averaged_model_exports_as_one_graph(tmp_path):
+    clf = TextClassifier("cnn", model_config={"members": 3}, epochs=1, valid_split=0, progress=False,
+                         device="cpu").fit(TEXTS, LABELS)
+    info = export(clf, tmp_path / "three")
+    expected = clf._logits_of(clf.pipeline_.encode(PROBE))
+    assert np.abs(OnnxPredictor(tmp_path / "three").logits(PROBE) - expected).max() <= 1e-4
+    assert info["max_abs_logit_difference"] <= 1e-4
+
+
 def test_cli_export_writes_the_folder_and_refuses_an_existing_one(exported, tmp_path, capsys):
     from textkit.cli import main
 

@@ -527,3 +527,60 @@ def test_num_classes_is_limited():
     with pytest.raises(ValueError, match=r"build_model: num_classes must be an int <= 100000 "
                                          r"\(textkit.models.base.MAX_CLASSES\), got 100001"):
         build_model("bow", vocab_size=VOCAB, num_classes=100_001, embed_dim=1)
+
+
+# -- members=k: averaged models (models/ensemble.py) -----------------------------------------------
+@pytest.mark.parametrize("name", ["bow", "cnn", "rnn"])
+def test_averaged_model_is_the_mean_of_its_members_and_rebuilds_from_its_config(name):
+    from textkit.models import count_parameters
+
+    model = build_model(name, vocab_size=VOCAB, num_classes=CLASSES, members=3, **SMALL[name])
+    ids, lengths = torch.randint(2, VOCAB, (4, 7)), torch.tensor([7, 5, 1, 3])
+    model.eval()
+    each = torch.stack([member(ids, lengths) for member in model.members])  # (3, B, C)
+    assert not torch.allclose(each[0], each[1])  # each member has its own initialisation
+    assert torch.allclose(model(ids, lengths), each.mean(0))
+    model.train()
+    assert model(ids, lengths).shape == (3, 4, CLASSES)  # one output per member, for one loss each
+    config = json.loads(json.dumps(model.get_config()))
+    assert config["members"] == 3 and config["name"] == name and model.name == name
+    again = build_model(**config)
+    again.load_state_dict(model.state_dict())
+    assert count_parameters(name, vocab_size=VOCAB, num_classes=CLASSES, members=3, **SMALL[name]) == \
+        sum(t.numel() for t in model.state_dict().values()) == \
+        3 * count_parameters(name, vocab_size=VOCAB, num_classes=CLASSES, **SMALL[name])
+
+
+def test_each_member_trains_as_its_own_run_would():
+    """Summed losses and per-member clipping: member 0 of an averaged pair ends exactly where the
+    same model, started from the same weights and trained alone on the same batches, ends."""
+    from textkit.training import TrainConfig, train
+
+    g = torch.Generator().manual_seed(0)
+    rows = [torch.randint(2, VOCAB, (int(n),), generator=g).tolist() for n in torch.randint(1, 9, (40,), generator=g)]
+    labels = [i % CLASSES for i in range(40)]
+    config = TrainConfig(epochs=3, batch_size=8, lr=0.05, clip_norm=0.5, device="cpu", progress=False, seed=1)
+    pair = build_model("bow", vocab_size=VOCAB, num_classes=CLASSES, members=2, embed_dim=16)
+    alone = build_model("bow", vocab_size=VOCAB, num_classes=CLASSES, embed_dim=16)
+    alone.load_state_dict(pair.members[0].state_dict())
+    train(pair, (rows, labels), config=config)
+    train(alone, (rows, labels), config=config)
+    for name, value in alone.state_dict().items():
+        assert torch.allclose(pair.members[0].state_dict()[name], value, atol=1e-6), name
+    assert not torch.allclose(pair.members[0].fc.weight, pair.members[1].fc.weight)
+
+
+@pytest.mark.parametrize("members", [0, 33, 2.0, True])
+def test_bad_members_are_named(members):
+    with pytest.raises(ValueError, match=rf"cnn: members must be an int from 1 to 32 .*got {members!r}"):
+        build_model("cnn", vocab_size=VOCAB, num_classes=CLASSES, members=members)
+
+
+def test_members_count_against_the_parameter_limit():
+    from textkit.models import count_parameters
+
+    one = count_parameters("bow", vocab_size=VOCAB, num_classes=CLASSES, embed_dim=16)
+    assert build_model("bow", vocab_size=VOCAB, num_classes=CLASSES, embed_dim=16, members=2, max_parameters=2 * one)
+    with pytest.raises(ValueError, match=rf"2 members of model 'bow' would have {2 * one:,} parameters "
+                                         rf"\({one:,} each\), more than max_parameters={2 * one - 1:,}"):
+        build_model("bow", vocab_size=VOCAB, num_classes=CLASSES, embed_dim=16, members=2, max_parameters=2 * one - 1)

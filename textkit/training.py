@@ -51,6 +51,7 @@ from .checkpoints import (
     set_rng_state,
 )
 from .fileio import remove_stale_temporaries
+from .models.ensemble import member_groups
 from .optim import clip_grad_norm, make_optimizers, make_scheduler
 from .threads import torch_threads
 from .train_config import _RESUMABLE_CHANGES, TrainConfig
@@ -224,7 +225,9 @@ def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config
     # Model, data, optimizer, schedule, AMP, loss.
     model.to(device)
     net = distributed.wrap(model, device)  # DDP under torchrun: gradients averaged across processes
-    params = [p for p in model.parameters() if p.requires_grad]  # a list: clipping must see every tensor
+    # one list per member of an averaged model (one list otherwise): each is clipped as one model
+    clip_groups = member_groups(model)
+    members = len(clip_groups)
     on_cuda = device.type == "cuda"
     loader = make_loader(sequences, labels, batch_size=config.batch_size, min_length=getattr(model, "min_length", 1),
                          bucket=config.bucket, chunk_batches=config.bucket_chunk, seed=config.seed,
@@ -293,15 +296,19 @@ def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config
             tokens += int(batch.lengths.sum())  # lengths are still on the CPU: no sync
             batch = batch.to(device, non_blocking=on_cuda)  # async copy from pinned memory
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                logits = net(batch.ids, batch.lengths)
-                loss = criterion(logits.float(), batch.labels)
+                logits = net(batch.ids, batch.lengths)  # (B, C); an averaged model's members: (k, B, C)
+                if members == 1:
+                    loss = criterion(logits.float(), batch.labels)
+                else:  # each member learns from its own loss, as a run of its own would
+                    loss = torch.stack([criterion(one.float(), batch.labels) for one in logits]).sum()
             for optimizer in optimizers:
                 optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if config.clip_norm is not None:
                 for optimizer in optimizers:
                     scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
-                clip_grad_norm(params, config.clip_norm)
+                for group in clip_groups:
+                    clip_grad_norm(group, config.clip_norm)
             for optimizer in optimizers:
                 scaler.step(optimizer)  # skips the step if fp16 gradients overflowed
             scaler.update()
@@ -309,7 +316,7 @@ def _train(model: nn.Module, train_data: tuple, valid_data: tuple | None, config
                 scheduler.step()
             if constrain is not None:
                 constrain()  # e.g. Kim's max-norm on the CNN's output layer
-            pending.append(loss.detach())
+            pending.append(loss.detach() / members)  # reported per member, comparable to one model's
             if len(pending) == check_every or step == steps_per_epoch:
                 values = torch.stack(pending).tolist()  # one GPU sync per interval
                 _check_finite(values, epoch, step - len(values) + 1, steps_per_epoch, optimizers[0], amp_dtype)

@@ -278,6 +278,9 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
                    help="model (default: with --corpus, the one its reproduction-table row is best with; else cnn). "
                         "Options not given come from the model's validated recipe, or the corpus's own "
                         "(textkit.recipes)")
+    g.add_argument("--members", type=int, metavar="K",
+                   help="train K of the model side by side (each its own initialisation) and average them: "
+                        "steadier and usually more accurate, for K times the work (default: the recipe's, else 1)")
     g.add_argument("--epochs", type=int, help="epochs at most (default: the recipe's; early stopping on valid)")
     g.add_argument("--batch-size", type=int, help="texts per step (default: the recipe's)")
     g.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")

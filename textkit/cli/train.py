@@ -284,8 +284,16 @@ def _new_classifier(args: argparse.Namespace, pipeline, train_options: dict):
     # the library's recipe (the corpus's, or the model's default) under the flags and --recipe FILE
     return TextClassifier(args.model, pipeline=pipeline or None, recipe=args.corpus or "default",
                           tune=args.tune_options,
-                          model_config=given_recipe(args)["model_config"] or None, vectors=args.vectors,
+                          model_config=_model_options(args) or None, vectors=args.vectors,
                           **train_options)
+
+
+def _model_options(args: argparse.Namespace) -> dict:
+    """--recipe FILE's model options, under --members."""
+    given = dict(given_recipe(args)["model_config"])
+    if args.members is not None:
+        given["members"] = args.members
+    return given
 
 
 def _tune_options(args: argparse.Namespace) -> dict | None:

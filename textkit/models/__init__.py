@@ -14,6 +14,9 @@ name     config              model
 ``rnn``  :class:`RNNConfig`  LSTM/GRU, packed, last/max/mean/attention pooling
 ``grid`` :class:`GridConfig` 2-D CNN over a page's layout grid, position-aware
 =======  ==================  ======================================================
+
+Every model also takes ``members=k`` (default 1): k of it, trained side by side and averaged
+(:mod:`textkit.models.ensemble`).
 """
 from __future__ import annotations
 
@@ -21,9 +24,10 @@ import difflib
 
 import torch
 
-from .base import TextModel, check_size, make_config
+from .base import MAX_PARAMETERS, ModelTooLargeError, TextModel, check_size, make_config
 from .bow import BagOfEmbeddings, BOWConfig
 from .cnn import CNNConfig, KimCNN
+from .ensemble import MAX_MEMBERS, Averaged
 from .grid import GridCNN, GridConfig
 from .rnn import RNNClassifier, RNNConfig
 
@@ -48,6 +52,7 @@ __all__ = [
     "RNNConfig",
     "GridCNN",
     "GridConfig",
+    "Averaged",
 ]
 
 
@@ -58,7 +63,18 @@ def check_model_options(name: str, config: dict) -> None:
         close = difflib.get_close_matches(str(name), list(MODELS), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(f"unknown model {name!r}{hint}; choices: {', '.join(MODELS)}")
-    make_config(MODELS[name].config_class, dict(config), name)
+    config = dict(config)
+    _members(config, name)
+    make_config(MODELS[name].config_class, config, name)
+
+
+def _members(config: dict, name: str) -> int:
+    """Pop and check ``members`` (how many of the model to average), which no config class holds."""
+    members = config.pop("members", 1)
+    if isinstance(members, bool) or not isinstance(members, int) or not 1 <= members <= MAX_MEMBERS:
+        raise ValueError(f"{name}: members must be an int from 1 to {MAX_MEMBERS} (how many models to train "
+                         f"and average), got {members!r}")
+    return members
 
 
 def count_parameters(name: str, *, vocab_size: int, num_classes: int, max_parameters: int | None = None,
@@ -66,9 +82,22 @@ def count_parameters(name: str, *, vocab_size: int, num_classes: int, max_parame
     """Values in the state_dict ``build_model`` would give these arguments, computed from the
     config alone; the checks are ``build_model``'s, the size limit included."""
     check_model_options(name, config)
+    members = _members(config, name)
     model_class = MODELS[name]
-    model_config = make_config(model_class.config_class, config, name)
-    return check_size(model_class, vocab_size, num_classes, model_config, max_parameters)
+    return _size(model_class, vocab_size, num_classes, make_config(model_class.config_class, config, name), members,
+                 max_parameters)
+
+
+def _size(model_class: type, vocab_size: int, num_classes: int, model_config, members: int,
+          max_parameters: int | None) -> int:
+    """Parameters of ``members`` models together: check_size's checks of one, then of the total."""
+    one = check_size(model_class, vocab_size, num_classes, model_config, max_parameters)
+    limit = MAX_PARAMETERS if max_parameters is None else max_parameters
+    if one * members > limit:
+        raise ModelTooLargeError(f"build_model: {members} members of model {model_class.name!r} would have "
+                                 f"{one * members:,} parameters ({one:,} each), more than max_parameters={limit:,} "
+                                 f"(textkit.models.base.MAX_PARAMETERS)")
+    return one * members
 
 
 def build_model(
@@ -80,20 +109,24 @@ def build_model(
     max_parameters: int | None = None,
     **config,
 ) -> TextModel:
-    """Build a registered model; ``config`` holds fields of its config dataclass.
+    """Build a registered model; ``config`` holds fields of its config dataclass, and
+    ``members`` (default 1): how many of the model to train side by side and average.
 
     ``embeddings (V, E)`` are pretrained vectors (``textkit.vectors.load_vectors``) for the
-    first rows of the embedding; when given without ``embed_dim``, ``embed_dim`` is taken
-    from them, so ``model.config`` records the size needed to rebuild the model without
-    them: ``build_model(**model.get_config())`` followed by ``load_state_dict``.
+    first rows of the embedding (of every member); when given without ``embed_dim``,
+    ``embed_dim`` is taken from them, so ``model.config`` records the size needed to rebuild
+    the model without them: ``build_model(**model.get_config())`` followed by ``load_state_dict``.
 
     A model of more than ``max_parameters`` values (default ``textkit.models.base.MAX_PARAMETERS``,
-    2**30: 4 GiB as float32) is refused before anything is allocated, naming its sizes.
+    2**30: 4 GiB as float32), members together, is refused before anything is allocated, naming
+    its sizes.
     """
     check_model_options(name, config)
+    members = _members(config, name)
     if embeddings is not None and "embed_dim" not in config and isinstance(embeddings, torch.Tensor):
         config["embed_dim"] = int(embeddings.shape[-1])
     model_class = MODELS[name]
     model_config = make_config(model_class.config_class, config, name)
-    check_size(model_class, vocab_size, num_classes, model_config, max_parameters)
-    return model_class(vocab_size, num_classes, model_config, embeddings=embeddings)
+    _size(model_class, vocab_size, num_classes, model_config, members, max_parameters)
+    built = [model_class(vocab_size, num_classes, model_config, embeddings=embeddings) for _ in range(members)]
+    return built[0] if members == 1 else Averaged(built)
