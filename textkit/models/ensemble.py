@@ -10,12 +10,12 @@
 
 Each member is the named model with its own random initialisation; they are trained
 side by side on the same batches, each on its own loss (``training.train`` sums them, and clips
-each member's gradients alone), so the members learn as k separate runs would, and early
-stopping watches the averaged model's validation metric. The average is of logits, which
-serves softmax and sigmoid outputs alike and is what the model returns in eval mode, to
-``predict``, ``explain`` and ``export`` as to any other model. A single model's errors vary
-with its initialisation (TREC's CNN: 87.2-89.4 on one validation split across seeds);
-averaging cancels part of that variance, for k times the training and prediction work.
+each member's gradients alone), so each member learns as a run of its own on those batches
+would; early stopping watches the averaged model's validation metric. The average is of
+logits, which serves softmax and sigmoid outputs alike and is what the model returns in eval
+mode, to ``predict``, ``explain`` and ``export`` as to any other model. Why: a small model's
+errors vary with its initialisation, and averaging cancels part of that variance, for k times
+the training and prediction work (what it bought on TREC is in ``textkit/recipes.py``).
 """
 from __future__ import annotations
 
