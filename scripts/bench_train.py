@@ -3,14 +3,17 @@
     python scripts/bench_train.py                    # TREC + all of IMDB, CPU rows (+ GPU rows if present)
     python scripts/bench_train.py --limit 5000       # IMDB cut to 5,000 train and 5,000 test reviews
     python scripts/bench_train.py --device cuda      # GPU rows only ("unmeasured (no GPU)" without one)
+    python scripts/bench_train.py --device cpu --imdb-texts 500 --skip-fasttext   # IMDB throughput on a CPU
 
 Rows (a ratio is textkit / reference):
-  1. Kim CNN on TREC train, training throughput in real tokens per second of training-loop
-     time (best epoch of ``--repeats`` rounds in which the contenders take turns):
-     ``textkit.training.train`` vs a minimal hand-written PyTorch loop with
-     the same model, seed, batch size (50), data and math (Adam 1e-3, shuffled batches padded
-     per batch, no clipping, fp32): target >= 0.9x. A second row runs textkit's defaults
-     (length-bucketed batches, clipping, AMP on CUDA) against the same reference.
+  1. Training throughput in real tokens per second of training-loop time (best epoch of
+     ``--repeats`` rounds in which the contenders take turns): ``textkit.training.train`` vs a
+     minimal hand-written PyTorch loop with the same model, seed, batch size, data and math (Adam
+     1e-3, shuffled batches padded per batch, no clipping, fp32). textkit runs the same math
+     (target >= 0.9x), its defaults (length-bucketed batches, clipping, AMP on CUDA), and the
+     defaults without clipping and (CUDA) without AMP, which say what each costs or pays.
+     Kim's CNN on TREC at batch 50 always; the CNN and the BiLSTM on IMDB reviews cut to 400
+     tokens, at batch 64 and 256, on CUDA (all 25,000 reviews) or with ``--imdb-texts N``.
   2. IMDB, both from raw text: ``TextClassifier("bow")`` (sparse embedding gradients, SGD with a
      linear decay, as fastText trains) vs the ``fasttext`` package (fasttext-wheel 0.9.2,
      defaults: dim 100, lr 0.1, 5 epochs, unigrams) on a seeded shuffle of the training file
@@ -49,7 +52,8 @@ from textkit.models import build_model  # noqa: E402
 from textkit.training import TrainConfig, seed_everything, train  # noqa: E402
 
 TREC_BATCH = 50
-TREC_LR = 1e-3
+LR = 1e-3  # Adam's, every throughput row
+IMDB_MAX_LENGTH = 400
 UNMEASURED = "unmeasured (no GPU)"
 _IMDB_MEMBER = re.compile(r"aclImdb/(train|test)/(pos|neg)/\d+_\d+\.txt$")
 _FASTTEXT_TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -82,20 +86,21 @@ def read_imdb(archive: Path, limit: int | None, seed: int) -> dict[str, tuple[li
     return data
 
 
-# -- 1. CNN throughput -------------------------------------------------------------------------------
-def hand_written_loop(model, sequences, labels, *, epochs: int, device: torch.device, seed: int) -> float:
+# -- 1. training throughput: textkit's loop vs a hand-written one ------------------------------------
+def hand_written_loop(model, sequences, labels, *, batch_size: int, epochs: int, device: torch.device,
+                      seed: int) -> float:
     """What one writes by hand: shuffle, pad each batch, forward, loss, backward, step.
     Returns the best epoch's real tokens per second."""
     model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=TREC_LR)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     targets = torch.tensor(labels)
     generator = torch.Generator().manual_seed(seed)
     best = 0.0
     for _ in range(epochs):
         order = torch.randperm(len(sequences), generator=generator).tolist()
         started, tokens = time.perf_counter(), 0
-        for start in range(0, len(order), TREC_BATCH):
-            index = order[start:start + TREC_BATCH]
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
             rows = [torch.tensor(sequences[i]) for i in index]
             lengths = torch.tensor([len(r) for r in rows])
             ids = pad_sequence(rows, batch_first=True)  # PAD_ID is 0
@@ -114,41 +119,71 @@ def hand_written_loop(model, sequences, labels, *, epochs: int, device: torch.de
     return best
 
 
-def cnn_rows(data_dir: Path, device_name: str, epochs: int, repeats: int, seed: int) -> list[list[str]]:
-    label = f"Kim CNN, TREC train (5,452 q.), batch {TREC_BATCH}, tokens/s, {device_name}"
+def throughput_rows(label: str, model_name: str, sequences: list[list[int]], labels: np.ndarray, num_classes: int,
+                    vocab_size: int, *, batch_size: int, device_name: str, epochs: int, repeats: int,
+                    seed: int) -> list[list[str]]:
+    """``train`` in four settings against the hand-written loop, real tokens per second of the best
+    epoch: the same math (target >= 0.9x), the defaults (length buckets, clipping at 5, AMP on
+    CUDA), and the defaults without clipping and without AMP, which say what each costs or pays."""
+    settings = {
+        "same math (no buckets, no clipping, fp32)": dict(schedule="constant", clip_norm=None, bucket=False,
+                                                          amp=False),
+        "textkit defaults (length buckets, clip 5, AMP on CUDA)": {},
+        "defaults without clipping": dict(clip_norm=None),
+    }
+    if device_name.startswith("cuda"):  # on a CPU AMP is off already
+        settings["defaults without AMP"] = dict(amp=False)
+    targets = {name: ">= 0.9x" if name.startswith("same") else "info" for name in settings}
     if device_name.startswith("cuda") and not torch.cuda.is_available():
-        return [[f"{label}: same math", UNMEASURED, UNMEASURED, "", ">= 0.9x"],
-                [f"{label}: textkit defaults", UNMEASURED, UNMEASURED, "", "info"]]
+        return [[f"{label}: {name}", UNMEASURED, UNMEASURED, "", targets[name]] for name in settings]
     device = torch.device(device_name)
-    texts, names = read_trec(data_dir / "trec" / "TREC.train.all")
-    pipeline = TextPipeline().fit(texts)
-    sequences = pipeline.encode(texts)
-    classes = sorted(set(names))
-    labels = np.array([classes.index(n) for n in names])
 
     def fresh_model():
         seed_everything(seed)
-        return build_model("cnn", vocab_size=pipeline.num_embeddings, num_classes=len(classes))
+        return build_model(model_name, vocab_size=vocab_size, num_classes=num_classes)
 
-    same_math = TrainConfig(epochs=epochs, batch_size=TREC_BATCH, optimizer="adam", lr=TREC_LR, schedule="constant",
-                            clip_norm=None, patience=None, bucket=False, amp=False, device=device_name,
-                            seed=seed, progress=False)
-    defaults = TrainConfig(epochs=epochs, batch_size=TREC_BATCH, optimizer="adam", lr=TREC_LR, patience=None,
-                           device=device_name, seed=seed, progress=False)
     # Contenders take turns, `repeats` rounds, best epoch of all: load from other processes
     # then hits each of them alike instead of whichever happened to run during a busy minute.
-    reference, ours = 0.0, {"same": 0.0, "defaults": 0.0}
+    reference, ours = 0.0, dict.fromkeys(settings, 0.0)
     for _ in range(repeats):
-        reference = max(reference, hand_written_loop(fresh_model(), sequences, labels, epochs=epochs,
-                                                     device=device, seed=seed))
-        for key, config in (("same", same_math), ("defaults", defaults)):
+        reference = max(reference, hand_written_loop(fresh_model(), sequences, labels, batch_size=batch_size,
+                                                     epochs=epochs, device=device, seed=seed))
+        for name, options in settings.items():
+            config = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="adam", lr=LR, patience=None,
+                                 device=device_name, seed=seed, progress=False, **options)
             history = train(fresh_model(), (sequences, labels), config=config).history
-            ours[key] = max(ours[key], *(record["tokens_per_s"] for record in history))
+            ours[name] = max(ours[name], *(record["tokens_per_s"] for record in history))
+    return [[f"{label}: {name}", f"{ours[name]:,.0f}", f"{reference:,.0f} (hand-written loop)",
+             f"{ours[name] / reference:.2f}x", targets[name]] for name in settings]
+
+
+def trec_rows(data_dir: Path, device_name: str, epochs: int, repeats: int, seed: int) -> list[list[str]]:
+    texts, names = read_trec(data_dir / "trec" / "TREC.train.all")
+    pipeline = TextPipeline().fit(texts)
+    classes = sorted(set(names))
+    return throughput_rows(f"Kim CNN, TREC train (5,452 q.), batch {TREC_BATCH}, tokens/s, {device_name}", "cnn",
+                           pipeline.encode(texts), np.array([classes.index(n) for n in names]), len(classes),
+                           pipeline.num_embeddings, batch_size=TREC_BATCH, device_name=device_name, epochs=epochs,
+                           repeats=repeats, seed=seed)
+
+
+def imdb_throughput_rows(data_dir: Path, device_name: str, texts_limit: int | None, epochs: int, repeats: int,
+                         seed: int) -> list[list[str]]:
+    """The CNN and the BiLSTM on IMDB reviews cut to 400 tokens, at batch 64 and 256."""
+    sequences, labels, vocab_size = [], np.zeros(0, dtype=np.int64), 2  # no GPU: the rows say unmeasured
+    if not (device_name.startswith("cuda") and not torch.cuda.is_available()):
+        texts, names = read_imdb(data_dir / "imdb" / "aclImdb_v1.tar.gz", texts_limit, seed)["train"]
+        pipeline = TextPipeline().fit(texts)
+        sequences = [row[:IMDB_MAX_LENGTH] for row in pipeline.encode(texts)]
+        labels, vocab_size = np.array([name == "pos" for name in names], dtype=np.int64), pipeline.num_embeddings
+    size = f"{texts_limit:,}" if texts_limit else "25,000"
     rows = []
-    for key, what, target in (("same", "same math (no buckets, no clipping, fp32)", ">= 0.9x"),
-                              ("defaults", "textkit defaults (length buckets, clip 5, AMP on CUDA)", "info")):
-        rows.append([f"{label}: {what}", f"{ours[key]:,.0f}", f"{reference:,.0f} (hand-written loop)",
-                     f"{ours[key] / reference:.2f}x", target])
+    for model_name, what in (("cnn", "Kim CNN"), ("rnn", "BiLSTM")):
+        for batch_size in (64, 256):
+            label = (f"{what}, IMDB train ({size} reviews, <= {IMDB_MAX_LENGTH} tokens), batch {batch_size}, "
+                     f"tokens/s, {device_name}")
+            rows += throughput_rows(label, model_name, sequences, labels, 2, vocab_size, batch_size=batch_size,
+                                    device_name=device_name, epochs=epochs, repeats=repeats, seed=seed)
     return rows
 
 
@@ -222,7 +257,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="CNN rounds, contenders in turn (best epoch counts)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch and fastText")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip-imdb", action="store_true", help="only the CNN throughput rows")
+    parser.add_argument("--skip-imdb", action="store_true", help="only the TREC throughput rows")
+    parser.add_argument("--skip-fasttext", action="store_true", help="leave out the bow vs fastText rows")
+    parser.add_argument("--imdb-texts", type=int, default=None, metavar="N",
+                        help="IMDB throughput rows (CNN and BiLSTM, batch 64 and 256) on N training reviews; they "
+                             "run on CUDA by default (all 25,000), on a CPU only when N is given")
     args = parser.parse_args()
     devices = args.device or ["cpu", "cuda"]
     torch.set_num_threads(args.threads)
@@ -231,9 +270,13 @@ def main() -> None:
 
     rows = []
     for device in devices:
-        rows += cnn_rows(args.data, device, args.epochs, args.repeats, args.seed)
+        rows += trec_rows(args.data, device, args.epochs, args.repeats, args.seed)
     if not args.skip_imdb:
-        rows += imdb_rows(args.data, devices, args.limit, args.threads, args.seed)
+        for device in devices:
+            if device == "cuda" or args.imdb_texts:
+                rows += imdb_throughput_rows(args.data, device, args.imdb_texts, args.epochs, args.repeats, args.seed)
+        if not args.skip_fasttext:
+            rows += imdb_rows(args.data, devices, args.limit, args.threads, args.seed)
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     print(f"command: python {' '.join(sys.argv)}")
