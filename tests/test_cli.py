@@ -130,7 +130,7 @@ def test_quickstart_shows_real_shapes_and_the_published_number(monkeypatch, caps
     # the same number format as train and evaluate print (it was 87.4 here, 0.8740 there)
     assert re.search(r"test \(500 questions\): accuracy 0\.\d{4}, macro-F1 0\.\d{4}", out)
     assert "published: CNN-rand accuracy 0.912, from Yoon Kim. 2014." in out
-    assert "reproduce: textkit quickstart --model bow --epochs 1 --seed 0;" in out
+    assert "reproduce: textkit quickstart --model bow --epochs 1 --seed 0 --members 1;" in out
     assert re.search(r"\ndone in \d+ s \(since the command started\)\n$", out)
     import torch
     assert torch.get_num_threads() == threads_before  # the free cores, for the command only

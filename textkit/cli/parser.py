@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model to train on TREC (default: cnn)")
     p.add_argument("--epochs", type=int, default=QUICKSTART_EPOCHS,
                    help=f"training epochs (default: {QUICKSTART_EPOCHS}, under a minute on 2 CPU cores)")
+    p.add_argument("--members", type=int, default=1, metavar="K",
+                   help="models to train and average (default: 1, for a quick tour; TREC's cnn recipe averages 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the valid split, initialisation and batch order")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
     _threads_flag(p)

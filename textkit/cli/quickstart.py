@@ -79,12 +79,12 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     from ..threads import torch_threads
 
     with torch_threads(args.threads) as threads:  # measured now, before the training starts
-        say(f"\n5. train    TextClassifier({args.model!r}, recipe='trec', epochs={args.epochs}, seed={args.seed}) on "
-            f"train (the settings validated on TREC for this model, textkit.recipes), "
-            f"early stopping on valid, then evaluate on test ({threads} CPU thread(s), --threads; one line per "
-            f"epoch on stderr)")
-        clf = TextClassifier(args.model, recipe="trec", epochs=args.epochs, seed=args.seed, device=args.device,
-                             threads=threads, progress=args.progress)
+        say(f"\n5. train    TextClassifier({args.model!r}, recipe='trec', model_config={{'members': {args.members}}}, "
+            f"epochs={args.epochs}, seed={args.seed}) on train (the settings validated on TREC for this model, "
+            f"textkit.recipes, with {args.members} member(s): --members), early stopping on valid, then evaluate "
+            f"on test ({threads} CPU thread(s), --threads; one line per epoch on stderr)")
+        clf = TextClassifier(args.model, recipe="trec", model_config={"members": args.members}, epochs=args.epochs,
+                             seed=args.seed, device=args.device, threads=threads, progress=args.progress)
         clf.fit(train_texts, train_labels, valid=(valid_texts, valid_labels))
         scores = clf.evaluate(test_texts, test_labels)
     reference = card.references.get("CNN-rand")
@@ -92,7 +92,8 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         f"macro-F1 {scores['macro_f1']:.4f}")
     if reference is not None:
         say(f"           published: CNN-rand accuracy {reference / 100:.3f}, from {card.reference_source}")
-    say(f"           reproduce: textkit quickstart --model {args.model} --epochs {args.epochs} --seed {args.seed}; "
+    say(f"           reproduce: textkit quickstart --model {args.model} --epochs {args.epochs} --seed {args.seed} "
+        f"--members {args.members}; "
         f"the full recipe: textkit train --corpus trec --model {args.model} --out runs/trec")
     say(f"\ndone in {time.perf_counter() - args.started:.0f} s (since the command started)")
     return 0
