@@ -451,3 +451,26 @@ def test_five_megabyte_document():
     pre = TextPipeline(max_length=64, truncation="pre")
     pre.vocab = pipe.vocab
     assert rows(pre.transform([document]))[0][-3:] == pipe.vocab.encode(["!", "the", "end"])
+
+
+def _worker_signal_state() -> tuple[bool, str]:
+    import signal
+
+    return signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []), signal.getsignal(signal.SIGTERM).__name__
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "pthread_sigmask"), reason="no signal masks (Windows)")
+def test_pool_workers_start_with_signals_held_until_their_own_handlers_are_set():
+    """A SIGTERM between a worker's fork and its initializer used to run the parent's (the CLI's)
+    handler in the worker: a traceback, now and then a hung pool."""
+    import multiprocessing
+    import signal
+
+    with analyzer.signals_held():
+        assert {signal.SIGINT, signal.SIGTERM} <= signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        pool = multiprocessing.get_context("fork").Pool(1, initializer=analyzer.worker_signals)
+    try:
+        assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # the parent's mask is back
+        assert pool.apply(_worker_signal_state) == (False, "_exit_quietly")  # unblocked once handled
+    finally:
+        analyzer.stop_pool(pool)

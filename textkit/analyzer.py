@@ -119,12 +119,35 @@ def map_chunks(analyzer: Analyzer, texts: list[str], num_proc: int,
         _FORKED_TEXTS, tasks = texts, ranges
     else:
         tasks = [texts[start:stop] for start, stop in ranges]
-    pool = ctx.Pool(num_proc, initializer=_init_worker, initargs=(analyzer, encode))
+    pool = None
     try:
+        with signals_held():
+            pool = ctx.Pool(num_proc, initializer=_init_worker, initargs=(analyzer, encode))
         yield from pool.imap(_run_worker, tasks)
     finally:
-        stop_pool(pool)
+        if pool is not None:
+            stop_pool(pool)
         _FORKED_TEXTS = None
+
+
+_HELD = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Block Ctrl-C and SIGTERM in this thread while a pool starts its workers; each worker starts
+    with them blocked and unblocks them in ``worker_signals``, once its own handlers are in place.
+    Without this, a signal that reached a worker between its fork and its initializer ran the
+    parent's handler there: a traceback on stderr, now and then a hung pool. A signal the parent
+    gets meanwhile waits, and is handled as the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks, and no fork
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def stop_pool(pool: multiprocessing.pool.Pool, timeout: float = 5.0) -> None:
@@ -170,6 +193,8 @@ def worker_signals() -> None:
     through a handler inherited from the parent (the CLI's)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_quietly)
+    if hasattr(signal, "pthread_sigmask"):  # blocked since the fork (signals_held): a waiting one acts now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
 
 
 def _exit_quietly(signum: int, frame: object) -> None:

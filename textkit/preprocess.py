@@ -60,7 +60,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import __version__
-from .analyzer import resolve_num_proc, stop_pool, worker_signals
+from .analyzer import resolve_num_proc, signals_held, stop_pool, worker_signals
 from .arrow_corpus import SPLITS, natural_order
 from .fileio import read_versioned_json
 from .formats import CorpusError, Record
@@ -134,7 +134,8 @@ class _Workers:
             # workers never touch torch
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-            self.pool = ctx.Pool(self.num_proc, initializer=_init_pool_worker, initargs=(self.pipeline,))
+            with signals_held():  # until each worker has its own handlers (see textkit.analyzer)
+                self.pool = ctx.Pool(self.num_proc, initializer=_init_pool_worker, initargs=(self.pipeline,))
         pending: deque = deque()
         for batch in chain(head, batches):
             pending.append((batch, self.pool.apply_async(fn, ([r[0] for r in batch],))))
