@@ -69,7 +69,7 @@ sys.path.insert(0, str(ROOT))
 
 import textkit as tk  # noqa: E402
 from datasets import ClassLabel, Dataset  # noqa: E402
-from textkit.corpora import kfold, load_corpus, stratified_split  # noqa: E402
+from textkit.corpora import kfold, load_corpus, load_training_phrases, stratified_split  # noqa: E402
 from textkit.recipes import CORPUS_RECIPES, PARTS, recipe_for  # noqa: E402
 from textkit.registry import get_card  # noqa: E402
 
@@ -77,8 +77,6 @@ DATASETS = ("trec", "sst2", "mr", "subj", "imdb", "20newsgroups")
 CV_DATASETS = ("mr", "subj")
 DEFAULT_DATA = (ROOT.parent / "shared" / "corpora")  # ../shared/corpora relative to the repo root
 VALID_FRACTION = 0.1
-# SST's 0-4 phrase labels -> SST-2's classes; None drops the neutral phrases (load_corpus)
-SST2_PHRASE_LABELS = {"0": "negative", "1": "negative", "2": None, "3": "positive", "4": "positive"}
 # C=100 (the old grid's edge) was the most chosen value; 300/1000 let the baseline go further
 # when that helps (MR: mean valid accuracy over folds 0-2 0.790 at C=100, 0.792 at C=300).
 LR_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
@@ -122,10 +120,7 @@ def runs_of(name: str, data: Path, seeds: list[int], folds: int, first_fold: int
         # Kim's protocol: train on every labelled phrase of the training trees (neutral dropped);
         # the 6,920 training sentences are among them. Every model of the row, the linear
         # baseline included, trains on these same phrases.
-        phrases = load_corpus(data.parent / "sst_trees" / "train.txt", format="ptb-phrases",
-                              label_names=SST2_PHRASE_LABELS, valid_fraction=0)["train"]
-        if phrases.features["label"].names != corpus["train"].features["label"].names:
-            raise SystemExit("sst2: phrase and sentence class names differ")
+        phrases = load_training_phrases(name, data_dir=data)  # what `textkit train --corpus sst2` trains on
         for seed in seeds:
             out.append(dict(dataset=name, seed=seed, fold=None, train=pair(phrases), valid=pair(corpus["valid"]),
                             test=pair(corpus["test"])))

@@ -932,3 +932,21 @@ def test_train_with_pretrained_vectors(files, tmp_path, capsys):
     assert main(["train", "--train", str(files["train"]), "--test", str(files["test"]), *FAST, "--vectors",
                  str(tmp_path / "nope.vec"), "--out", str(tmp_path / "run2")]) == 2
     assert "nope.vec: no such word-vector file (--vectors)" in error_line(capsys)
+
+
+def test_train_corpus_sst2_trains_on_the_phrases_of_the_training_trees(tmp_path, capsys, monkeypatch):
+    """As the reproduction table does (Kim's protocol): 77,616 phrases, validated on the 872 dev sentences."""
+    import textkit.classifier as classifier_module
+
+    seen = {}
+
+    def recording_fit(self, texts, labels, valid=None, **kwargs):
+        seen.update(train=len(texts), valid=len(valid[0]), labels=set(labels))
+        raise KeyboardInterrupt  # stop before training: the data is what is checked
+
+    monkeypatch.setattr(classifier_module.TextClassifier, "fit", recording_fit)
+    monkeypatch.delenv("TEXTKIT_DATA", raising=False)  # the bundled copy
+    main(["train", "--corpus", "sst2", "--model", "bow", "--no-progress", "--out", str(tmp_path / "run")])
+    assert seen == {"train": 77_616, "valid": 872, "labels": {"negative", "positive"}}
+    assert ("data: corpus 'sst2', trained on the labelled phrases of its training trees (train 77,616, valid 872, "
+            "test 1,821; 2 classes)") in capsys.readouterr().out

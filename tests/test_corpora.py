@@ -131,6 +131,22 @@ def test_bundled_copies_equal_the_shared_files():
         for f in files:
             assert (BUNDLED / name / f).read_bytes() == (SHARED / name / f).read_bytes(), f
         assert (BUNDLED / name / "SOURCE.md").is_file()
+    assert (BUNDLED / "sst2" / "trees.train.txt").read_bytes() == (SHARED / "sst_trees" / "train.txt").read_bytes()
+
+
+def test_sst2_training_phrases_are_kims_77616_with_the_sentence_class_ids(monkeypatch):
+    monkeypatch.delenv("TEXTKIT_DATA", raising=False)  # the bundled tree file
+    from textkit.corpora import load_training_phrases
+
+    phrases = load_training_phrases("sst2")
+    sentences = load_corpus("sst2")
+    assert len(phrases) == 77_616 and phrases.features["label"] == sentences["train"].features["label"]
+    pairs = {(text.lower(), label) for text, label in zip(phrases["text"], phrases["label"])}
+    # the training sentences are among the phrases, with the same class ids (the trees keep the case)
+    found = sum((text, label) in pairs for text, label in zip(sentences["train"]["text"], sentences["train"]["label"]))
+    assert found >= 0.95 * len(sentences["train"])
+    with pytest.raises(CorpusError, match=r"corpus 'trec' has no training phrases: only sst2 have them"):
+        load_training_phrases("trec")
 
 
 @needs_shared

@@ -42,6 +42,7 @@ _EXPORTS = {
     "LayoutPipeline": "layout",
     "load_corpus": "corpora",
     "list_corpora": "corpora",
+    "load_training_phrases": "corpora",
     "CorpusError": "corpora",
     "load_vectors": "vectors",
     "build_model": "models",

@@ -178,6 +178,32 @@ def load_corpus(
     return DatasetDict({s: splits[s] for s in SPLITS if s in splits and (wanted is None or s in wanted)})
 
 
+def load_training_phrases(name: str, *, data_dir: PathLike | None = None, cache_dir: PathLike | None = None):
+    """The labelled phrases of a registered corpus's training trees, as a ``Dataset`` with the
+    corpus's class ids: what Kim (2014) trains SST-2 on (77,616 phrases, the 6,920 training
+    sentences among them) and what ``textkit train --corpus sst2`` trains on. Valid and test
+    stay the corpus's sentences (``load_corpus``). The tree file is looked for where the corpus
+    is found (``data_dir``, ``$TEXTKIT_DATA``), then in the bundled copy."""
+    card = get_card(name)
+    if card.train_phrases is None:
+        raise CorpusError(f"corpus {card.name!r} has no training phrases: only "
+                          f"{', '.join(c.name for c in CARDS.values() if c.train_phrases)} have them")
+    places = _candidates(card, data_dir)
+    if card.bundled and data_dir is not None:
+        places.append(("bundled", BUNDLED / card.name))
+    path = next((folder / card.train_phrases for _, folder in places if (folder / card.train_phrases).is_file()),
+                None)
+    if path is None:
+        raise CorpusError(f"corpus {card.name!r}: {card.train_phrases} not found in "
+                          f"{', '.join(str(folder) for _, folder in places) or 'any folder'}")
+    phrases = load_corpus(path, format="ptb-phrases", label_names=dict(card.phrase_labels), valid_fraction=0,
+                          cache_dir=cache_dir)["train"]
+    if tuple(phrases.features["label"].names) != card.classes:  # the ids must mean what valid/test's mean
+        raise CorpusError(f"the {card.name!r} card in textkit/registry.py: phrase_labels give the classes "
+                          f"{phrases.features['label'].names}, not the corpus's {list(card.classes)}")
+    return phrases
+
+
 def list_corpora() -> list[dict[str, object]]:
     """Every registered corpus and where ``load_corpus`` would find it right now.
 

@@ -70,6 +70,11 @@ class CorpusCard:
     bundled: bool = False  # shipped inside the package (textkit/data/<name>/)
     hub: HubSource | None = None
     notes: str = ""
+    # Kim's protocol trains on phrases: a PTB tree file (looked for where the corpus is found, then
+    # in the bundled copy) whose labelled phrases ``load_training_phrases`` returns, labels mapped
+    # by ``phrase_labels`` (None drops a label); ``textkit train --corpus`` trains on them.
+    train_phrases: str | None = None
+    phrase_labels: Mapping[str, str | None] | None = None
 
     @property
     def local_folders(self) -> tuple[str, ...]:
@@ -127,10 +132,12 @@ CARDS: dict[str, CorpusCard] = {card.name: card for card in [
         references=_kim(82.7, 86.8, 87.2, 88.1), reference_source=KIM_2014, bundled=True,
         hub=HubSource("SetFit/sst2", label_column="label_text",
                       splits={"train": "train", "validation": "valid", "test": "test"}),
-        notes="Kim 2014 trains on the labelled phrases of the training trees; these files are sentences "
-              "only: load_corpus('<sst_trees>/train.txt', format='ptb-phrases', label_names={'0': 'negative', "
-              "'1': 'negative', '2': None, '3': 'positive', '4': 'positive'}) gives those phrases. "
+        notes="Kim 2014 trains on the 77,616 labelled phrases of the training trees (neutral dropped); "
+              "these files are sentences only, and load_training_phrases('sst2') gives those phrases "
+              "(from trees.train.txt, bundled), which `textkit train --corpus sst2` trains on. "
               "GLUE's SST-2 is a different packaging (phrase-level train, no test labels).",
+        train_phrases="trees.train.txt",
+        phrase_labels={"0": "negative", "1": "negative", "2": None, "3": "positive", "4": "positive"},
     ),
     CorpusCard(
         name="sst5", title="Stanford Sentiment Treebank, 5 classes (SST-1), sentence roots of the PTB trees",

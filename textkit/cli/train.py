@@ -252,7 +252,8 @@ def _distinct(labels) -> set:
 
 def _training_data(args: argparse.Namespace):
     """-> ({split: (texts, labels)}, pipeline (TextPipeline or options dict), description)."""
-    from ..corpora import load_corpus
+    from ..corpora import load_corpus, load_training_phrases
+    from ..registry import get_card
 
     if args.corpus:
         check_corpus_flags(args, args.corpus)
@@ -263,6 +264,9 @@ def _training_data(args: argparse.Namespace):
                              min_confidence=args.min_confidence, valid_fraction=0 if args.cv else None,
                              **limit_options(args))
         description = f"corpus {args.corpus!r}"
+        if get_card(args.corpus).train_phrases and not args.cv:  # Kim's protocol, as the table trains
+            corpus["train"] = load_training_phrases(args.corpus)
+            description += ", trained on the labelled phrases of its training trees"
     else:
         files = {"train": args.train, "valid": args.valid, "test": args.test}
         corpus = load_corpus({k: v for k, v in files.items() if v}, valid_fraction=0, seed=args.seed,
