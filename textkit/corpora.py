@@ -178,7 +178,8 @@ def load_corpus(
     return DatasetDict({s: splits[s] for s in SPLITS if s in splits and (wanted is None or s in wanted)})
 
 
-def load_training_phrases(name: str, *, data_dir: PathLike | None = None, cache_dir: PathLike | None = None):
+def load_training_phrases(name: str, *, data_dir: PathLike | None = None,
+                          cache_dir: PathLike | None = None) -> Dataset:
     """The labelled phrases of a registered corpus's training trees, as a ``Dataset`` with the
     corpus's class ids: what Kim (2014) trains SST-2 on (77,616 phrases, the 6,920 training
     sentences among them) and what ``textkit train --corpus sst2`` trains on. Valid and test
