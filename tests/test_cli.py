@@ -243,6 +243,7 @@ def test_train_with_a_recipe_file_and_flags_over_it(files, tmp_path, capsys):
                  "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model_config"] == {"embed_dim": 8, "pooling": "sqrt", "sparse": True, "members": 2}
+    assert "model: bow (an average of 2: --members), recipe 'default' (textkit.recipes)" in capsys.readouterr().out
     assert metrics["train_options"]["lr"] == 0.01 and metrics["train_options"]["epochs"] == 2  # the flag wins
     assert len(metrics["history"]) <= 2
     config = json.loads((out / "model" / "config.json").read_text())
@@ -948,5 +949,6 @@ def test_train_corpus_sst2_trains_on_the_phrases_of_the_training_trees(tmp_path,
     monkeypatch.delenv("TEXTKIT_DATA", raising=False)  # the bundled copy
     main(["train", "--corpus", "sst2", "--model", "bow", "--no-progress", "--out", str(tmp_path / "run")])
     assert seen == {"train": 77_616, "valid": 872, "labels": {"negative", "positive"}}
+    out = capsys.readouterr().out
     assert ("data: corpus 'sst2', trained on the labelled phrases of its training trees (train 77,616, valid 872, "
-            "test 1,821; 2 classes)") in capsys.readouterr().out
+            "test 1,821; 2 classes)\nmodel: bow, recipe 'sst2' (textkit.recipes)\n") in out

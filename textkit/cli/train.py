@@ -92,6 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             check_known_labels(data[split][1], known, where, f"the training data ({train})",
                                "fix the label, or add examples of that class to the training data")
     say(f"data: {description} ({_sizes(data)}; {len(known)} classes)")
+    say(_model_line(_new_classifier(args, pipeline, train_options)))  # built now: its options are checked too
     started = time.perf_counter()
     resumable = args.cv is None  # folds are not checkpointed: an interrupted --cv run starts over
     # under torchrun every process trains, and rank 0 alone writes the run folder
@@ -290,6 +291,15 @@ def _new_classifier(args: argparse.Namespace, pipeline, train_options: dict):
                           tune=args.tune_options,
                           model_config=_model_options(args) or None, vectors=args.vectors,
                           **train_options)
+
+
+def _model_line(clf) -> str:
+    """What trains, before it does: the model, how many are averaged (the cost), and the recipe."""
+    members = clf.model_config.get("members", 1)
+    averaged = f" (an average of {members}: --members)" if members > 1 else ""
+    recipe = "none" if clf.recipe is None else repr(clf.recipe)
+    tuned = "; tuned" if clf.tune_settings else ""
+    return f"model: {clf.model_name}{averaged}, recipe {recipe} (textkit.recipes){tuned}"
 
 
 def _model_options(args: argparse.Namespace) -> dict:
