@@ -129,17 +129,18 @@ def plot_search(trials: Sequence[dict], path: Path, title: str) -> bool:
     ax = figure.add_subplot()
     ended, best, so_far = 0.0, [], None
     colors = {"bow": "tab:blue", "cnn": "tab:orange", "rnn": "tab:green"}
+    better = min if trials[0]["metric"] == "valid_loss" else max  # one search, one metric
     for trial in trials:
         ended += trial["seconds"]
         if trial.get("value") is None and not any(v is not None for v in trial["per_epoch"]):
             continue
         value = trial["value"] if trial.get("value") is not None else \
-            (min if trial["metric"] == "valid_loss" else max)(v for v in trial["per_epoch"] if v is not None)
+            better(v for v in trial["per_epoch"] if v is not None)
         complete = trial.get("value") is not None  # finished, or stopped at the budget with its best epoch
         ax.scatter(ended, value, marker="o" if complete else "x", color=colors.get(trial["model"], "tab:gray"),
                    label=trial["model"] if complete else f"{trial['model']} (stopped early)")
         if complete:
-            so_far = value if so_far is None else (min if trial["metric"] == "valid_loss" else max)(so_far, value)
+            so_far = value if so_far is None else better(so_far, value)
         best.append((ended, so_far))
     steps = [(t, v) for t, v in best if v is not None]
     if steps:

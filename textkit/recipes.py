@@ -89,9 +89,7 @@ Recipe = dict  # {"pipeline": {...}, "model_config": {...}, "train": {...}}
 #    members=5 on TREC (five CNNs from their own initialisations, trained side by side, mean
 #    logits; textkit/models/ensemble.py), replayed on seeds 0-4: 88.59 vs one CNN's 87.89 (per seed
 #    89.54/90.46/88.07/87.71/87.16 vs 87.16/89.72/88.07/88.07/86.42) <- chosen for TREC (five times
-#    the work: 4-11 min a replayed seed here instead of 1.5-3). An earlier check outside the library
-#    (five CNNs trained one after another, probabilities averaged, seed 0's replayed split) rose
-#    with each member: 87.16, 88.81, 88.62, 89.91, 89.54. Not tried on SST-2, where one CNN takes
+#    the work: 4-11 min a replayed seed here instead of 1.5-3). Not tried on SST-2, where one CNN takes
 #    15-19 min a fit on this machine; nor as the cnn's default, whose cost every user would pay.
 #  * rnn on SST-2: the library's BiLSTM (E=128, H=128 per direction, max pooling, dropout 0.5),
 #    AdamW 1e-3, batch 50: valid 0.814 / 0.831 / 0.834 after epochs 1-3 (73 s each), the only

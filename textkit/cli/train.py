@@ -261,11 +261,12 @@ def _training_data(args: argparse.Namespace):
         if args.valid or args.test:
             raise ValueError("--valid and --test go with --train files, not with --corpus")
         # under --cv the folds take the place of a held-out valid split
-        corpus = load_corpus(args.corpus, encoding=args.encoding, errors=args.errors, seed=args.seed,
-                             min_confidence=args.min_confidence, valid_fraction=0 if args.cv else None,
-                             **limit_options(args))
+        phrases = bool(get_card(args.corpus).train_phrases) and not args.cv  # Kim's protocol, as the table trains
+        corpus = load_corpus(args.corpus, split=("valid", "test") if phrases else None, encoding=args.encoding,
+                             errors=args.errors, seed=args.seed, min_confidence=args.min_confidence,
+                             valid_fraction=0 if args.cv else None, **limit_options(args))
         description = f"corpus {args.corpus!r}"
-        if get_card(args.corpus).train_phrases and not args.cv:  # Kim's protocol, as the table trains
+        if phrases:  # the training sentences are among them: the sentence file is not read
             corpus["train"] = load_training_phrases(args.corpus)
             description += ", trained on the labelled phrases of its training trees"
     else:
