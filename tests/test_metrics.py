@@ -113,3 +113,42 @@ def test_macro_precision_and_recall_average_the_classes_macro_f1_does():
     # a class predicted but absent from the data is in play: its precision 0 counts
     report = metrics.classification_report([0, 0], [0, 2], num_classes=3)
     assert report["macro_classes"] == 2 and report["macro_precision"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "micro_f1", "macro_f1", "weighted_f1", "loss"])
+def test_paired_bootstrap_gain_is_the_metric_difference_and_p_says_how_sure(metric):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 400)
+    a = rng.normal(size=(400, 4))
+    b = a.copy()
+    b[np.arange(400), y] += 0.8  # b leans to the truth everywhere: better on every resample
+    gain, p = metrics.paired_bootstrap(y, a, b, metric)
+    if metric == "loss":
+        def ce(z):
+            z = z - z.max(1, keepdims=True)
+            return float(np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(400), y]))
+        expected = ce(a) - ce(b)
+    elif metric == "accuracy":
+        expected = metrics.accuracy(y, b.argmax(1)) - metrics.accuracy(y, a.argmax(1))
+    else:
+        average = metric.split("_")[0]
+        expected = (metrics.f1(y, b.argmax(1), average=average, num_classes=4)
+                    - metrics.f1(y, a.argmax(1), average=average, num_classes=4))
+    assert gain == pytest.approx(expected) and gain > 0 and p == 0.0
+    assert metrics.paired_bootstrap(y, b, a, metric)[1] == 1.0  # the other way round: never better
+    assert metrics.paired_bootstrap(y, a, a, metric) == (0.0, 1.0)  # a tie is not better
+
+
+def test_paired_bootstrap_a_few_lucky_texts_are_not_sure():
+    y = np.zeros(1000, dtype=np.int64)
+    a = np.tile([[1.0, 0.0]], (1000, 1))
+    a[:100] = [0.0, 1.0]  # a is wrong on texts 0-99
+    b = a.copy()
+    b[:3] = [1.0, 0.0]  # b fixes 3 of them
+    b[100:101] = [0.0, 1.0]  # and breaks 1: +2 texts of 1,000
+    gain, p = metrics.paired_bootstrap(y, a, b, "accuracy")
+    assert gain == pytest.approx(0.002) and 0.1 < p < 0.5
+    with pytest.raises(ValueError, match=r"logits must both be \(N, C\)"):
+        metrics.paired_bootstrap(y, a, b[:10], "accuracy")
+    with pytest.raises(ValueError, match="metric must be"):
+        metrics.paired_bootstrap(y, a, b, "auc")

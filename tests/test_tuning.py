@@ -29,8 +29,8 @@ def trec():
 
 def bad_start(**options) -> TextClassifier:
     """A bag of embeddings at a learning rate far too low for 3 epochs."""
-    return TextClassifier("bow", recipe=None, lr=1e-4, epochs=3, patience=None, device="cpu", progress=False,
-                          **options)
+    return TextClassifier("bow", recipe=None, lr=1e-4, epochs=3, patience=None, device="cpu",
+                          **{"progress": False, **options})
 
 
 def test_the_search_beats_a_deliberately_bad_start_on_validation_and_test(trec):
@@ -43,8 +43,36 @@ def test_the_search_beats_a_deliberately_bad_start_on_validation_and_test(trec):
     assert result.best_value > first["value"] + 0.1  # lr 1e-4 for 3 epochs barely moves
     assert result.best["train"]["lr"] > 1e-3 and tuned.train_config.lr == result.best["train"]["lr"]
     assert tuned.score(*test) > plain.score(*test) + 0.1
+    # far past chance: better than trial 0 in every bootstrap resample of the 300 validation questions
+    assert result.check == {"trial": result.best["trial"], "gain": pytest.approx(result.best_value - first["value"]),
+                            "p": 0.0, "texts": 300, "adopted": True}
     assert [t["trial"] for t in result.trials] == list(range(len(result.trials))) and len(result.trials) <= 6
     assert json.loads(json.dumps(__import__("dataclasses").asdict(result)))["best"] == result.best  # JSON-ready
+
+
+def test_a_best_trial_ahead_only_by_chance_leaves_the_classifier_as_made(trec, monkeypatch, capsys):
+    import textkit.metrics
+
+    train, valid, _ = trec
+    plain = bad_start().fit(*train, valid=valid)
+    seen = []
+
+    def within_chance(y, logits_made, logits_best, metric, **kw):
+        seen.append((len(y), metric))
+        return 0.01, 0.3  # better in 70% of resamples only
+
+    monkeypatch.setattr(textkit.metrics, "paired_bootstrap", within_chance)
+    tuned = bad_start(progress=None, tune={"budget": "2m", "space": LR_ONLY, "trials": 3}).fit(*train, valid=valid)
+    result = tuned.tuning_
+    assert seen == [(300, "accuracy")] and result.check["adopted"] is False and result.check["p"] == 0.3
+    assert result.best["trial"] == 0 and result.best_value == result.trials[0]["value"] < max(
+        t["value"] for t in result.trials if t.get("value") is not None)
+    assert tuned.train_config.lr == 1e-4 and tuned.predict(valid[0]) == plain.predict(valid[0])
+    assert "better in 70.0% of bootstrap resamples; within chance (needs 0.95): keeping trial 0" in \
+        capsys.readouterr().err
+    lenient = bad_start(tune={"budget": "2m", "space": LR_ONLY, "trials": 3, "confidence": 0.5}).fit(*train,
+                                                                                                     valid=valid)
+    assert lenient.tuning_.check["adopted"] and lenient.tuning_.best["trial"] != 0
 
 
 def test_ctrl_c_keeps_the_best_trial_so_far(trec, monkeypatch):
@@ -93,6 +121,7 @@ def test_a_budget_that_cannot_hold_one_trial_is_refused_before_the_search(trec):
     ({"budget": "1m", "space": {"batch_size": [0, 32]}}, r"tune space 'batch_size': 0 is not a value textkit takes"),
     ({"budget": "1m", "space": {"lr": []}}, r"'lr': expected a non-empty list of choices or a range dict"),
     ({"budget": "1m", "tries": 3}, r"tune must be a budget \('10m'\) or a dict with 'budget'"),
+    ({"budget": "1m", "confidence": 1.0}, r"tune 'confidence' must be a number in \[0, 1\)"),
 ])
 def test_an_invalid_budget_or_search_space_is_one_line_at_construction(tune, message):
     with pytest.raises(ValueError, match=message) as error:

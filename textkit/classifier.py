@@ -73,7 +73,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         tune: a time budget (``"10m"``, ``"90s"``, seconds) or ``{"budget": ..., "space": {...},
             "trials": N}``: ``fit`` then searches the model family and its options on its
             validation split within that budget, starting from the recipe, and keeps the best
-            trial's model (see :mod:`textkit.tuning`; ``tuning_`` holds every trial). ``model``
+            trial's model if it beats the first trial by more than chance (``"confidence"``,
+            0.95 by default; see :mod:`textkit.tuning`; ``tuning_`` holds every trial). ``model``
             is the first trial's; the fitted model's name is in ``model_name``.
         recipe: the validated settings the options above (and the training options) start from,
             each option given here winning over the recipe's, one at a time (see

@@ -345,8 +345,10 @@ def _report_tuning(clf, folder: Path | None) -> None:
     result = clf.tuning_
     done = [t for t in result.trials if t.get("value") is not None]
     say(f"tune: {len(result.trials)} trials in {result.seconds:.0f} s ({len(done)} with a result, "
-        f"{len(result.trials) - len(done)} pruned); best trial {result.best['trial']}: "
+        f"{len(result.trials) - len(done)} pruned); chose trial {result.best['trial']}: "
         f"{result.best['model']}, {result.metric.replace('_', ' ')} {result.best_value:.4f}"
+        + (f" (trial {result.check['trial']} scored {result.check['gain']:+.4f} more, within chance)"
+           if result.check and not result.check["adopted"] else "")
         + (" (interrupted: the best trial so far)" if result.interrupted else ""))
     if folder is not None:
         write_json(folder / "tuning.json", dataclasses.asdict(result))
