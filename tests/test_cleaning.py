@@ -281,6 +281,28 @@ def test_collapse_repeats(raw, max_repeats, expected):
     assert only(max_repeats=max_repeats)(raw) == expected
 
 
+@pytest.mark.parametrize("max_repeats", [1, 2, 3, 5])
+def test_collapse_repeats_long_texts_equal_the_regex_alone(max_repeats):
+    """Long texts go through a NumPy pre-check first; it may only skip texts the regex leaves alone."""
+    import random
+    import re
+
+    def regex_alone(text: str) -> str:
+        pattern = r"([a-zA-Z])\1{%d,}" if text.isascii() else r"([^\W\d_])\1{%d,}"
+        return re.sub(pattern % max_repeats, r"\1" * max_repeats, text)
+
+    rng = random.Random(max_repeats)
+    chars = [*"abAB.!1_ \n", "é", "ß", "²", "٣", "\u0301", "\ud800", "𝔸", "ﬁ", "\x85"]
+    for _ in range(300):
+        text = "".join(rng.choice(chars[:10] if rng.random() < 0.7 else chars) * rng.choice([1, 1, 1, 2, 3, 6])
+                       for _ in range(rng.randrange(200, 500)))
+        assert cleaning.collapse_repeats(text, max_repeats) == regex_alone(text)
+    pad = "ab " * 200  # long enough for the pre-check; runs at the very start and end
+    for text in (pad, "é" + pad, "aaaa" + pad, pad + "zzzz", pad + "...!!!111___", pad + "ééééé",
+                 pad + "ÉÉÉ", pad + "\ud800\ud800\ud800"):
+        assert cleaning.collapse_repeats(text, max_repeats) == regex_alone(text)
+
+
 def test_repeats_step_is_absent_when_off():
     assert "repeats" not in dict(TextCleaner(max_repeats=0).steps)
     assert "repeats" in dict(TextCleaner(max_repeats=3).steps)

@@ -35,6 +35,7 @@ import difflib
 import html
 import inspect
 import re
+import string
 import unicodedata
 from functools import lru_cache, partial
 from typing import Any, Callable, Sequence
@@ -266,8 +267,45 @@ def collapse_repeats(text: str, max_repeats: int = 2) -> str:
         return text
     if max_repeats > MAX_REPEATS_LIMIT:
         raise ValueError(f"max_repeats must be at most {MAX_REPEATS_LIMIT}, got {max_repeats!r}")
+    ascii_only = text.isascii()
+    if len(text) >= _PRECHECK_MIN_CHARS and not _may_repeat(text, max_repeats, ascii_only):
+        return text  # most long texts: a few microseconds instead of the regex's ~15 ns a character
     # an ASCII letter class is ~3x faster than Unicode's
-    return _repeat_pattern(max_repeats, text.isascii()).sub(r"\1" * max_repeats, text)
+    return _repeat_pattern(max_repeats, ascii_only).sub(r"\1" * max_repeats, text)
+
+
+# From this length on, collapse_repeats first runs a NumPy check whose cost barely grows with
+# the text (~4 us); below it the regex alone is cheaper. On IMDB reviews (~1,300 characters)
+# the check rules out 97% of the ASCII texts and cuts the step's time ~4x.
+_PRECHECK_MIN_CHARS = 400
+
+
+@lru_cache(maxsize=1)
+def _ascii_letters() -> Any:
+    """``(128,) bool``: True at the codes of ``[a-zA-Z]``, the ASCII pattern's letters."""
+    import numpy as np  # imported here: the cleaning module imports nothing outside the stdlib
+
+    table = np.zeros(128, dtype=bool)
+    table[np.frombuffer(string.ascii_letters.encode(), dtype=np.uint8)] = True
+    return table
+
+
+def _may_repeat(text: str, max_repeats: int, ascii_only: bool) -> bool:
+    """False only when ``collapse_repeats`` has nothing to cut: no character repeated
+    ``min(max_repeats, 2)`` more times in a row (a longer run holds such a one), and for ASCII
+    text no such run of a letter. Unicode letters are left to the regex to judge."""
+    import numpy as np
+
+    if ascii_only:
+        codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)  # (n,)
+    else:  # one uint32 per code point; lone surrogates included
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    run = codes[1:] == codes[:-1]  # (n - 1,) code i+1 repeats code i
+    if max_repeats >= 2:
+        run = run[1:] & run[:-1]  # (n - 2,) codes i, i+1 and i+2 are one character
+    if not run.any():
+        return False
+    return not ascii_only or bool((run & _ascii_letters()[codes[:len(run)]]).any())
 
 
 def normalize_whitespace(text: str) -> str:
