@@ -80,6 +80,19 @@ def test_regex_details():
     assert tokenize("x\\?y") == ["x", "\\", "?", "y"]  # no literal "\?" tokens
 
 
+def test_regex_ascii_pattern_gives_the_unicode_patterns_tokens():
+    """ASCII text goes through a re.ASCII pattern; every 1- and 2-character ASCII text (and
+    whitespace \\x1c-\\x1f inside words) must split as the Unicode pattern splits it."""
+    from itertools import product
+
+    from textkit.tokenization import _REGEX_TOKEN, regex_tokenize
+
+    chars = [chr(i) for i in range(128)]
+    texts = [*chars, *map("".join, product(chars, repeat=2)), "a\x1cb\x1fc", "<url>\x1d<b>", "it's\x1ea-b"]
+    for text in texts:
+        assert regex_tokenize(text) == _REGEX_TOKEN.findall(text), repr(text)
+
+
 def test_spacy_other_language_and_bad_language():
     assert get_tokenizer("spacy", lang="de")("Das ist's, z.B. gut.") == ["Das", "ist's", ",", "z.B.", "gut", "."]
     with pytest.raises(ValueError, match="spaCy has no language 'zz'"):

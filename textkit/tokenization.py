@@ -31,12 +31,15 @@ Tokenizer = Callable[[str], list]
 # A placeholder emitted by the cleaner: "<" + a word + ">" ("<url>", "<URL>").
 _PLACEHOLDER = r"<[a-zA-Z][a-zA-Z0-9_]*>"
 _REGEX_TOKEN = re.compile(_PLACEHOLDER + r"|\w+(?:['’\-]\w+)*|[^\w\s]")
+# The same tokens for ASCII text, ~20% faster (ASCII classes are table lookups). re.ASCII's \s
+# lacks \x1c-\x1f, which str.isspace and Unicode \s count as whitespace, so they are added.
+_ASCII_REGEX_TOKEN = re.compile(_PLACEHOLDER + r"|\w+(?:['’\-]\w+)*|[^\w\s\x1c-\x1f]", re.ASCII)
 _PLACEHOLDER_SPLIT = re.compile(f"({_PLACEHOLDER})")
 
 
 def regex_tokenize(text: str) -> list[str]:
     """Placeholders, words with inner ``'``/``-``, and single non-space symbols."""
-    return _REGEX_TOKEN.findall(text)
+    return (_ASCII_REGEX_TOKEN if text.isascii() else _REGEX_TOKEN).findall(text)
 
 
 def whitespace_tokenize(text: str) -> list[str]:
