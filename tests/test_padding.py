@@ -1,5 +1,5 @@
 """Stage 4, id lists -> ``Batch``: shapes, dtypes, truncation, min/max length, empty
-input, mask, device moves, and pad_ragged == pad_sequences == a naive reference."""
+input, mask, device moves, and pad_ragged == pad_blocks == pad_sequences == a naive reference."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import textkit
-from textkit.padding import collate, pad_ragged, pad_sequences
+from textkit.padding import collate, pad_blocks, pad_ragged, pad_sequences
 from textkit.vocabulary import PAD_ID
 
 
@@ -137,7 +137,7 @@ def test_pin_memory_and_cuda_copy():
     assert on_gpu.ids.cpu().tolist() == [[5, 6], [7, 0]]
 
 
-# -- property: pad_ragged == pad_sequences == the obvious loop ------------------------------------
+# -- property: pad_ragged == pad_blocks == pad_sequences == the obvious loop -----------------------
 def reference(rows, max_length, min_length, truncation, pad_id=PAD_ID):
     kept = [r if max_length is None or len(r) <= max_length
             else (r[:max_length] if truncation == "post" else r[len(r) - max_length:]) for r in rows]
@@ -158,10 +158,16 @@ def test_pad_ragged_equals_pad_sequences_on_random_inputs():
         ids, lengths = pad_sequences(rows, **options)
         flat = np.array([i for r in rows for i in r], dtype=np.int64)
         ragged_ids, ragged_lengths = pad_ragged(flat, np.array([len(r) for r in rows]), **options)
+        cuts = sorted(rng.integers(0, len(rows) + 1, size=rng.integers(0, 4)).tolist())  # rows in blocks
+        blocks = [rows[i:j] for i, j in zip([0, *cuts], [*cuts, len(rows)])]
+        block_ids, block_lengths = pad_blocks([np.array([len(r) for r in b], dtype=np.int64) for b in blocks],
+                                              (np.array([i for r in b for i in r], dtype=np.int64) for b in blocks),
+                                              **options)
 
-        assert ids.shape == ragged_ids.shape == (len(rows), width), options
-        assert ids.tolist() == ragged_ids.tolist() == expected_ids, (rows, options)
-        assert lengths.tolist() == ragged_lengths.tolist() == expected_lengths, (rows, options)
+        assert ids.shape == ragged_ids.shape == block_ids.shape == (len(rows), width), options
+        assert ids.tolist() == ragged_ids.tolist() == block_ids.tolist() == expected_ids, (rows, options)
+        assert lengths.tolist() == ragged_lengths.tolist() == block_lengths.tolist() == expected_lengths, \
+            (rows, options)
 
 
 def test_a_min_length_that_would_pad_every_batch_to_gigabytes_is_refused():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from . import __version__
 from .analyzer import Analyzer, ChunkResult, map_chunks, merge_counts, resolve_num_proc, to_global_ids
 from .cleaning import TextCleaner, UnregisteredName
 from .fileio import atomic_write, check_version, json_kind, read_versioned_json
-from .padding import Batch, _check_options, pad_ragged
+from .padding import Batch, _check_options, pad_blocks
 from .tokenization import Tokenizer, get_tokenizer, tokenizer_name, word_ngrams
 from .vocabulary import Vocab, hash_ngrams
 
@@ -195,15 +195,19 @@ class TextPipeline:
 
     def _ragged(self, chunks: list[ChunkResult], tables: list[np.ndarray] | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
-        """All rows' final ids back to back, and each row's length (``tables``: each chunk's
-        final ids, from fitting on these chunks)."""
+        """All rows' final ids back to back, and each row's length."""
         if not chunks:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        if tables is None:
-            flat = np.concatenate([to_global_ids(c, self._final_ids) for c in chunks])
-        else:
-            flat = np.concatenate([table[c.flat] for c, table in zip(chunks, tables)])
+        flat = np.concatenate(list(self._final_flats(chunks, tables)))
         return flat, np.concatenate([c.lengths for c in chunks])
+
+    def _final_flats(self, chunks: list[ChunkResult], tables: list[np.ndarray] | None = None
+                     ) -> Iterator[np.ndarray]:
+        """Each chunk's final ids, made as asked for (``tables``: each chunk's final ids, from
+        fitting on these chunks)."""
+        if tables is None:
+            return (to_global_ids(c, self._final_ids) for c in chunks)
+        return (table[c.flat] for c, table in zip(chunks, tables))
 
     def padded(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Texts -> ``(ids (B, T) int64, lengths (B,) int64)`` as NumPy arrays: ``transform``
@@ -214,9 +218,9 @@ class TextPipeline:
 
     def _padded(self, chunks: list[ChunkResult], tables: list[np.ndarray] | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
-        flat, lengths = self._ragged(chunks, tables)
-        return pad_ragged(flat, lengths, max_length=self.max_length, min_length=self.min_length,
-                          truncation=self.truncation)
+        # chunk by chunk: no concatenation of all the ids, and every temporary one chunk's size
+        return pad_blocks([c.lengths for c in chunks], self._final_flats(chunks, tables), max_length=self.max_length,
+                          min_length=self.min_length, truncation=self.truncation)
 
     def _batch(self, chunks: list[ChunkResult], labels: Sequence[int] | None, n_texts: int,
                tables: list[np.ndarray] | None = None) -> Batch:
