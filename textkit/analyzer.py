@@ -18,7 +18,7 @@ import signal
 import threading
 from dataclasses import dataclass
 from itertools import chain
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from .tokenization import SPLITS_ON_WHITESPACE, Tokenizer, tokenizer_name, word_
 # Below this much text, starting processes costs more than it saves.
 PARALLEL_MIN_CHARS = 1_000_000
 _CHUNKS_PER_PROCESS = 8  # several small chunks per worker keep every core busy to the end
+Lookup = Callable[[Iterable[str]], Iterable[int]]  # tokens -> their vocabulary ids (Vocab.lookup)
 
 
 @dataclass
@@ -36,7 +37,7 @@ class ChunkResult:
 
     tokens: list[str] | None   # distinct tokens of the chunk, first-seen order (None: flat is final)
     counts: np.ndarray | None  # (len(tokens),) int64
-    flat: np.ndarray           # (sum(lengths),) local token ids int32, or final ids int64
+    flat: np.ndarray           # (sum(lengths),) int32 token ids: local, or final when tokens is None
     lengths: np.ndarray        # (rows,) int64
 
 
@@ -68,18 +69,18 @@ class Analyzer:
             token_lists = [word_ngrams(tokens, self.ngram_range) for tokens in token_lists]
         return token_lists
 
-    def chunk(self, texts: Sequence[str], encode: Callable[[list[str]], list[int]] | None = None) -> ChunkResult:
-        """Analyze ``texts``; with ``encode`` (a fitted vocabulary's), return final ids directly."""
+    def chunk(self, texts: Sequence[str], lookup: Lookup | None = None) -> ChunkResult:
+        """Analyze ``texts``; with ``lookup`` (a fitted vocabulary's), return final ids directly."""
         token_lists = self.many(texts)
-        if encode is not None:  # vocabulary known: index here, in the worker, not in the parent
-            rows = list(map(encode, token_lists))
-            lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-            flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+        lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+        if lookup is not None:  # vocabulary known: index here, in the worker, not in the parent
+            # one stream of ids, no list per row; int32 halves what a worker sends back (a
+            # vocabulary never nears 2**31 tokens)
+            flat = np.fromiter(lookup(chain.from_iterable(token_lists)), dtype=np.int32, count=int(lengths.sum()))
             return ChunkResult(None, None, flat, lengths)
         # distinct tokens in first-seen order (dict.fromkeys runs at C speed), each token's local id,
         # and the counts from those ids: one pass fewer over the tokens than a Counter
         local = {tok: i for i, tok in enumerate(dict.fromkeys(chain.from_iterable(token_lists)))}
-        lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
         flat = np.fromiter(map(local.__getitem__, chain.from_iterable(token_lists)), dtype=np.int32,
                            count=int(lengths.sum()))
         counts = np.bincount(flat, minlength=len(local)).astype(np.int64)
@@ -99,13 +100,13 @@ def resolve_num_proc(num_proc: int | None) -> int:
 
 
 def map_chunks(analyzer: Analyzer, texts: list[str], num_proc: int,
-               encode: Callable[[list[str]], list[int]] | None = None) -> Iterator[ChunkResult]:
-    """``analyzer.chunk(chunk, encode)`` over ``texts`` in order; in ``num_proc`` processes
+               lookup: Lookup | None = None) -> Iterator[ChunkResult]:
+    """``analyzer.chunk(chunk, lookup)`` over ``texts`` in order; in ``num_proc`` processes
     for large inputs. Results are identical to one process: chunks are processed
     independently and yielded in input order.
     """
     if num_proc == 1 or len(texts) < 2 * num_proc or sum(map(len, texts)) < PARALLEL_MIN_CHARS:
-        yield analyzer.chunk(texts, encode)
+        yield analyzer.chunk(texts, lookup)
         return
     global _FORKED_TEXTS
     size = -(-len(texts) // (num_proc * _CHUNKS_PER_PROCESS))
@@ -122,7 +123,7 @@ def map_chunks(analyzer: Analyzer, texts: list[str], num_proc: int,
     pool = None
     try:
         with signals_held():
-            pool = ctx.Pool(num_proc, initializer=_init_worker, initargs=(analyzer, encode))
+            pool = ctx.Pool(num_proc, initializer=_init_worker, initargs=(analyzer, lookup))
         yield from pool.imap(_run_worker, tasks)
     finally:
         if pool is not None:
@@ -174,14 +175,14 @@ def stop_pool(pool: multiprocessing.pool.Pool, timeout: float = 5.0) -> None:
             process.kill()
 
 
-_WORKER: tuple[Analyzer, Callable | None] | None = None
+_WORKER: tuple[Analyzer, Lookup | None] | None = None
 _FORKED_TEXTS: list[str] | None = None
 
 
-def _init_worker(analyzer: Analyzer, encode: Callable | None) -> None:
+def _init_worker(analyzer: Analyzer, lookup: Lookup | None) -> None:
     global _WORKER
     worker_signals()
-    _WORKER = (analyzer, encode)
+    _WORKER = (analyzer, lookup)
 
 
 def worker_signals() -> None:
@@ -202,9 +203,9 @@ def _exit_quietly(signum: int, frame: object) -> None:
 
 
 def _run_worker(task: list[str] | tuple[int, int]) -> ChunkResult:
-    analyzer, encode = _WORKER
+    analyzer, lookup = _WORKER
     texts = _FORKED_TEXTS[task[0]:task[1]] if isinstance(task, tuple) else task
-    return analyzer.chunk(texts, encode)
+    return analyzer.chunk(texts, lookup)
 
 
 def merge_counts(results: Sequence[ChunkResult]) -> tuple[list[str], np.ndarray, list[np.ndarray]]:

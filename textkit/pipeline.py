@@ -190,8 +190,8 @@ class TextPipeline:
             raise ValueError("fit() needs at least one text, got an empty list")
         # With a fitted vocabulary and no hashing, workers index directly; otherwise they
         # return chunk-local ids that _ragged maps once per distinct token.
-        encode = None if for_fit or self.ngram_buckets else self.vocab.encode
-        return list(map_chunks(self.analyzer, texts, resolve_num_proc(self.num_proc), encode))
+        lookup = None if for_fit or self.ngram_buckets else self.vocab.lookup
+        return list(map_chunks(self.analyzer, texts, resolve_num_proc(self.num_proc), lookup))
 
     def _ragged(self, chunks: list[ChunkResult], tables: list[np.ndarray] | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:

@@ -123,8 +123,13 @@ class Vocab:
         """Tokens -> ids; unknown tokens become ``UNK_ID``."""
         if isinstance(tokens, str):  # would silently encode its characters
             raise TypeError(f"Vocab.encode expects a list of tokens, got a str {tokens[:30]!r}; tokenize it first")
+        return list(self.lookup(tokens))
+
+    def lookup(self, tokens: Iterable[str]) -> Iterator[int]:
+        """``encode``, lazily: ids as an iterator, for a stream of tokens (``np.fromiter`` reads
+        it without a list in between)."""
         # map(dict.get, ..., repeat(UNK)) is the fastest pure-Python lookup loop.
-        return list(map(self._stoi.get, tokens, repeat(UNK_ID)))
+        return map(self._stoi.get, tokens, repeat(UNK_ID))
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Ids -> tokens. Raises ``IndexError`` naming the id if one is out of range."""
