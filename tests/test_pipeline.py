@@ -366,6 +366,18 @@ def test_two_processes_equal_one(monkeypatch, options):
     assert same_batch(TextPipeline(num_proc=2, **options).fit_transform(texts), serial.transform(texts))
 
 
+def test_first_seen_and_merge_counts():
+    tokens, ids = analyzer.first_seen(iter(["b", "a", "b", "c", "a"]), 5)
+    assert tokens == ["b", "a", "c"] and ids.tolist() == [0, 1, 0, 2, 1]
+    tokens, ids = analyzer.first_seen(iter([]), 0)
+    assert tokens == [] and ids.shape == (0,)
+    chunks = [analyzer.ChunkResult(["x", "y"], np.array([3, 1]), np.zeros(0), np.zeros(0)),
+              analyzer.ChunkResult(["z", "x"], np.array([2, 5]), np.zeros(0), np.zeros(0))]
+    tokens, totals, positions = analyzer.merge_counts(chunks)
+    assert tokens == ["x", "y", "z"] and totals.tolist() == [8, 1, 2]
+    assert [p.tolist() for p in positions] == [[0, 1], [2, 0]]
+
+
 def test_num_proc_is_validated():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match=rf"num_proc must be None \(all cores\) or an int >= 1, got {bad!r}"):

@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, count
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -78,13 +78,22 @@ class Analyzer:
             # vocabulary never nears 2**31 tokens)
             flat = np.fromiter(lookup(chain.from_iterable(token_lists)), dtype=np.int32, count=int(lengths.sum()))
             return ChunkResult(None, None, flat, lengths)
-        # distinct tokens in first-seen order (dict.fromkeys runs at C speed), each token's local id,
-        # and the counts from those ids: one pass fewer over the tokens than a Counter
-        local = {tok: i for i, tok in enumerate(dict.fromkeys(chain.from_iterable(token_lists)))}
-        flat = np.fromiter(map(local.__getitem__, chain.from_iterable(token_lists)), dtype=np.int32,
-                           count=int(lengths.sum()))
-        counts = np.bincount(flat, minlength=len(local)).astype(np.int64)
-        return ChunkResult(list(local), counts, flat, lengths)
+        tokens, flat = first_seen(chain.from_iterable(token_lists), int(lengths.sum()))
+        counts = np.bincount(flat, minlength=len(tokens)).astype(np.int64)  # one pass fewer than a Counter
+        return ChunkResult(tokens, counts, flat, lengths)
+
+
+def first_seen(tokens: Iterable[str], n: int) -> tuple[list[str], np.ndarray]:
+    """The ``n`` ``tokens``' distinct values in first-seen order, and each token's index into
+    them ``(n,) int32`` (int64 from 2**31 tokens on). One dict operation per token:
+    ``setdefault`` keeps the position where a token was first seen, and array work turns
+    positions into ranks (~10% faster than ``dict.fromkeys`` then a lookup per token)."""
+    dtype = np.int32 if n < 2**31 else np.int64
+    seen: dict[str, int] = {}
+    where = np.fromiter(map(seen.setdefault, tokens, count()), dtype=dtype, count=n)  # (n,) first positions
+    is_first = np.zeros(n, dtype=bool)
+    is_first[where] = True
+    return list(seen), (np.cumsum(is_first, dtype=dtype) - 1)[where]
 
 
 def resolve_num_proc(num_proc: int | None) -> int:
@@ -212,10 +221,9 @@ def merge_counts(results: Sequence[ChunkResult]) -> tuple[list[str], np.ndarray,
     """The chunks' counts merged: every distinct token (first-seen order), its total count, and
     per chunk the merged index of each of its local tokens (so final ids need one lookup per
     *merged* token, not one per chunk's token). Array work: no per-token Python loop."""
-    tokens = list(dict.fromkeys(chain.from_iterable(r.tokens for r in results)))
-    index = {tok: i for i, tok in enumerate(tokens)}
-    positions = [np.fromiter(map(index.__getitem__, r.tokens), dtype=np.int64, count=len(r.tokens))
-                 for r in results]
+    sizes = [len(r.tokens) for r in results]
+    tokens, merged = first_seen(chain.from_iterable(r.tokens for r in results), sum(sizes))
+    positions = np.split(merged, np.cumsum(sizes)[:-1])
     totals = np.zeros(len(tokens), dtype=np.int64)
     for where, r in zip(positions, results):
         totals[where] += r.counts  # a chunk's tokens are distinct: no repeated index to lose
