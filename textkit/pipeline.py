@@ -189,7 +189,7 @@ class TextPipeline:
         if for_fit and not texts:
             raise ValueError("fit() needs at least one text, got an empty list")
         # With a fitted vocabulary and no hashing, workers index directly; otherwise they
-        # return chunk-local ids that _ragged maps once per distinct token.
+        # return chunk-local ids that _final_flats maps once per distinct token.
         lookup = None if for_fit or self.ngram_buckets else self.vocab.lookup
         return list(map_chunks(self.analyzer, texts, resolve_num_proc(self.num_proc), lookup))
 
