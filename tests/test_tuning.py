@@ -73,6 +73,9 @@ def test_a_best_trial_ahead_only_by_chance_leaves_the_classifier_as_made(trec, m
     lenient = bad_start(tune={"budget": "2m", "space": LR_ONLY, "trials": 3, "confidence": 0.5}).fit(*train,
                                                                                                      valid=valid)
     assert lenient.tuning_.check["adopted"] and lenient.tuning_.best["trial"] != 0
+    seen.clear()
+    alone = bad_start(tune={"budget": "2m", "space": LR_ONLY, "trials": 1}).fit(*train, valid=valid)
+    assert alone.tuning_.best["trial"] == 0 and alone.tuning_.check == {} and seen == []  # nothing to compare
 
 
 def test_ctrl_c_keeps_the_best_trial_so_far(trec, monkeypatch):

@@ -342,7 +342,7 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
                 record["state"] = "interrupted"
     if best is None:
         raise ValueError(f"tune budget of {budget:g} s ended before any trial finished an epoch; give more time")
-    if made is not None and best is not made:
+    if made is not None and best[2] is not made[2]:
         best = _checked_against(made, best, valid[1], lambda options: data_for(options)[2], result, say,
                                 clf.train_config.seed)
     value, winner, record = best
