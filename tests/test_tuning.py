@@ -156,3 +156,14 @@ def test_cli_tune_writes_every_trial_and_refuses_what_it_cannot_do(tmp_path, cap
     assert f"--tune-space {bad}: tune space 'lr': a range is" in capsys.readouterr().err
     assert main(["train", "--corpus", "trec", "--tune-space", str(space), "--out", str(tmp_path / "y")]) == 2
     assert "--tune-space is the search space of --tune" in capsys.readouterr().err
+
+
+def test_each_trial_is_said_once_whatever_its_end():
+    said = []
+    result = tuning.TuneResult(budget_s=60)
+    callback = tuning._pruned_line(result, said.append)
+    for state in ("complete", "stopped at the budget", "pruned"):  # the objective says the first two itself
+        result.trials.append({"trial": len(result.trials), "model": "bow", "pipeline": {}, "model_config": {},
+                              "train": {}, "state": state, "metric": "valid_accuracy", "seconds": 1.0})
+        callback(None, None)
+    assert said == ["tune trial 2: bow (its recipe): pruned; 1 s"]

@@ -423,9 +423,10 @@ def _trial_line(record: dict, best: bool) -> str:
 
 
 def _pruned_line(result: TuneResult, say):
+    """A line for a pruned trial, which leaves the objective before it says its own."""
     def callback(study, trial) -> None:
         record = result.trials[-1] if result.trials else None
-        if record is not None and record["state"] in ("pruned", "stopped at the budget"):
+        if record is not None and record["state"] == "pruned":
             say(_trial_line(record, False))
 
     return callback
