@@ -367,7 +367,7 @@ def _checked_against(made: tuple, best: tuple, targets: np.ndarray, valid_rows_f
     verdict = ("kept" if adopted else f"within chance (needs {result.confidence:g}): keeping trial 0, the "
                "classifier as made")
     say(f"tune: trial {best[2]['trial']} against trial 0 on {len(targets):,} validation texts: {name} "
-        f"{'+' if gain >= 0 else ''}{gain:.4f}, better in {1 - p:.1%} of bootstrap resamples; {verdict}")
+        f"{gain:+.4f}, better in {1 - p:.1%} of bootstrap resamples; {verdict}")
     return best if adopted else made
 
 
