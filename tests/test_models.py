@@ -402,6 +402,28 @@ def test_bow_distinct_counts_each_id_once_per_text():
     assert torch.allclose(model(ids, lengths), model.fc(expected), atol=1e-6)
 
 
+@pytest.mark.parametrize("distinct", [False, True])
+def test_bow_trains_on_the_kept_ids_only_with_the_same_outputs_and_gradient(distinct):
+    """Under autograd the ids go in flattened: a long text's pads and repeats cost no gradient rows."""
+    model = build_model("bow", vocab_size=50, num_classes=3, embed_dim=4, distinct=distinct, pooling="sqrt",
+                        sparse=True)
+    ids = torch.tensor([[5, 3, 5, 5, 3, 9, 9, 9], [4, 4, 7, PAD_ID, PAD_ID, PAD_ID, PAD_ID, PAD_ID],
+                        [PAD_ID] * 8])
+    lengths = torch.tensor([8, 3, 0])
+    with torch.no_grad():
+        padded = model(ids, lengths)  # no gradient: the padded (B, T) form
+    logits = model(ids, lengths)
+    assert torch.allclose(logits, padded, atol=1e-6)
+    logits.sum().backward()
+    grad = model.embedding.weight.grad
+    assert grad.is_sparse and grad._nnz() == (5 if distinct else 11)  # {3, 5, 9} and {4, 7}, or every real id
+    table = model.embedding.weight.detach().clone().requires_grad_()
+    rows = [[5, 3, 9], [4, 7], []] if distinct else [[5, 3, 5, 5, 3, 9, 9, 9], [4, 4, 7], []]
+    pooled = torch.stack([table[r].sum(0) / max(len(r), 1) ** 0.5 for r in rows])
+    model.fc(pooled).sum().backward()
+    assert torch.allclose(grad.to_dense(), table.grad, atol=1e-6)
+
+
 def test_bow_sparse_gradients_train_with_sparse_adam():
     torch.manual_seed(0)
     model = build_model("bow", vocab_size=VOCAB, num_classes=2, sparse=True)

@@ -29,6 +29,15 @@ With dense gradients the backward pass is dominated by the ``(V, E)`` embedding 
 (V=2M buckets: ~0.5 s per batch for every variant); ``sparse=True`` cuts that to ~5 ms
 but needs an optimizer that accepts sparse gradients (``torch.optim.SparseAdam`` or
 ``SGD``) for the embedding.
+
+When the table is trained, the kept ids go in flattened, with offsets: the backward pass
+builds one ``(E,)`` gradient row per id it is given, so the padded ``(B, T)`` form would
+pay for every pad and every masked repeat. On 20 Newsgroups a bucket holding an 84k-id
+post padded 64 texts to 5.4M positions (1.07M real): 4 GB of gradient rows, an 11 s step.
+One training step (SparseAdam, one thread, median of 5; padded vs flat): V=300k, E=100,
+B=64, T=400: 14.0 vs 7.5 ms, distinct 6.9 vs 2.0 ms; V=1.1M, E=200, T=20,000, 80% pads:
+1560 vs 350 ms, distinct 775 vs 35 ms. Without gradients the padded form stays: it skips
+the mask's gather (B=256, T=256: 0.98 vs 1.47 ms forward).
 """
 from __future__ import annotations
 
@@ -138,6 +147,10 @@ class BagOfEmbeddings(TextModel):
         weights = mask.to(self.embedding.weight.dtype) / norm  # (B, T)
         if exporting():  # ONNX has no EmbeddingBag: the same weighted sum as a lookup
             pooled = (F.embedding(ids, self.embedding.weight) * weights.unsqueeze(-1)).sum(1)
+        elif torch.is_grad_enabled() and self.embedding.weight.requires_grad:
+            # the table's gradient has a (E,) row per id given, pads and masked repeats included: give only the kept
+            counts = mask.sum(1)
+            pooled = self.embedding(ids[mask], counts.cumsum(0) - counts, per_sample_weights=weights[mask])
         else:
             pooled = self.embedding(ids, per_sample_weights=weights)  # (B, E), no (B, T, E) in memory
         return self.fc(self.dropout(self.hidden(pooled)))  # (B, C)
