@@ -106,6 +106,41 @@ def test_a_family_too_slow_for_the_budget_is_left_out(trec, monkeypatch):
     assert {t["model"] for t in clf.tuning_.trials} == {"bow"}
 
 
+def test_timing_counts_against_the_budget_and_trial_0_runs_whatever_it_spent(trec, monkeypatch, capsys):
+    """Timing a slow family ate the budget (20 Newsgroups: the rnn's probe ran for minutes): the
+    family is left out, the ones after it are not timed, and trial 0 still trains its epoch."""
+    import time
+
+    train, valid, _ = trec
+
+    class Clock:  # the tuner's clock, jumped past the budget while cnn is timed
+        ahead = 0.0
+
+        def perf_counter(self):
+            return time.perf_counter() + self.ahead
+
+    clock = Clock()
+    monkeypatch.setattr(tuning, "time", clock)
+    real_fit = TextClassifier.fit_encoded
+
+    def fit_encoded(self, *args, **kwargs):
+        if self.model_name == "cnn":
+            clock.ahead += 120
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(TextClassifier, "fit_encoded", fit_encoded)
+    space = {"model": ["bow", "cnn", "rnn"]}
+    clf = bad_start(progress=None, tune={"budget": "1m", "space": space}).fit(*train, valid=valid)
+    result = clf.tuning_
+    assert "one epoch takes about" in result.left_out["cnn"]
+    assert result.left_out["rnn"] == "no time was left to time one epoch of it"
+    assert [(t["trial"], t["model"], t["state"], len(t["per_epoch"])) for t in result.trials] == \
+        [(0, "bow", "stopped at the budget", 1)]
+    assert result.best["trial"] == 0 and clf.predict(["Who wrote Hamlet ?"])
+    err = capsys.readouterr().err
+    assert "tune: timed bow: pipeline" in err and "tune: rnn left out: no time was left" in err
+
+
 def test_a_budget_that_cannot_hold_one_trial_is_refused_before_the_search(trec):
     train, valid, _ = trec
     with pytest.raises(ValueError, match=r"tune budget of 0\.01 s cannot fit one trial: the pipeline took .* "

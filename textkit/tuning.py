@@ -15,18 +15,21 @@ validation accuracy after every epoch, so that Optuna's median pruner stops a tr
 behind the earlier ones at the same epoch. The first trial is the classifier as it was made
 (its model, recipe and the options given), so the search never ends below it on validation;
 the options given hold in every trial unless the space searches them. Before the search, one
-epoch of each family is timed on a sample of the texts, and a family whose epoch would take
-more than a fifth of the budget is left out (``left_out`` says why): on long documents and one
-core a CNN trial could otherwise spend the whole budget on a single epoch. The
-budget is wall-clock: no trial starts after it, and a running one is stopped at its first
-epoch end past it, keeping its best epoch as its result. The best trial's model, already
-trained and early-stopped on that split, becomes the fitted classifier, if it beats the first
-trial (the classifier as made) by more than chance: the best of many trials on one validation
-split is partly the best luck, and on Subj a search's +1.1 points there became -0.4 on test. So
-both are scored on the same validation texts resampled 2,000 times (a paired bootstrap), and
-the search's best is kept only if it is better in at least ``confidence`` of them (0.95 unless
-``tune={"confidence": ...}`` says otherwise; 0 keeps the best trial whatever the margin);
-otherwise the first trial is the result. ``TuneResult.check`` records the comparison.
+epoch of each family is timed on a growing sample of the texts, and a family whose epoch would
+take more than a fifth of the budget is left out (``left_out`` says why): on long documents and
+one core a CNN trial could otherwise spend the whole budget on a single epoch. The budget is
+wall-clock and the timing counts against it, so a family is timed only while trial 0 would still
+have time for an epoch, and a budget that cannot fit the timing and one epoch of trial 0 is
+refused before any trial. Trial 0 always runs; no later trial starts after the budget, and a
+running one is stopped at its first epoch end past it, keeping its best epoch as its result.
+The best trial's model, already trained and early-stopped on that split, becomes the fitted
+classifier, if it beats the first trial (the classifier as made) by more than chance: the best
+of many trials on one validation split is partly the best luck, and on Subj a search's +1.1
+points there became -0.4 on test. So both are scored on the same validation texts resampled
+2,000 times (a paired bootstrap), and the search's best is kept only if it is better in at
+least ``confidence`` of them (0.95 unless ``tune={"confidence": ...}`` says otherwise; 0 keeps
+the best trial whatever the margin); otherwise the first trial is the result.
+``TuneResult.check`` records the comparison.
 
 A search space (``tune={"budget": "10m", "space": {...}}``) maps a name to a list of choices
 or to ``{"low": a, "high": b, "log": bool}`` (integers if both ends are). ``"model"`` lists the
@@ -74,7 +77,8 @@ DEFAULT_SPACE: dict[str, Any] = {
     "rnn.hidden_dim": [64, 128, 256],
     "rnn.dropout": {"low": 0.2, "high": 0.6},
 }
-PROBE_TEXTS = 512  # texts each family's epoch is timed on, before the search starts
+PROBE_START, PROBE_TEXTS = 8, 512  # each family's epoch is timed on 8, 32, 128 ... texts, at most this many
+PROBE_SECONDS = 2.0  # ... until a step takes this much longer than the one before
 MIN_EPOCHS_IN_BUDGET = 5  # a family whose epoch takes more than budget / this is left out of the search
 DEFAULT_CONFIDENCE = 0.95  # the search's best replaces the classifier as made only if better in this share of resamples
 
@@ -252,20 +256,38 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
         return model, chosen
 
     def epoch_seconds(model: str) -> tuple[float, float]:
-        """(seconds to fit and encode the pipeline, estimated seconds of one epoch of ``model``),
-        from one epoch on ``PROBE_TEXTS`` texts drawn at random (a class-sorted file has both)."""
+        """(seconds to fit and encode the pipeline, estimated seconds of one epoch of ``model``).
+
+        One epoch is timed on 8 texts drawn at random (a class-sorted file has both), then on four
+        times as many, until the step's increase on the one before takes ``PROBE_SECONDS`` or it
+        reaches ``PROBE_TEXTS``: on long documents one epoch of 512 texts can take minutes, and the
+        probes count against the budget. The last two steps' difference is the cost per text, so
+        the model's fixed cost (building it: seconds for a large vocabulary) is counted once, not
+        once per 8 texts."""
         chosen = base_settings(model)
         t0 = time.perf_counter()
         pipeline, rows, _ = data_for(chosen["pipeline"])
         pipeline_s = time.perf_counter() - t0
-        pick = np.sort(np.random.default_rng(0).choice(len(rows), min(len(rows), PROBE_TEXTS), replace=False))
+        order = np.random.default_rng(0).permutation(len(rows))
         probe = TextClassifier(model, recipe=None, model_config=chosen["model_config"], valid_split=0,
                                **{**chosen["train"], "epochs": 1, "progress": False,
                                   **{k: getattr(clf.train_config, k) for k in ("device", "threads", "seed")}})
-        t1 = time.perf_counter()
-        if len(set(targets[pick].tolist())) >= 2:
-            probe.fit_encoded(pipeline, ([rows[i] for i in pick], targets[pick]), classes=classes)
-        return pipeline_s, (time.perf_counter() - t1) * len(rows) / max(len(pick), 1)
+        steps: list[tuple[int, float]] = [(0, 0.0)]  # (texts, seconds)
+        while True:
+            pick = np.sort(order[:min(steps[-1][0] * 4 or PROBE_START, PROBE_TEXTS, len(rows))])
+            t1 = time.perf_counter()
+            if len(set(targets[pick].tolist())) >= 2:
+                probe.fit_encoded(pipeline, ([rows[i] for i in pick], targets[pick]), classes=classes)
+            steps.append((len(pick), time.perf_counter() - t1))
+            if len(pick) in (PROBE_TEXTS, len(rows)) or \
+                    (len(steps) > 2 and steps[-1][1] - steps[-2][1] >= PROBE_SECONDS):
+                break
+        (n, seconds), (n_before, before) = steps[-1], steps[-2]
+        per_text = max(seconds - before, 0.0) / (n - n_before) if len(steps) > 2 else seconds / n
+        epoch_s = seconds + per_text * (len(rows) - n)
+        say(f"tune: timed {model}: pipeline {pipeline_s:.1f} s, one epoch about {epoch_s:.0f} s "
+            f"({time.perf_counter() - started:.0f} s of the budget spent)")
+        return pipeline_s, epoch_s
 
     def objective(trial: optuna.Trial) -> float:
         nonlocal best, made
@@ -311,11 +333,17 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
     families = list(space.get("model", TEXT_MODELS))
     first = clf.model_name if clf.model_name in families else families[0]
     pipeline_s, epoch_s = epoch_seconds(first)
-    if pipeline_s + epoch_s > budget:
+    probing_s = time.perf_counter() - started
+    if probing_s + epoch_s > budget:  # its pipeline is kept: trial 0 needs one epoch more
         raise ValueError(f"tune budget of {budget:g} s cannot fit one trial: the pipeline took {pipeline_s:.1f} s and "
                          f"one epoch of {first} on these {len(texts):,} texts takes about {epoch_s:.0f} s; give at "
-                         f"least {math.ceil((pipeline_s + epoch_s) * 3)} s (a few epochs of a few trials)")
+                         f"least {math.ceil((probing_s + epoch_s) * 3)} s (a few epochs of a few trials)")
     for model in [m for m in families if m != first]:  # a family far too slow here would eat the budget
+        if time.perf_counter() + probing_s + epoch_s > deadline:  # timing it could leave trial 0 no epoch
+            families.remove(model)
+            result.left_out[model] = "no time was left to time one epoch of it"
+            say(f"tune: {model} left out: {result.left_out[model]}")
+            continue
         epoch = epoch_seconds(model)[1]
         if epoch > budget / MIN_EPOCHS_IN_BUDGET:
             families.remove(model)
@@ -331,8 +359,12 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-            study.optimize(objective, n_trials=settings["trials"], timeout=max(0.0, deadline - time.perf_counter()),
-                           callbacks=[_pruned_line(result, say)])
+            # trial 0 runs whatever the timing spent (the check above left it an epoch); the rest while time is left
+            study.optimize(objective, n_trials=1, callbacks=[_pruned_line(result, say)])
+            more = None if settings["trials"] is None else settings["trials"] - 1
+            if (more is None or more > 0) and time.perf_counter() < deadline:
+                study.optimize(objective, n_trials=more, timeout=deadline - time.perf_counter(),
+                               callbacks=[_pruned_line(result, say)])
     except KeyboardInterrupt:
         if best is None:
             raise
