@@ -669,6 +669,19 @@ def test_train_grid_on_fara_forms_cross_validated(shared, tmp_path, capsys):
 
 # ---------------------------------------------------------------- hostile numbers and files (issue #13)
 
+def test_patience_flag_sets_early_stopping_and_0_turns_it_off(files, tmp_path, capsys):
+    argv = ["train", "--train", str(files["train"]), "--test", str(files["test"]), *FAST]
+    for value, patience, epochs in (("0", None, 5), ("1", 1, 5)):
+        out = tmp_path / f"patience{value}"
+        assert main([*argv, "--epochs", "5", "--lr", "1e-6", "--patience", value, "--out", str(out)]) == 0
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["train_config"]["patience"] == patience
+        # lr 1e-6 hardly moves validation: patience 1 stops within a few epochs; 0 trains all five
+        assert len(metrics["history"]) == epochs if patience is None else len(metrics["history"]) < epochs
+    assert main([*argv, "--patience", "-2", "--out", str(tmp_path / "bad")]) == 2
+    assert "--patience: expected 0 (no early stopping) or a number of epochs >= 1, got '-2'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("value", ["inf", "nan", "1e30", "-1"])
 def test_an_lr_that_cannot_train_is_refused_naming_the_flag(files, tmp_path, capsys, value):
     # inf trained one epoch into NaN weights and saved them; 1e30 ended in a FloatingPointError traceback

@@ -284,6 +284,9 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
                    help="train K of the model side by side (each its own initialisation) and average them: "
                         "steadier and usually more accurate, for K times the work (default: the recipe's, else 1)")
     g.add_argument("--epochs", type=int, help="epochs at most (default: the recipe's; early stopping on valid)")
+    g.add_argument("--patience", type=_patience, metavar="N",
+                   help="stop after N epochs without a better validation score; 0: train every epoch "
+                        "(default: the recipe's)")
     g.add_argument("--batch-size", type=int, help="texts per step (default: the recipe's)")
     g.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
     g.add_argument("--vectors", metavar="FILE",
@@ -292,6 +295,17 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
     _threads_flag(g)
     g.add_argument("--seed", type=int, default=0, help="seed of splits, folds, initialisation and batch order")
+
+
+def _patience(value: str) -> int:
+    """``--patience N``: N >= 1 epochs, or 0 for none (early stopping off; TrainConfig's None)."""
+    try:
+        patience = int(value)
+    except ValueError:
+        patience = -1
+    if patience < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 (no early stopping) or a number of epochs >= 1, got {value!r}")
+    return patience
 
 
 def _threads_flag(p) -> None:

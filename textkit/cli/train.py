@@ -64,8 +64,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     args.recipe_options = read_recipe(args.recipe)  # read once; every step below uses this copy
     args.tune_options = _tune_options(args)
     flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "device": args.device,
-             "seed": args.seed, "threads": args.threads, "progress": args.progress}
+             "seed": args.seed, "threads": args.threads, "progress": args.progress, "patience": args.patience}
     train_options = {**given_recipe(args)["train"], **{k: v for k, v in flags.items() if v is not None}}
+    if train_options.get("patience") == 0:  # --patience 0: every epoch trains, the best one is kept
+        train_options["patience"] = None
     try:  # bad options fail now, not after loading
         _new_classifier(args, pipeline_options(args), train_options)
     except ValueError as error:  # TrainConfig names its field; here it is a flag or a --recipe entry
