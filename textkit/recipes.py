@@ -15,10 +15,10 @@ plain ``TrainConfig`` and ``build_model`` defaults.
 
 Why these defaults: each model's is the recipe validation chose on most corpora (the notes
 below): the bag of embeddings with word 1-2 grams, 32 dimensions, sqrt pooling and sparse
-updates at lr 2e-3 (TREC, SST-2, Subj), up to 50 epochs with patience 5 (small files need them); Kim's CNN at 300 dimensions, padded "wide" as Kim's
-code pads (TREC, SST-2); the BiLSTM as the library builds it, stopped early (SST-2). A corpus
-whose validation chose otherwise (MR, IMDB, 20 Newsgroups; TREC's average of five CNNs) carries
-its own.
+updates at lr 2e-3 (TREC, SST-2, Subj), up to 50 epochs with patience 5 (small files need
+them); Kim's CNN at 300 dimensions, padded "wide" as Kim's code pads (TREC, SST-2); the BiLSTM
+as the library builds it, stopped early (SST-2). A corpus whose validation chose otherwise (MR,
+IMDB, 20 Newsgroups; TREC's average of five CNNs) carries its own.
 """
 from __future__ import annotations
 
