@@ -285,7 +285,7 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
         (n, seconds), (n_before, before) = steps[-1], steps[-2]
         per_text = max(seconds - before, 0.0) / (n - n_before) if len(steps) > 2 else seconds / n
         epoch_s = seconds + per_text * (len(rows) - n)
-        say(f"tune: timed {model}: pipeline {pipeline_s:.1f} s, one epoch about {epoch_s:.0f} s "
+        say(f"tune: timed {model}: pipeline {pipeline_s:.1f} s, one epoch about {epoch_s:.{int(epoch_s < 10)}f} s "
             f"({time.perf_counter() - started:.0f} s of the budget spent)")
         return pipeline_s, epoch_s
 
