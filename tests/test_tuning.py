@@ -141,6 +141,24 @@ def test_timing_counts_against_the_budget_and_trial_0_runs_whatever_it_spent(tre
     assert "tune: timed bow: pipeline" in err and "tune: rnn left out: no time was left" in err
 
 
+# -60 s: any second step takes "long enough" (its increase may be negative: the first step warms up); 1e9: none does
+@pytest.mark.parametrize("probe_seconds, sizes", [(-60.0, [8, 32]), (1e9, [8, 32, 128, 512])])
+def test_a_family_is_timed_on_a_growing_sample_until_a_step_takes_long_enough(trec, monkeypatch, probe_seconds, sizes):
+    train, valid, _ = trec
+    monkeypatch.setattr(tuning, "PROBE_SECONDS", probe_seconds)
+    timed = []
+    real_fit = TextClassifier.fit_encoded
+
+    def fit_encoded(self, pipeline, train_data, *args, **kwargs):
+        if self.train_config.epochs == 1 and self.valid_split == 0:  # a timing step, not a trial
+            timed.append((self.model_name, len(train_data[0])))
+        return real_fit(self, pipeline, train_data, *args, **kwargs)
+
+    monkeypatch.setattr(TextClassifier, "fit_encoded", fit_encoded)
+    bad_start(tune={"budget": "2m", "space": {"model": ["bow", "rnn"]}, "trials": 1}).fit(*train, valid=valid)
+    assert timed == [(model, n) for model in ("bow", "rnn") for n in sizes]
+
+
 def test_a_budget_that_cannot_hold_one_trial_is_refused_before_the_search(trec):
     train, valid, _ = trec
     with pytest.raises(ValueError, match=r"tune budget of 0\.01 s cannot fit one trial: the pipeline took .* "
