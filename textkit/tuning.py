@@ -261,30 +261,32 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
         One epoch is timed on 8 texts drawn at random (a class-sorted file has both), then on four
         times as many, until the step's increase on the one before takes ``PROBE_SECONDS`` or it
         reaches ``PROBE_TEXTS``: on long documents one epoch of 512 texts can take minutes, and the
-        probes count against the budget. The last two steps' difference is the cost per text, so
-        the model's fixed cost (building it: seconds for a large vocabulary) is counted once, not
-        once per 8 texts."""
+        probes count against the budget. The last two steps' difference, over the ids they add,
+        is the cost per id: the model's fixed cost (building it: seconds for a large vocabulary)
+        is counted once, and a sample that happens to hold a long post is not scaled up as if
+        every text were that long."""
         chosen = base_settings(model)
         t0 = time.perf_counter()
         pipeline, rows, _ = data_for(chosen["pipeline"])
         pipeline_s = time.perf_counter() - t0
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
         order = np.random.default_rng(0).permutation(len(rows))
         probe = TextClassifier(model, recipe=None, model_config=chosen["model_config"], valid_split=0,
                                **{**chosen["train"], "epochs": 1, "progress": False,
                                   **{k: getattr(clf.train_config, k) for k in ("device", "threads", "seed")}})
-        steps: list[tuple[int, float]] = [(0, 0.0)]  # (texts, seconds)
+        steps: list[tuple[int, int, float]] = [(0, 0, 0.0)]  # (texts, ids, seconds)
         while True:
             pick = np.sort(order[:min(steps[-1][0] * 4 or PROBE_START, PROBE_TEXTS, len(rows))])
             t1 = time.perf_counter()
             if len(set(targets[pick].tolist())) >= 2:
                 probe.fit_encoded(pipeline, ([rows[i] for i in pick], targets[pick]), classes=classes)
-            steps.append((len(pick), time.perf_counter() - t1))
+            steps.append((len(pick), max(int(lengths[pick].sum()), 1), time.perf_counter() - t1))
             if len(pick) in (PROBE_TEXTS, len(rows)) or \
-                    (len(steps) > 2 and steps[-1][1] - steps[-2][1] >= PROBE_SECONDS):
+                    (len(steps) > 2 and steps[-1][2] - steps[-2][2] >= PROBE_SECONDS):
                 break
-        (n, seconds), (n_before, before) = steps[-1], steps[-2]
-        per_text = max(seconds - before, 0.0) / (n - n_before) if len(steps) > 2 else seconds / n
-        epoch_s = seconds + per_text * (len(rows) - n)
+        (_, ids, seconds), (_, ids_before, before) = steps[-1], steps[-2]
+        per_id = max(seconds - before, 0.0) / max(ids - ids_before, 1) if len(steps) > 2 else seconds / ids
+        epoch_s = seconds + per_id * max(int(lengths.sum()) - ids, 0)
         say(f"tune: timed {model}: pipeline {pipeline_s:.1f} s, one epoch about {epoch_s:.{int(epoch_s < 10)}f} s "
             f"({time.perf_counter() - started:.0f} s of the budget spent)")
         return pipeline_s, epoch_s
