@@ -2,9 +2,10 @@
 how many epochs, how much patience. Test splits are never read: each run draws from a
 corpus's train split n texts to fit, max(n / 8, 50) to validate (early stopping) and 1,000
 held-out texts to score, per seed; TF-IDF (1-2 grams) + logistic regression, C in {1, 10, 100}
-by the same valid texts, is the yardstick.
+by the same valid texts, is the yardstick. It is fitted on the n texts alone, as the bow is
+(``reproduce.run_linear`` refits on train + valid, as the table's models are refitted).
 
-    python scripts/small_data_check.py                          # the library default vs a candidate
+    python scripts/small_data_check.py                          # the library default alone
     python scripts/small_data_check.py --configs '{"p10": {"epochs": 100, "patience": 10}}'
 
 ``--configs`` maps a name to TextClassifier options over the library default ("library": {} is
@@ -48,11 +49,14 @@ def main() -> int:
     parser.add_argument("--datasets", nargs="+", default=["trec", "subj", "mr", "sst2"])
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--configs", type=json.loads, default={"epochs50_patience5": {"epochs": 50, "patience": 5}})
+    parser.add_argument("--configs", type=json.loads, default={},
+                        help='candidates: {"name": {TextClassifier options over the library default}, ...}')
     parser.add_argument("--no-library", action="store_true", help="skip the library default's run")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = parser.parse_args()
     configs = args.configs if args.no_library else {"library": {}, **args.configs}
+    if not configs:
+        parser.error("--no-library without --configs leaves nothing to run")
     print(f"load {os.getloadavg()[0]:.2f} at the start", flush=True)
     means = {}
     for name in args.datasets:

@@ -83,12 +83,13 @@ Recipe = dict  # {"pipeline": {...}, "model_config": {...}, "train": {...}}
 #    E=200 94.43 <- chosen (_NEWS_BOW); E=300 94.25 (35 min). An E=400 run grew to 16 GB
 #    (1.15M word 1-2 grams) and was killed for memory beside another run; it gave no figure.
 #    E=200 with members=3 (an average of three, affordable once bow trained on flattened ids:
-#    30 min) 93.99, though its early-stopped valid accuracy was 0.946 (one bow's 0.941): not taken.
+#    30 min) 93.99, though its early-stopped valid accuracy was 0.946 (one bow's 0.942, same split): not taken.
 #    NB-weighted logistic regression (NBSVM's features, scripts/nblr_check.py, scikit-learn)
 #    replayed on seed 0: 20 Newsgroups 92.31 vs TF-IDF+LR 93.99; SST-2's dev halves 1-2 grams
 #    80.85, 1-3 grams 82.46 vs 82.11. Not built: no model to add for these rows.
 #    IDF-weighted pooling (each id weighed by scikit-learn's smoothed idf of the training texts,
-#    then L2-normalised: TF-IDF's weighting inside the bow; tried patched in, never built):
+#    then L2-normalised: TF-IDF's weighting inside the bow; a monkey-patch outside the repo, run
+#    through reproduce.py --valid-only; no command here reproduces it):
 #    20 Newsgroups seed 0 93.46 (one bow 94.43); SST-2's dev halves, seeds 0-1, 81.71. Not built.
 #    Averaging bows on SST-2 (dev halves, seeds 0-1; this recipe 81.48 now too, 20 s a fit):
 #    members=5 81.54, members=10 81.71 (2 min a fit): bows from different initialisations end

@@ -362,11 +362,11 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
             # trial 0 runs whatever the timing spent (the check above left it an epoch); the rest while time is left
-            study.optimize(objective, n_trials=1, callbacks=[_pruned_line(result, say)])
+            callbacks = [_pruned_line(result, say)]
+            study.optimize(objective, n_trials=1, callbacks=callbacks)
             more = None if settings["trials"] is None else settings["trials"] - 1
             if (more is None or more > 0) and time.perf_counter() < deadline:
-                study.optimize(objective, n_trials=more, timeout=deadline - time.perf_counter(),
-                               callbacks=[_pruned_line(result, say)])
+                study.optimize(objective, n_trials=more, timeout=deadline - time.perf_counter(), callbacks=callbacks)
     except KeyboardInterrupt:
         if best is None:
             raise
@@ -374,8 +374,7 @@ def tune(clf: TextClassifier, texts: list[str], targets: np.ndarray, valid: tupl
         for record in result.trials:
             if record["state"] == "running":
                 record["state"] = "interrupted"
-    if best is None:
-        raise ValueError(f"tune budget of {budget:g} s ended before any trial finished an epoch; give more time")
+    # trial 0 always trains at least one epoch, so ``best`` is set unless Ctrl-C came first (re-raised above)
     if made is not None and best[2] is not made[2]:
         best = _checked_against(made, best, valid[1], lambda options: data_for(options)[2], result, say,
                                 clf.train_config.seed)

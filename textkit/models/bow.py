@@ -34,10 +34,9 @@ When the table is trained, the kept ids go in flattened, with offsets: the backw
 builds one ``(E,)`` gradient row per id it is given, so the padded ``(B, T)`` form would
 pay for every pad and every masked repeat. On 20 Newsgroups a bucket holding an 84k-id
 post padded 64 texts to 5.4M positions (1.07M real): 4 GB of gradient rows, an 11 s step.
-One training step (SparseAdam, one thread, median of 5; padded vs flat): V=300k, E=100,
-B=64, T=400: 14.0 vs 7.5 ms, distinct 6.9 vs 2.0 ms; V=1.1M, E=200, T=20,000, 80% pads:
-1560 vs 350 ms, distinct 775 vs 35 ms. Without gradients the padded form stays: it skips
-the mask's gather (B=256, T=256: 0.98 vs 1.47 ms forward).
+``textkit train --corpus 20newsgroups --epochs 2 --threads 1`` (the two versions side by side)
+printed epochs of 62.2 and 45.3 s padded, 31.0 and 26.4 s flat, with the same losses. Without
+gradients the padded form stays: it skips the mask's gather.
 """
 from __future__ import annotations
 
