@@ -92,6 +92,18 @@ DEFAULT_MODELS = {"trec": ("cnn", "bow"), "sst2": ("cnn", "bow"), "mr": ("bow",)
                   "imdb": ("bow",), "20newsgroups": ("bow",)}
 DEFAULT_SEEDS = {"trec": 3, "sst2": 3, "mr": 3, "subj": 3, "imdb": 2, "20newsgroups": 2}
 DEFAULT_FOLDS = 10
+FAMILIES = ("bow", "cnn", "rnn")
+
+
+def model_name(text: str) -> str:
+    """--models entries: a family, or a mix of families joined by "+" ("bow+cnn")."""
+    parts = text.split("+")
+    if any(p not in FAMILIES for p in parts) or len(set(parts)) != len(parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected one of {', '.join(FAMILIES)}, or a mix of "
+                                         f"different ones joined by '+' (bow+cnn)")
+    return text
+
+
 NAMES = {"trec": "TREC", "sst2": "SST-2", "mr": "MR", "subj": "Subj", "imdb": "IMDB", "20newsgroups": "20 Newsgroups"}
 
 
@@ -192,8 +204,29 @@ def run_textkit(model: str, recipe: dict | str, run: dict, quick: bool, device: 
     texts, labels = run["train"][0] + run["valid"][0], run["train"][1] + run["valid"][1]
     clf = classifier(epochs=best_epoch, patience=None, valid_split=0).fit(texts, labels)
     scores = clf.evaluate(*run["test"])
+    # the test probabilities (columns in classes_ order) stay in memory for a mix of models
     return dict(accuracy=scores["accuracy"], macro_f1=scores["macro_f1"], best_epoch=best_epoch,
-                valid_accuracy=chooser.result_.best_metric)
+                valid_accuracy=chooser.result_.best_metric,
+                proba=(clf.predict_proba(run["test"][0]), list(clf.classes_)))
+
+
+def run_mix(members: dict[str, dict], run: dict) -> dict:
+    """A mix such as "bow+cnn": the mean of its members' test probabilities, each member trained
+    by the protocol above on this run (what scikit-learn's ``VotingClassifier(voting="soft")``
+    over those ``TextClassifier``s predicts); why: models of different families err on different
+    texts, so their average gains more than members of one family (``members=k``) do."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    probas = [result["proba"] for result in members.values()]
+    classes = probas[0][1]
+    if any(c != classes for _, c in probas):
+        raise ValueError(f"the members of a mix know different classes: {[c for _, c in probas]}")
+    predicted = [classes[i] for i in np.mean([p for p, _ in probas], axis=0).argmax(1)]
+    return dict(accuracy=float(accuracy_score(run["test"][1], predicted)),
+                macro_f1=float(f1_score(run["test"][1], predicted, average="macro")),
+                best_epoch={m: r["best_epoch"] for m, r in members.items()},
+                seconds=round(sum(r["seconds"] for r in members.values()), 2),
+                valid_accuracy=float(np.mean([r["valid_accuracy"] for r in members.values()])))
 
 
 def run_linear(run: dict) -> dict:
@@ -262,8 +295,14 @@ def paired_margin(rows: list[dict], model: str) -> str:
     return f"{statistics.fmean(diffs):+.2f} ± {se:.2f} vs LR, paired over {len(diffs)} run{'s' * (len(diffs) > 1)}"
 
 
+def models_in(records: list[dict]) -> list[str]:
+    """The textkit models the records hold: the single ones in FAMILIES order, then the mixes."""
+    present = {r["model"] for r in records} - {"tfidf-lr"}
+    return [m for m in FAMILIES if m in present] + sorted(present - set(FAMILIES))
+
+
 def make_table(records: list[dict]) -> str:
-    models = [m for m in ("bow", "cnn", "rnn") if any(r["model"] == m for r in records)]
+    models = models_in(records)
     cols = ["dataset", "protocol"] + [f"textkit {m}" for m in models] + [
         "TF-IDF+LR", "Kim CNN-rand", "Kim CNN-non-static", "fastText", "met"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -303,7 +342,7 @@ def valid_table(records: list[dict]) -> str:
     lines = ["| dataset | model | accuracy % on valid, protocol replayed (mean over runs) | runs |",
              "|---|---|---|---|"]
     for name in DATASETS:
-        for model in ("bow", "cnn", "rnn", "tfidf-lr"):
+        for model in models_in(records) + ["tfidf-lr"]:
             values = [r["accuracy"] for r in records if r["dataset"] == name and r["model"] == model]
             if values:
                 lines.append(f"| {NAMES[name]} | {model} | {100 * statistics.fmean(values):.2f} | {len(values)} |")
@@ -315,10 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    parser.add_argument("--models", nargs="*", default=None, choices=("bow", "cnn", "rnn"),
-                        help="textkit models to run (default: each dataset's recipe); a model without a "
-                             "recipe for a dataset is skipped there; --models with no name runs the "
-                             "TF-IDF+LR baseline alone")
+    parser.add_argument("--models", nargs="*", default=None, type=model_name,
+                        help="textkit models to run (default: each dataset's recipe): bow, cnn, rnn, or a mix "
+                             "such as bow+cnn (the mean of its members' probabilities, each trained as it "
+                             "would be alone); a model without a recipe for a dataset is skipped there; "
+                             "--models with no name runs the TF-IDF+LR baseline alone")
     parser.add_argument("--seeds", type=int, default=None,
                         help="seeds per dataset, counted from --first-seed (default: DEFAULT_SEEDS)")
     parser.add_argument("--first-seed", type=int, default=0,
@@ -377,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--first-fold must be between 0 and 10 - --folds ({10 - args.folds}), got {args.first_fold}")
     recipes: dict[str, dict] = {name: {model: name for model in models} for name, models in CORPUS_RECIPES.items()}
     if args.recipe is not None:
-        if not args.models or len(args.models) != 1:
+        if not args.models or len(args.models) != 1 or "+" in args.models[0]:
             parser.error("--recipe needs exactly one --models name, the model it is a recipe for")
         tried = json.loads(args.recipe.read_text(encoding="utf-8"))
         for name in args.datasets:
@@ -404,20 +444,31 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         runs = runs_of(name, args.data, seeds, nfolds or 1, args.first_fold)
         print(f"[{name}] loaded {len(runs)} run(s) in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-        models = [m for m in (DEFAULT_MODELS[name] if args.models is None else args.models) if m in recipes[name]]
+        models = [m for m in (DEFAULT_MODELS[name] if args.models is None else args.models)
+                  if all(part in recipes[name] for part in m.split("+"))]
+        models.sort(key=lambda m: "+" in m)  # a mix after the single models, whose results it reuses
         if args.quick:
             runs = [subsample(run, 600, 200) for run in runs]
         if args.valid_only:  # from here on the test split is out of reach
             runs = [inner for run in runs for inner in replayed_on_valid(run)]
         for run in runs:
-            jobs = [(m, lambda m=m, run=run: run_textkit(m, recipes[name][m], run, args.quick, args.device))
-                    for m in models]
+            trained: dict[str, dict] = {}  # this run's single models, for the mixes
+
+            def single(m, run=run):
+                if m not in trained:
+                    t0 = time.perf_counter()
+                    trained[m] = run_textkit(m, recipes[name][m], run, args.quick, args.device)
+                    trained[m]["seconds"] = round(time.perf_counter() - t0, 2)
+                return trained[m]
+
+            jobs = [(m, lambda m=m, run=run: run_mix({p: single(p) for p in m.split("+")}, run) if "+" in m
+                     else single(m)) for m in models]
             if not args.no_linear:
                 jobs.append(("tfidf-lr", lambda run=run: run_linear(run)))
             for model, job in jobs:
                 t0 = time.perf_counter()
-                result = job()
-                seconds = time.perf_counter() - t0
+                result = {k: v for k, v in job().items() if k != "proba"}
+                seconds = result.pop("seconds", None) or time.perf_counter() - t0  # a mix: its members' sum
                 record = dict(dataset=name, model=model, seed=run["seed"], fold=run["fold"],
                               seconds=round(seconds, 2), **result)
                 if "half" in run:
