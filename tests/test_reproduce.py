@@ -4,6 +4,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,3 +105,45 @@ def test_models_with_no_name_runs_the_baseline_alone(data, tmp_path, capsys):
         reproduce.main([*data, "--datasets", "trec", "--models", "--no-linear"])
     assert exit_info.value.code == 2
     assert "nothing to run" in capsys.readouterr().err
+
+
+def test_a_mix_averages_its_members_probabilities():
+    run = dict(test=(["a", "b", "c"], ["x", "y", "y"]))
+    bow = dict(proba=(np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]]), ["x", "y"]), best_epoch=3, valid_accuracy=0.8,
+               seconds=1.0)
+    cnn = dict(proba=(np.array([[0.4, 0.6], [0.1, 0.9], [0.3, 0.7]]), ["x", "y"]), best_epoch=5, valid_accuracy=0.9,
+               seconds=2.0)
+    result = reproduce.run_mix({"bow": bow, "cnn": cnn}, run)
+    # means: x 0.65, y 0.75, y 0.75 -> all right, where bow alone misses "b" and cnn alone misses "a"
+    assert result["accuracy"] == 1.0 and result["best_epoch"] == {"bow": 3, "cnn": 5}
+    assert result["seconds"] == 3.0 and result["valid_accuracy"] == {"bow": 0.8, "cnn": 0.9}
+    cnn["proba"] = (cnn["proba"][0], ["y", "x"])
+    with pytest.raises(ValueError, match="different classes"):
+        reproduce.run_mix({"bow": bow, "cnn": cnn}, run)
+
+
+def test_a_mix_reuses_the_members_the_row_trains(data, tmp_path, capsys, monkeypatch):
+    trained = []
+
+    def fake_run_textkit(model, recipe, run, quick, device="cpu"):
+        trained.append(model)
+        classes = sorted(set(run["train"][1]))
+        right = np.eye(len(classes))[[classes.index(y) for y in run["test"][1]]]
+        proba = right if model == "cnn" else np.full_like(right, 1 / len(classes))
+        return dict(accuracy=float(model == "cnn"), macro_f1=0.0, best_epoch=2, valid_accuracy=0.5,
+                    proba=(proba, classes))
+
+    monkeypatch.setattr(reproduce, "run_textkit", fake_run_textkit)
+    out = tmp_path / "runs.json"
+    assert reproduce.main([*data, "--quick", "--datasets", "trec", "--models", "bow+cnn", "bow", "--no-linear",
+                           "--out", str(out)]) == 0
+    assert trained == ["bow", "cnn"]  # bow once, for itself and for the mix; cnn for the mix alone
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["model"] for r in runs] == ["bow", "bow+cnn"]  # a mix after the single models
+    assert runs[1]["accuracy"] == 1.0 and "proba" not in runs[1]
+    assert "| textkit bow | textkit bow+cnn |" in capsys.readouterr().out
+    for wrong in ("bow+bow", "bow+svm"):
+        with pytest.raises(SystemExit) as exit_info:
+            reproduce.main([*data, "--datasets", "trec", "--models", wrong])
+        assert exit_info.value.code == 2
+    assert "a mix of different ones joined by '+'" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.ensemble import VotingClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline
@@ -128,6 +129,18 @@ def test_grid_search_over_model_and_a_training_option():
     best = search.best_estimator_
     assert best.model_name == search.best_params_["model"] and best.train_config.lr == search.best_params_["lr"]
     assert len(best.predict(["a late goal"])) == 1 and search.score(TEXTS, LABELS) > 0.5
+
+
+def test_soft_voting_over_two_families_averages_their_probabilities():
+    # how the reproduction table's mixes (bow+cnn) are used: scikit-learn's VotingClassifier
+    vote = VotingClassifier([("bow", quick(epochs=10)), ("cnn", quick("cnn", epochs=10))], voting="soft")
+    vote.fit(TEXTS, LABELS)
+    bow, cnn = vote.estimators_
+    assert (bow.model_name, cnn.model_name) == ("bow", "cnn")
+    expected = (bow.predict_proba(TEXTS) + cnn.predict_proba(TEXTS)) / 2
+    np.testing.assert_allclose(vote.predict_proba(TEXTS), expected, rtol=1e-6)
+    assert list(vote.classes_) == sorted(set(LABELS))
+    assert list(vote.predict(["a late goal", "new laptop chip"])) == ["sport", "tech"]
 
 
 def test_pipeline_with_a_text_transform_step():

@@ -277,9 +277,9 @@ def _pipeline_flags(p: argparse.ArgumentParser) -> None:
 def _model_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and training (see textkit.TextClassifier, textkit.training.TrainConfig)")
     g.add_argument("--model", choices=MODELS,
-                   help="model (default: with --corpus, the one its reproduction-table row is best with; else cnn). "
-                        "Options not given come from the model's validated recipe, or the corpus's own "
-                        "(textkit.recipes)")
+                   help="model (default: with --corpus, the single model its reproduction-table row is best "
+                        "with; else cnn). Options not given come from the model's validated recipe, or the "
+                        "corpus's own (textkit.recipes)")
     g.add_argument("--members", type=int, metavar="K",
                    help="train K of the model side by side (each its own initialisation) and average them: "
                         "steadier and usually more accurate, for K times the work (default: the recipe's, else 1)")
