@@ -92,8 +92,8 @@ LR_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 # 82.00; each costs minutes per fit on CPU); --models adds the rest. TREC's and SST-2's mix of
 # their bow and cnn was chosen replayed too (see textkit/recipes.py) and costs nothing beyond
 # them. 20 Newsgroups runs two seeds: its TF-IDF+LR baseline alone takes ~20 min per run here.
-DEFAULT_MODELS = {"trec": ("cnn", "bow", "bow+cnn"), "sst2": ("cnn", "bow", "bow+cnn"), "mr": ("bow",), "subj": ("bow",),
-                  "imdb": ("bow",), "20newsgroups": ("bow",)}
+DEFAULT_MODELS = {"trec": ("cnn", "bow", "bow+cnn"), "sst2": ("cnn", "bow", "bow+cnn"), "mr": ("bow",),
+                  "subj": ("bow",), "imdb": ("bow",), "20newsgroups": ("bow",)}
 DEFAULT_SEEDS = {"trec": 3, "sst2": 3, "mr": 3, "subj": 3, "imdb": 2, "20newsgroups": 2}
 DEFAULT_FOLDS = 10
 FAMILIES = ("bow", "cnn", "rnn")
@@ -188,7 +188,8 @@ def subsample(run: dict, n_train: int, n_eval: int) -> dict:
 
 
 # -------------------------------------------------------------------------------- models
-def run_textkit(model: str, recipe: dict | str, run: dict, quick: bool, device: str = "cpu") -> dict:
+def run_textkit(model: str, recipe: dict | str, run: dict, quick: bool, device: str = "cpu",
+                keep_proba: bool = False) -> dict:
     """Early-stop on valid to choose the epoch count, then refit on train + valid for that many
     epochs and score test once: the same use of the valid split as the linear baseline's.
     ``recipe``: a registered corpus name (the library's recipe for it) or a --recipe FILE's parts."""
@@ -208,10 +209,11 @@ def run_textkit(model: str, recipe: dict | str, run: dict, quick: bool, device: 
     texts, labels = run["train"][0] + run["valid"][0], run["train"][1] + run["valid"][1]
     clf = classifier(epochs=best_epoch, patience=None, valid_split=0).fit(texts, labels)
     scores = clf.evaluate(*run["test"])
-    # the test probabilities (columns in classes_ order) stay in memory for a mix of models
-    return dict(accuracy=scores["accuracy"], macro_f1=scores["macro_f1"], best_epoch=best_epoch,
-                valid_accuracy=chooser.result_.best_metric,
-                proba=(clf.predict_proba(run["test"][0]), list(clf.classes_)))
+    result = dict(accuracy=scores["accuracy"], macro_f1=scores["macro_f1"], best_epoch=best_epoch,
+                  valid_accuracy=chooser.result_.best_metric)
+    if keep_proba:  # for a mix: the test probabilities, columns in classes_ order (in memory only)
+        result["proba"] = (clf.predict_proba(run["test"][0]), list(clf.classes_))
+    return result
 
 
 def run_mix(members: dict[str, dict], run: dict) -> dict:
@@ -461,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
             def single(m, run=run):
                 if m not in trained:
                     t0 = time.perf_counter()
-                    trained[m] = run_textkit(m, recipes[name][m], run, args.quick, args.device)
+                    trained[m] = run_textkit(m, recipes[name][m], run, args.quick, args.device,
+                                             keep_proba=any(m in mix.split("+") for mix in models if "+" in mix))
                     trained[m]["seconds"] = round(time.perf_counter() - t0, 2)
                 return trained[m]
 

@@ -125,7 +125,8 @@ def test_a_mix_averages_its_members_probabilities():
 def test_a_mix_reuses_the_members_the_row_trains(data, tmp_path, capsys, monkeypatch):
     trained = []
 
-    def fake_run_textkit(model, recipe, run, quick, device="cpu"):
+    def fake_run_textkit(model, recipe, run, quick, device="cpu", keep_proba=False):
+        assert keep_proba  # both are members of the mix
         trained.append(model)
         classes = sorted(set(run["train"][1]))
         right = np.eye(len(classes))[[classes.index(y) for y in run["test"][1]]]
