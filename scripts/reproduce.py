@@ -142,11 +142,31 @@ def runs_of(name: str, data: Path, seeds: list[int], folds: int, first_fold: int
                             test=pair(corpus["test"])))
         return out
     corpus = load_corpus(name, data_dir=data, valid_fraction=0)
+    posted = {}
+    if name == "20newsgroups" and (data / card.files).is_file():  # for --valid-only's by-date replay
+        posted = dict(posted=posting_order(data / card.files, *pair(corpus["train"]),
+                                           corpus["train"].features["label"].names))
     for seed in seeds:
         train, valid = stratified_split(corpus["train"], VALID_FRACTION, seed=seed)
         out.append(dict(dataset=name, seed=seed, fold=None, train=pair(train), valid=pair(valid),
-                        test=pair(corpus["test"])))
+                        test=pair(corpus["test"]), **posted))
     return out
+
+
+def posting_order(archive: Path, texts: list[str], labels: list[int],
+                  groups: list[str]) -> dict[tuple[int, str], tuple[int, int]]:
+    """20 Newsgroups: each training post's (position in ``texts``, article number), keyed by
+    ``(label, text)``. A post's file name in 20news-bydate.tar.gz is its article number, which
+    grows with posting time within a group (the test posts are later ones)."""
+    import tarfile
+
+    number = {}
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) == 3 and parts[0].endswith("-train"):
+                number[parts[1], tar.extractfile(member).read().decode("latin-1")] = int(parts[2])
+    return {(label, text): (i, number[groups[label], text]) for i, (text, label) in enumerate(zip(texts, labels))}
 
 
 def replayed_on_valid(run: dict) -> list[dict]:
@@ -155,6 +175,8 @@ def replayed_on_valid(run: dict) -> list[dict]:
     the test split. A seeded, stratified VALID_FRACTION of the run's train split takes the valid
     split's place. SST-2's valid split is the official dev set, not part of train: it is halved
     instead, one half choosing and the other scoring, then the other way round (two runs).
+    20 Newsgroups' test posts are later than its training posts: its replay scores the latest
+    training posts instead (``replayed_by_date``).
 
     Why not simply the early-stopped model's best validation accuracy: that is a maximum over
     epochs on the same texts, and on MR it ranked bow 0.45 points above TF-IDF+LR while the
@@ -167,12 +189,42 @@ def replayed_on_valid(run: dict) -> list[dict]:
         return (list(rest["text"]), list(rest["label"])), (list(held["text"]), list(held["label"]))
 
     seed = 100 + run["seed"]  # an inner split of its own, not the outer one again
+    if run["dataset"] == "20newsgroups":
+        return [replayed_by_date(run, lambda rows: split(rows, VALID_FRACTION, seed))]
     if run["dataset"] == "sst2":
         a, b = split(run["valid"], 0.5, seed)
         return [dict(run, train=run["train"], valid=a, test=b, half=0),
                 dict(run, train=run["train"], valid=b, test=a, half=1)]
     train, valid = split(run["train"], VALID_FRACTION, seed)
     return [dict(run, train=train, valid=valid, test=run["valid"])]
+
+
+def replayed_by_date(run: dict, split) -> dict:
+    """20 Newsgroups' replay: the latest ``VALID_FRACTION`` of each group's training posts (by
+    article number, ``posting_order``) is the test split, and ``split`` draws the valid split from
+    the earlier rest, as the row's protocol does. Why: the official test posts are later than the
+    training posts, a random valid split shares threads (quotes, subjects) with training, and
+    replayed on it the bow ranked 0.44 points above TF-IDF+LR where the test split put it 0.45
+    below; on the latest posts it ranks below, as test does (textkit/recipes.py)."""
+    if "posted" not in run:
+        raise SystemExit("20 Newsgroups' --valid-only replay orders posts by the article numbers in "
+                         "20news-bydate.tar.gz's file names: no such archive in the corpus folder")
+    posted = run["posted"]
+    pooled = sorted(zip(run["train"][0] + run["valid"][0], run["train"][1] + run["valid"][1]),
+                    key=lambda row: posted[row[1], row[0]][0])  # the corpus's own order
+    by_class: dict[int, list[int]] = {}
+    for i, (_, label) in enumerate(pooled):
+        by_class.setdefault(label, []).append(i)
+    held = set()
+    for rows in by_class.values():
+        rows.sort(key=lambda i: posted[pooled[i][1], pooled[i][0]][1])
+        held.update(rows[len(rows) - round(VALID_FRACTION * len(rows)):])
+
+    def pair(indices):
+        return [pooled[i][0] for i in indices], [pooled[i][1] for i in indices]
+
+    train, valid = split(pair([i for i in range(len(pooled)) if i not in held]))
+    return dict(run, train=train, valid=valid, test=pair(sorted(held)))
 
 
 def subsample(run: dict, n_train: int, n_eval: int) -> dict:

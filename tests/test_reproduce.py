@@ -148,3 +148,37 @@ def test_a_mix_reuses_the_members_the_row_trains(data, tmp_path, capsys, monkeyp
             reproduce.main([*data, "--datasets", "trec", "--models", wrong])
         assert exit_info.value.code == 2
     assert "a mix of different ones joined by '+'" in capsys.readouterr().err
+
+
+def test_20newsgroups_replays_on_its_latest_training_posts(tmp_path):
+    """The by-date replay: each group's latest posts (article numbers from the archive's file
+    names) are its test split, the valid split comes from the earlier rest, nothing is lost."""
+    import io
+    import tarfile
+
+    archive = tmp_path / "20news-bydate.tar.gz"
+    posts = [(group, 1000 + 7 * n if group == "sci.space" else 50 - n, f"{group} post {n}")
+             for group in ("alt.atheism", "sci.space") for n in range(20)]
+    with tarfile.open(archive, "w:gz") as tar:
+        for split in ("train", "test"):
+            for group, number, text in posts:
+                data = text.encode("latin-1")
+                info = tarfile.TarInfo(f"20news-bydate-{split}/{group}/{number}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    groups = ["alt.atheism", "sci.space"]
+    texts, labels = [text for _, _, text in posts], [groups.index(group) for group, _, _ in posts]
+    posted = reproduce.posting_order(archive, texts, labels, groups)
+    assert posted[0, "alt.atheism post 3"] == (3, 47) and posted[1, "sci.space post 3"] == (23, 1021)
+
+    run = dict(dataset="20newsgroups", seed=0, fold=None, train=(texts[5:], labels[5:]), valid=(texts[:5], labels[:5]),
+               test=(["a later post"], [0]), posted=posted)
+    (replay,) = reproduce.replayed_on_valid(run)
+    # atheism's numbers fall as n grows (its latest posts are n=0, 1), space's rise (n=18, 19)
+    assert replay["test"] == (["alt.atheism post 0", "alt.atheism post 1", "sci.space post 18",
+                               "sci.space post 19"], [0, 0, 1, 1])
+    kept = replay["train"][0] + replay["valid"][0]
+    assert sorted(kept + replay["test"][0]) == sorted(texts) and len(replay["valid"][0]) == 4
+    assert "a later post" not in kept + replay["test"][0]
+    with pytest.raises(SystemExit, match="article numbers"):
+        reproduce.replayed_on_valid({k: v for k, v in run.items() if k != "posted"})

@@ -22,6 +22,11 @@ EXPECTED = {
         ["i", "can't", "believe", "it's", "$", "5", ".", "99", ".", ".", ".", ":", "-", ")", "#", "wow", "@", "bob"],
         ["(", "<url>", ")", "<email>", "."],
     ],
+    "words": [
+        ["don", "stop", "the", "state", "of", "the", "art", "movie"],
+        ["can", "believe", "it", "99", "wow", "bob"],
+        ["<url>", "<email>"],
+    ],
     "whitespace": [
         ["don't", "stop", "the", "state-of-the-art", "movie!"],
         ["i", "can't", "believe", "it's", "$5.99...", ":-)", "#wow", "@bob"],
@@ -80,17 +85,26 @@ def test_regex_details():
     assert tokenize("x\\?y") == ["x", "\\", "?", "y"]  # no literal "\?" tokens
 
 
-def test_regex_ascii_pattern_gives_the_unicode_patterns_tokens():
+def test_words_are_countvectorizers_tokens_and_placeholders():
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    text = "From: bob <bob@mit.edu> wrote:\n> don\u2019t 3.5 C++ na\u00efve x-ray _id_ a1 \u00e9t\u00e9"
+    assert get_tokenizer("words")(text) == CountVectorizer(lowercase=False).build_tokenizer()(text)
+    assert get_tokenizer("words")("see <url>, <user>!") == ["see", "<url>", "<user>"]
+
+
+def test_ascii_patterns_give_the_unicode_patterns_tokens():
     """ASCII text goes through a re.ASCII pattern; every 1- and 2-character ASCII text (and
     whitespace \\x1c-\\x1f inside words) must split as the Unicode pattern splits it."""
     from itertools import product
 
-    from textkit.tokenization import _REGEX_TOKEN, regex_tokenize
+    from textkit.tokenization import _REGEX_TOKEN, _WORD_TOKEN, regex_tokenize, words_tokenize
 
     chars = [chr(i) for i in range(128)]
     texts = [*chars, *map("".join, product(chars, repeat=2)), "a\x1cb\x1fc", "<url>\x1d<b>", "it's\x1ea-b"]
     for text in texts:
         assert regex_tokenize(text) == _REGEX_TOKEN.findall(text), repr(text)
+        assert words_tokenize(text) == _WORD_TOKEN.findall(text), repr(text)
 
 
 def test_spacy_other_language_and_bad_language():

@@ -144,7 +144,7 @@ _DOC_BOW = dict(pipeline=dict(ngram_range=(1, 2)),
                 model_config=dict(embed_dim=100, pooling="sqrt", distinct=True, sparse=True),
                 train=dict(optimizer="adamw", lr=2e-3, epochs=15, patience=3, batch_size=64))
 _IMDB_BOW = dict(_DOC_BOW, train=dict(_DOC_BOW["train"], lr=5e-4, epochs=30))
-_NEWS_BOW = dict(_DOC_BOW, pipeline=dict(ngram_range=(1, 2), cleaner=dict(emails="keep")),
+_NEWS_BOW = dict(_DOC_BOW, pipeline=dict(ngram_range=(1, 2), tokenizer="words", cleaner=dict(emails="keep")),
                  model_config=dict(_DOC_BOW["model_config"], embed_dim=200))
 _CNN = dict(pipeline=dict(), model_config=dict(embed_dim=300, wide=True), train=dict(epochs=20, patience=4))
 _TREC_CNN = dict(_CNN, model_config=dict(_CNN["model_config"], members=5))

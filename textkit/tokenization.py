@@ -5,6 +5,9 @@
 ==================  ======================================================================
 ``regex``           default, fastest: placeholders like ``<url>``, words (with inner
                     apostrophes/hyphens: ``don't``, ``state-of-the-art``), single symbols
+``words``           scikit-learn's vectorizers' tokens: runs of 2+ word characters
+                    (``don't`` -> ``don``; symbols and single characters dropped), and
+                    placeholders (20 Newsgroups' bow recipe: chosen on its by-date replay)
 ``whitespace``      ``str.split()``
 ``char``            every character except whitespace
 ``spacy``           spaCy's rule-based tokenizer from ``spacy.blank(lang)`` (no model needed)
@@ -40,6 +43,16 @@ _PLACEHOLDER_SPLIT = re.compile(f"({_PLACEHOLDER})")
 def regex_tokenize(text: str) -> list[str]:
     """Placeholders, words with inner ``'``/``-``, and single non-space symbols."""
     return (_ASCII_REGEX_TOKEN if text.isascii() else _REGEX_TOKEN).findall(text)
+
+
+# scikit-learn's default token_pattern, r"(?u)\b\w\w+\b", plus the placeholders
+_WORD_TOKEN = re.compile(_PLACEHOLDER + r"|\b\w\w+\b")
+_ASCII_WORD_TOKEN = re.compile(_PLACEHOLDER + r"|\b\w\w+\b", re.ASCII)
+
+
+def words_tokenize(text: str) -> list[str]:
+    """Placeholders and runs of 2+ word characters, as ``CountVectorizer`` tokenizes."""
+    return (_ASCII_WORD_TOKEN if text.isascii() else _WORD_TOKEN).findall(text)
 
 
 def whitespace_tokenize(text: str) -> list[str]:
@@ -133,14 +146,15 @@ class SpacyTokenizer:
         return {"lang": self.lang, "placeholders": self.placeholders, "_tokenizer": None}
 
 
-_SIMPLE = {"regex": regex_tokenize, "whitespace": whitespace_tokenize, "char": char_tokenize}
+_SIMPLE = {"regex": regex_tokenize, "words": words_tokenize, "whitespace": whitespace_tokenize,
+           "char": char_tokenize}
 TOKENIZERS = (*_SIMPLE, "spacy", *NLTKTokenizer.KINDS)
 # Tokenizers that split on exactly the characters ``str.isspace`` calls whitespace (``re``'s
 # ``\s`` is the same set) and never return them, so collapsing whitespace first cannot change
 # their tokens. Not NLTK: its patterns see only some whitespace characters as spaces
 # (TweetTokenizer returns "\x1f" as a token; Treebank turns '"' after "\x1c" into '' not ``).
 # Not spaCy either: no difference is known, but its rules are spaCy's to change.
-SPLITS_ON_WHITESPACE = frozenset({"regex", "whitespace", "char"})
+SPLITS_ON_WHITESPACE = frozenset({"regex", "words", "whitespace", "char"})
 
 
 _REGISTERED: dict[str, Tokenizer] = {}  # register_tokenizer's: name -> the user's callable

@@ -15,7 +15,7 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 MODELS = ("bow", "cnn", "rnn", "grid")  # textkit.models.MODELS, listed here so --help needs no torch
 PAGE_MODELS = ("grid",)  # the models that read OCR'd pages (MODELS[name].inputs == "pages")
-TOKENIZERS = ("regex", "whitespace", "char", "spacy", "nltk-treebank", "nltk-tweet")
+TOKENIZERS = ("regex", "words", "whitespace", "char", "spacy", "nltk-treebank", "nltk-tweet")
 FORMATS = ("label-text", "fasttext", "csv", "tsv", "jsonl", "parquet", "ptb-trees", "ptb-phrases", "folders", "tar",
            "zip", "ocr-tsv", "hocr", "alto", "funsd", "layout-text")
 DOCUMENT_FORMATS = FORMATS[-5:]  # the page formats (textkit.documents.PARSERS)
