@@ -96,6 +96,20 @@ Recipe = dict  # {"pipeline": {...}, "model_config": {...}, "train": {...}}
 #    nearly alike, so their average gains little; TF-IDF+LR there 82.11. Not taken.
 #    Dropout on the pooled features (the table itself has no weight decay under SparseAdam):
 #    20 Newsgroups seed 0, p=0.5, 93.28; SST-2's dev halves p=0.5 81.36, p=0.3 81.25. Not taken.
+#    All 20 Newsgroups figures above are on a random valid split, which shares threads (quotes,
+#    subjects) with training; its test posts are later ones. There the bow ranked 0.44 above
+#    TF-IDF+LR and the test split put it 0.45 below. --valid-only now replays 20 Newsgroups on
+#    each group's latest 10% of training posts by article number (reproduce.py's
+#    replayed_by_date), and ranks as test does (seeds 0/1, 1,130 posts): TF-IDF+LR 91.59/91.59,
+#    this recipe with the regex tokens 89.73/90.97. scikit-learn's tokens (tokenizer="words":
+#    runs of 2+ word characters; no ":", ">", "@", "." from headers and quotes, no single
+#    letters) 91.59/91.42 <- chosen (a tie and -0.17 against the baseline: the row was not
+#    expected to meet it). Also there: the regex tokens less the symbols 91.33/90.97;
+#    members=3 91.24 (seed 1); seed 0 only: min_freq=2 89.29, up to 30 epochs with patience 5
+#    89.99, idf pooling (the patch above) 90.18 (seed 1: 91.15), the valid split drawn from the
+#    latest posts too 91.06 (TF-IDF+LR 91.59 there as well). These came from a probe calling
+#    reproduce.py's functions on the same splits; the recipe's reruns as
+#        python scripts/reproduce.py --datasets 20newsgroups --seeds 2 --valid-only
 #  * cnn: Kim's architecture with E=300 as in Kim 2014 (TREC seed-0 valid 0.877 vs 0.864 at the
 #    library's E=128; not lower-casing, as Kim's TREC code does: 0.864, no gain), AdamW 1e-3,
 #    batch 50, up to 20 epochs, patience 4. On SST-2's phrases it peaks at epoch 1 (valid 0.823;
